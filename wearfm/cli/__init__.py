@@ -1,0 +1,7 @@
+"""The `wearfm` command line: one module per command, all on one Typer app."""
+
+from wearfm.cli._app import app
+
+# Importing a command module registers its command(s) on `app`; add one line per command module.
+
+__all__ = ["app"]

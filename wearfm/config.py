@@ -1,0 +1,320 @@
+"""Frozen configuration dataclasses: the one place where defaults live.
+
+Every command builds one of these (from defaults, an optional ``--config`` TOML/JSON file, then
+``--set key=value`` overrides, then its own options) and saves it, resolved, next to its outputs.
+Nested sections are addressed with dots: ``--set relcon.within_candidates=10``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from wearfm.errors import ConfigError
+
+__all__ = [
+    "IngestConfig",
+    "SimCLRConfig",
+    "RelConConfig",
+    "MotifDistanceConfig",
+    "PrimusConfig",
+    "IMUVideoConfig",
+    "PretrainConfig",
+    "ProbeConfig",
+    "ExportConfig",
+    "load_config",
+    "apply_overrides",
+    "to_dict",
+    "from_dict",
+]
+
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Options of `wearfm ingest` (raw files -> canonical Parquet dataset)."""
+
+    format: str = "auto"  # auto | csv | wisdm | sp-sw-har | cwa | gt3x | geneactiv
+    acc_cols: tuple[str, ...] = ()  # e.g. ("ax", "ay", "az"); empty: detect common names
+    gyr_cols: tuple[str, ...] = ()
+    time_col: str | None = None  # None: detect a column named like time/timestamp
+    time_unit: str = "auto"  # auto | s | ms | us | ns | iso
+    rate_hz: float | None = None  # with no time column: the sample rate
+    start_time: str | None = None  # with no time column: ISO start time (default 1970-01-01)
+    time_reference: str = "utc"  # utc | local | device-uptime
+    acc_unit: str = "auto"  # auto | g | m/s2 (auto: from gravity magnitude of still periods)
+    gyr_unit: str = "rad/s"  # rad/s | deg/s (of the input; output is always deg/s)
+    delimiter: str = "auto"  # auto | , | \t | whitespace | ;
+    header: str = "auto"  # auto | yes | no
+    label_col: str | None = None
+    annotations: str | None = None  # CSV of segments: recording or subject, start, end, label
+    annotation_units: str = "time"  # time | samples
+    subject_from: str | None = None  # path:N | name:REGEX | column:NAME | value:ID
+    device: str | None = None
+    session_from: str | None = None  # same syntax as subject_from
+    placement: str = "unknown"
+    resample_hz: float | None = None
+    max_gap_s: float = 1.0  # gaps longer than this split a recording
+    merge_tolerance_s: float = 0.025  # sensor merge: max distance between partner samples
+    unsorted: str = "sort"  # sort | reject (non-monotonic timestamps)
+    min_duration_s: float = 1.0  # shorter recordings are an error (or skipped with on_error=skip)
+    idle_sleep: str = "fill"  # GT3X idle-sleep mode: fill (repeat last sample, as ActiLife) | gap
+    chunk_rows: int = 2_000_000
+    jobs: int = 1
+    overwrite: bool = False
+    on_error: str = "stop"  # stop | skip
+
+
+@dataclass(frozen=True)
+class SimCLRConfig:
+    """SimCLR (Chen et al., 2020) with IMU augmentations."""
+
+    temperature: float = 0.1
+    learnable_temperature: bool = False
+    projection_dim: int = 128
+    augmentations: tuple[str, ...] = ("scale", "rotate", "jitter", "time_warp")
+
+
+@dataclass(frozen=True)
+class MotifDistanceConfig:
+    """RelCon stage 1: the learnable motif distance network (see docs/methods.md)."""
+
+    embed_dim: int = 64
+    kernel_size: int = 15
+    double_receptive_field: int = 2
+    attention: str = "softmax"  # softmax | sparsemax (same at training and distance time)
+    dropout: float = 0.1
+    augmentations_per_sample: int = 2
+
+
+@dataclass(frozen=True)
+class RelConConfig:
+    """RelCon stage 2 (Xu et al., ICLR 2025): relative contrastive loss ranked by a frozen distance."""
+
+    distance: str | None = None  # run folder of a relcon-distance model
+    within_candidates: int = 20
+    group_by: str = "hour"  # hour | day | recording | subject: the within-subject candidate pool
+    temperature: float = 0.1
+    distance_chunk: int = 4096  # pairs per batched distance call (bounds memory)
+
+
+@dataclass(frozen=True)
+class PrimusConfig:
+    """PRIMUS (Das et al., ICASSP 2025) and the IMU2CLIP baseline."""
+
+    weight_ss: float = 1.0
+    weight_mm: float = 1.0
+    weight_nn: float = 1.0
+    init_temperature: float = 0.1
+    head_dim: int = 512
+    queue_size: int = 4096
+    nn_by: str = "video"  # video | text | imu: the modality whose similarity picks the neighbour
+    aligned_fraction: float = 1.0  # share of windows whose paired modalities are used
+
+
+@dataclass(frozen=True)
+class IMUVideoConfig:
+    """IMU-video cross-modal pretraining (arXiv, Jul 2025) with a SigLIP-style loss."""
+
+    projection_dim: int = 256
+    init_logit_scale: float = 2.302585  # log(10), as SigLIP
+    init_logit_bias: float = -10.0
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Options of `wearfm pretrain`."""
+
+    data: str = ""
+    out: str = "runs/pretrain"
+    method: str = "simclr"
+    encoder: str = "resnet1d"
+    encoder_kwargs: dict[str, Any] = field(default_factory=dict)
+    rate_hz: float = 30.0
+    window_s: float = 10.0
+    stride_s: float | None = None  # None: windows do not overlap
+    channels: str = "acc"  # acc | acc+gyr | comma list
+    normalize: bool = False  # per-channel standardisation; statistics saved in the model
+    epochs: int = 1
+    max_steps: int | None = None  # stop after this many optimiser steps (overrides epochs)
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | off
+    compile: bool = False
+    num_workers: int = 0
+    ckpt_every: int = 500
+    log_every: int = 10
+    simclr: SimCLRConfig = field(default_factory=SimCLRConfig)
+    relcon: RelConConfig = field(default_factory=RelConConfig)
+    motif: MotifDistanceConfig = field(default_factory=MotifDistanceConfig)
+    primus: PrimusConfig = field(default_factory=PrimusConfig)
+    imu_video: IMUVideoConfig = field(default_factory=IMUVideoConfig)
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Options of `wearfm probe` (few-shot evaluation split by subject)."""
+
+    data: str = ""
+    encoders: tuple[str, ...] = ()
+    out: str = "reports/probe"
+    shots: tuple[int, ...] = (1, 2, 5, 10, 25)
+    trials: int = 10
+    head: str = "logreg"  # logreg | knn | mlp | ridge
+    finetune: bool = False
+    test_subjects: tuple[str, ...] = ()
+    test_fraction: float = 0.3
+    label_purity: float = 1.0  # share of a window one label must cover for the window to be labelled
+    target: str = "label"
+    few_classes: str = "use-available"  # use-available | stop
+    seed: int = 0
+    batch_size: int = 256
+    device: str = "auto"
+    rate_hz: float | None = None  # for `features` only: the rate to cut windows at
+    window_s: float | None = None
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Options of `wearfm export`."""
+
+    model: str = ""
+    out: str = "model.onnx"
+    opset: int = 18
+    quantize: str = "none"  # none | int8
+    check: bool = True
+    atol: float = 1e-4
+
+
+# --- loading and overriding -------------------------------------------------------------------------
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A JSON-friendly dict of a (nested) config dataclass."""
+    d = dataclasses.asdict(cfg)
+    return json.loads(json.dumps(d, default=list))
+
+
+def from_dict(cls: type[C], data: dict[str, Any]) -> C:
+    """Build ``cls`` from a (possibly partial) nested dict, checking names and types."""
+    return apply_overrides(cls(), _flatten(data))  # type: ignore[call-arg]
+
+
+def load_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | None = None) -> C:
+    """Defaults, then a TOML/JSON file, then ``key=value`` overrides (dotted keys for sections).
+
+    Examples:
+        >>> cfg = load_config(PretrainConfig, overrides=["batch_size=8", "relcon.within_candidates=5"])
+        >>> cfg.batch_size, cfg.relcon.within_candidates
+        (8, 5)
+    """
+    cfg = cls()  # type: ignore[call-arg]
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"config file {p} does not exist")
+        text = p.read_text()
+        try:
+            data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{p}: cannot parse config ({e})") from None
+        cfg = apply_overrides(cfg, _flatten(data))
+    pairs: dict[str, Any] = {}
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like key=value")
+        k, v = item.split("=", 1)
+        pairs[k.strip()] = v.strip()
+    return apply_overrides(cfg, pairs)
+
+
+def apply_overrides(cfg: C, pairs: dict[str, Any]) -> C:
+    """Return a copy of ``cfg`` with dotted ``pairs`` applied; strings are parsed to the field's type."""
+    for key, value in pairs.items():
+        cfg = _set(cfg, key.split("."), value, key)
+    return cfg
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, dict) and not k.endswith("kwargs"):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _set(cfg: Any, parts: list[str], value: Any, full: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cfg)}
+    name = parts[0]
+    if name not in fields:
+        raise ConfigError(f"unknown setting {full!r}; valid: {sorted(fields)}")
+    hints = typing.get_type_hints(type(cfg))
+    if len(parts) > 1:
+        sub = getattr(cfg, name)
+        if not dataclasses.is_dataclass(sub):
+            raise ConfigError(f"setting {full!r}: {name!r} has no sub-settings")
+        return dataclasses.replace(cfg, **{name: _set(sub, parts[1:], value, full)})
+    return dataclasses.replace(cfg, **{name: _coerce(value, hints[name], full)})
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
+            if type(None) in args:
+                return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"setting {key!r}: bad value {value!r}")
+    try:
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(value).lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if tp is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(value)
+        if tp is float:
+            return float(value)
+        if tp is str:
+            if not isinstance(value, str | int | float):
+                raise ValueError(value)
+            return str(value)
+        if origin is tuple:
+            items = value if isinstance(value, list | tuple) else [s for s in str(value).split(",") if s.strip()]
+            return tuple(_coerce(v.strip() if isinstance(v, str) else v, args[0], key) for v in items)
+        if origin is dict:
+            if isinstance(value, str):
+                value = json.loads(value)
+            if not isinstance(value, dict):
+                raise ValueError(value)
+            return dict(value)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise ConfigError(f"setting {key!r}: {value!r} is not a valid {getattr(tp, '__name__', tp)}") from None
+    raise ConfigError(f"setting {key!r}: unsupported type {tp}")

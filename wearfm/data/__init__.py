@@ -1,0 +1,1 @@
+"""Resampling, windowing and the PyTorch datasets over canonical recordings."""

@@ -1,0 +1,1 @@
+"""Readers of raw recordings, the canonical Parquet schema, and writing datasets."""
