@@ -182,8 +182,11 @@ class ProbeConfig:
     seed: int = 0
     batch_size: int = 256
     device: str = "auto"
-    rate_hz: float | None = None  # for `features` only: the rate to cut windows at
-    window_s: float | None = None
+    rate_hz: float | None = None  # baselines (features, random:, supervised:): the rate to cut windows at
+    window_s: float | None = None  # baselines: window length (default: the first learned encoder's, else 10 s)
+    channels: str | None = None  # baselines: channels (default: the first learned encoder's, else acc)
+    finetune_steps: int = 100  # --finetune and supervised:<name>: optimiser steps on the shots
+    finetune_lr: float = 1e-3
 
 
 @dataclass(frozen=True)
