@@ -28,11 +28,13 @@ def _batch(n=8, seed=0):
     g = torch.Generator().manual_seed(seed)
     r = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
     return dict(
-        ss_a=r(n, 6), ss_b=r(n, 6),
+        ss_a=r(n, 6),
+        ss_b=r(n, 6),
         imu_to={"video": r(n, 5), "text": r(n, 4)},
         targets={"video": r(n, 5), "text": r(n, 4)},
         target_masks={"video": torch.rand(n, generator=g) > 0.3, "text": torch.ones(n, dtype=torch.bool)},
-        nn_imu=r(n, 6), nn_imu_mask=torch.rand(n, generator=g) > 0.2,
+        nn_imu=r(n, 6),
+        nn_imu_mask=torch.rand(n, generator=g) > 0.2,
         nn_targets={"video": r(n, 5), "text": r(n, 4)},
         nn_masks={"video": torch.rand(n, generator=g) > 0.2, "text": torch.rand(n, generator=g) > 0.2},
     )

@@ -97,7 +97,9 @@ class NNQueue(nn.Module):
         return embs, masks
 
     @torch.no_grad()
-    def push(self, embs: dict[str, torch.Tensor], ids: torch.Tensor, masks: dict[str, torch.Tensor] | None = None) -> None:
+    def push(
+        self, embs: dict[str, torch.Tensor], ids: torch.Tensor, masks: dict[str, torch.Tensor] | None = None
+    ) -> None:
         """Enqueue a batch (oldest entries are overwritten); missing modalities are stored as absent."""
         b = int(ids.shape[0])
         if b == 0:

@@ -37,7 +37,9 @@ class SigLIPLoss(nn.Module):
         True
     """
 
-    def __init__(self, init_logit_scale: float = 2.302585, init_logit_bias: float = -10.0, learnable: bool = True) -> None:
+    def __init__(
+        self, init_logit_scale: float = 2.302585, init_logit_bias: float = -10.0, learnable: bool = True
+    ) -> None:
         super().__init__()
         t = torch.tensor(float(init_logit_scale))
         b = torch.tensor(float(init_logit_bias))
