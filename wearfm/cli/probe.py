@@ -1,0 +1,112 @@
+"""`wearfm probe`: few-shot evaluation of encoders, split by subject."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from wearfm.cli._app import (
+    ConfigOpt,
+    JsonOpt,
+    QuietOpt,
+    SetOpt,
+    app,
+    build_config,
+    emit_json,
+    err_console,
+    setup_logging,
+    timed,
+    user_errors,
+)
+
+__all__ = ["probe_command"]
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return None if value is None else [s.strip() for s in value.split(",") if s.strip()]
+
+
+@app.command("probe")
+def probe_command(
+    data: Annotated[Path, typer.Argument(help="Labelled dataset folder (from `wearfm ingest`).", exists=True)],
+    encoder: Annotated[
+        list[str],
+        typer.Option(
+            "--encoder",
+            "-e",
+            help="Run folder, encoder.pt, model.onnx, 'features', 'random:<name>' or 'supervised:<name>'; repeat.",
+        ),
+    ],
+    shots: Annotated[str | None, typer.Option(help="Shot counts per class, comma-separated (e.g. 1,5,10).")] = None,
+    trials: Annotated[int | None, typer.Option(help="Random draws of shots per shot count.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Report folder.")] = None,
+    head: Annotated[
+        Literal["logreg", "knn", "mlp", "ridge"] | None, typer.Option(help="Probe head on frozen embeddings.")
+    ] = None,
+    finetune: Annotated[
+        bool, typer.Option("--finetune", help="Also train each torch encoder end to end with a linear head.")
+    ] = False,
+    test_subjects: Annotated[
+        str | None, typer.Option(help="Comma-separated test subjects (default: a seeded --test-fraction).")
+    ] = None,
+    test_fraction: Annotated[float | None, typer.Option(help="Share of subjects held out for testing.")] = None,
+    few_classes: Annotated[
+        Literal["use-available", "stop"] | None,
+        typer.Option(help="A class with fewer train windows than k: use what exists (warn) or stop."),
+    ] = None,
+    rate: Annotated[float | None, typer.Option(help="Baselines: sample rate in Hz (default: first encoder's).")] = None,
+    window: Annotated[float | None, typer.Option(help="Baselines: window in seconds (default: first encoder's).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the subject split and shot draws.")] = None,
+    device: Annotated[str | None, typer.Option(help="Torch device: auto, cpu, cuda, cuda:N.")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Few-shot probe of encoders on held-out subjects; writes tables, results and plots."""
+    from wearfm.config import ProbeConfig
+
+    setup_logging(quiet or json_)
+    with user_errors():
+        cfg = build_config(
+            ProbeConfig,
+            config,
+            set_,
+            data=str(data),
+            encoders=encoder,
+            shots=_csv(shots),
+            trials=trials,
+            out=None if out is None else str(out),
+            head=head,
+            finetune=True if finetune else None,
+            test_subjects=_csv(test_subjects),
+            test_fraction=test_fraction,
+            few_classes=few_classes,
+            rate_hz=rate,
+            window_s=window,
+            seed=seed,
+            device=device,
+        )
+        from wearfm.probe import probe
+
+        with timed("probe"):
+            result = probe(cfg)
+    if json_:
+        d = result.to_dict()
+        emit_json(
+            {
+                "out": cfg.out,
+                "files": [str(f) for f in result.files],
+                "split": d["split"],
+                "encoders": [{k: e[k] for k in ("name", "head", "n_test_windows", "results")} for e in d["encoders"]],
+            }
+        )
+        return
+    if not quiet:
+        from wearfm.probe.report import tables
+
+        for t in tables(result):
+            err_console.print(t)
+        err_console.print(f"test subjects: {', '.join(result.test_subjects)}; reports in {cfg.out}")

@@ -1,0 +1,210 @@
+"""Resolve an ``--encoder`` spec into something that embeds (B, C, T) windows, with its data contract.
+
+Accepted specs:
+
+- a run folder of `wearfm pretrain` (holding ``encoder.pt``) or a ``.pt`` file from ``save_encoder``;
+- an exported ``.onnx`` file (run with onnxruntime; torch is not imported on this path). Its metadata must
+  carry ``wearfm.sample_rate_hz``, ``wearfm.window_samples`` and ``wearfm.channels``;
+- ``random:<name>``, ``features`` and ``supervised:<name>``: the baselines of :mod:`wearfm.probe.baselines`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wearfm.errors import CheckpointError, ConfigError
+
+__all__ = ["ResolvedEncoder", "resolve_encoder", "is_learned", "resolve_device"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ResolvedEncoder:
+    """An encoder ready for probing.
+
+    Attributes:
+        spec: the ``--encoder`` value as given (used as its name in reports).
+        kind: ``pretrained`` | ``onnx`` | ``random`` | ``features`` | ``supervised``.
+        rate_hz / window / channels: the windows it takes (window in samples).
+        embed_dim: embedding size (0 for ``supervised``, which has no frozen embedding).
+        method: pretraining method recorded in the model (``random``, ``features``, ``supervised``, ...).
+        architecture: registry name of the torch encoder, if any.
+        embed: (B, C, T) float32 -> (B, D) float32; None for ``supervised``.
+        make_trainable: builds a fresh trainable torch ``EmbeddingModel`` copy (finetune / supervised).
+    """
+
+    spec: str
+    kind: str
+    rate_hz: float
+    window: int
+    channels: tuple[str, ...]
+    embed_dim: int
+    method: str
+    architecture: str | None
+    embed: Callable[[np.ndarray], np.ndarray] | None
+    make_trainable: Callable[[], Any] | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly description for results.json."""
+        return {
+            "spec": self.spec,
+            "kind": self.kind,
+            "rate_hz": self.rate_hz,
+            "window_samples": self.window,
+            "channels": list(self.channels),
+            "embed_dim": self.embed_dim,
+            "method": self.method,
+            "architecture": self.architecture,
+        }
+
+
+def is_learned(spec: str) -> bool:
+    """Whether ``spec`` names a saved model (run folder, .pt, .onnx) rather than a built-in baseline."""
+    return not (spec == "features" or spec.startswith(("random:", "supervised:")))
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else is returned unchanged."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_encoder(
+    spec: str,
+    *,
+    rate_hz: float,
+    window: int,
+    channels: tuple[str, ...],
+    seed: int = 0,
+    device: str = "auto",
+    batch_size: int = 256,
+) -> ResolvedEncoder:
+    """Turn one ``--encoder`` value into a :class:`ResolvedEncoder`.
+
+    Args:
+        spec: run folder, ``.pt``, ``.onnx``, ``features``, ``random:<name>`` or ``supervised:<name>``.
+        rate_hz / window / channels: the data contract given to baselines (saved models carry their own).
+        seed: seed of the random initialisation of ``random:`` and ``supervised:`` encoders.
+        device: torch device for torch encoders (``auto``: CUDA when available).
+        batch_size: windows per forward pass (ONNX models with a fixed batch size use theirs).
+
+    Raises:
+        ConfigError: an unknown spec or encoder name.
+        CheckpointError: a model file that cannot be used.
+    """
+    from wearfm.probe import baselines
+
+    if spec == "features":
+        return baselines.features_encoder(rate_hz, window, channels)
+    if spec.startswith("random:"):
+        return baselines.random_encoder(spec, spec.split(":", 1)[1], rate_hz, window, channels, seed, device)
+    if spec.startswith("supervised:"):
+        return baselines.supervised_encoder(spec, spec.split(":", 1)[1], rate_hz, window, channels, seed)
+    p = Path(spec)
+    if p.suffix == ".onnx":
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: no such ONNX file")
+        return _onnx_encoder(spec, p, batch_size)
+    if p.is_dir() or p.suffix == ".pt":
+        return _saved_encoder(spec, p, device)
+    raise ConfigError(
+        f"--encoder {spec!r} is neither a run folder, a .pt or .onnx file, nor a baseline; "
+        "use a run folder of `wearfm pretrain`, model.onnx, features, random:<name> or supervised:<name>"
+    )
+
+
+def torch_embedder(model: Any, device: str) -> Callable[[np.ndarray], np.ndarray]:
+    """An embed function running ``model.forward_features`` under inference mode on ``device``."""
+    import torch
+
+    dev = torch.device(resolve_device(device))
+    model = model.to(dev).eval()
+
+    def embed(x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            z = model.forward_features(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(dev))
+        return np.asarray(z.float().cpu().numpy())
+
+    return embed
+
+
+def _saved_encoder(spec: str, path: Path, device: str) -> ResolvedEncoder:
+    from wearfm.models.saved import load_encoder
+
+    model = load_encoder(path)
+    s = model.spec
+
+    def fresh() -> Any:
+        return load_encoder(path).train()
+
+    return ResolvedEncoder(
+        spec=spec,
+        kind="pretrained",
+        rate_hz=float(s.rate_hz),
+        window=int(s.window_samples),
+        channels=tuple(s.channels),
+        embed_dim=int(model.embed_dim),
+        method=s.method,
+        architecture=s.encoder,
+        embed=torch_embedder(model, device),
+        make_trainable=fresh,
+    )
+
+
+def _onnx_encoder(spec: str, path: Path, batch_size: int) -> ResolvedEncoder:
+    import onnxruntime as ort
+
+    try:
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - any load failure means the same to the user
+        raise CheckpointError(f"{path}: onnxruntime cannot load this file ({str(e)[:200]})") from None
+    meta = sess.get_modelmeta().custom_metadata_map
+    need = ("wearfm.sample_rate_hz", "wearfm.window_samples", "wearfm.channels")
+    missing = [k for k in need if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: ONNX metadata lacks {missing}; export the encoder with `wearfm export`")
+    try:
+        rate = float(meta["wearfm.sample_rate_hz"])
+        window = int(float(meta["wearfm.window_samples"]))
+        channels = tuple(json.loads(meta["wearfm.channels"]))
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: unreadable wearfm metadata ({e}); re-export with `wearfm export`") from None
+    inp = sess.get_inputs()[0]
+    out_name = sess.get_outputs()[0].name
+    fixed = inp.shape[0] if isinstance(inp.shape[0], int) and inp.shape[0] > 0 else None
+    step = fixed or batch_size
+
+    def embed(x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        outs = []
+        for i in range(0, len(x), step):
+            chunk = x[i : i + step]
+            n = len(chunk)
+            if fixed and n < fixed:  # pad to the model's fixed batch size
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], fixed - n, axis=0)])
+            outs.append(np.asarray(sess.run([out_name], {inp.name: chunk})[0])[:n])
+        return np.concatenate(outs).astype(np.float32)
+
+    dim = meta.get("wearfm.embed_dim")
+    return ResolvedEncoder(
+        spec=spec,
+        kind="onnx",
+        rate_hz=rate,
+        window=window,
+        channels=channels,
+        embed_dim=int(dim) if dim else 0,
+        method=meta.get("wearfm.method", "unknown"),
+        architecture=meta.get("wearfm.encoder"),
+        embed=embed,
+    )

@@ -1,0 +1,367 @@
+"""Few-shot probing split by subject: the protocol behind `wearfm probe`.
+
+Protocol (one run):
+
+1. Subjects are split once into train and test (``test_subjects``, else a ``test_fraction`` drawn with
+   ``seed``). No subject is on both sides; every result records which subjects were fitted and scored.
+2. Each encoder gets windows at its own rate, length and channels (encoders sharing these share windows);
+   a window is labelled only if one label covers ``label_purity`` of it.
+3. For each trial ``t`` and shot count ``k``, ``k`` windows per class are drawn, without replacement, from
+   train-subject windows only, with ``numpy.random.default_rng([seed, t, k])``: encoders that share
+   windows see the same shots. Every labelled test-subject window of a class seen in training is scored.
+4. Frozen embeddings are computed once per encoder (batched, inference mode) for all windows any trial
+   needs, and reused across trials and shot counts; a fresh head (:mod:`wearfm.probe.heads`) is fitted on
+   each draw. ``--finetune`` and ``supervised:`` instead train end to end (:mod:`wearfm.probe.finetune`).
+5. Metrics per draw: macro-F1, balanced accuracy and accuracy (MAE and R^2 for ``ridge``); reports give
+   the mean and standard error over trials.
+
+For continuous targets (``head="ridge"``; labels must parse as numbers) the train targets are cut into
+(up to) 5 quantile bins and ``k`` windows are drawn per bin.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    mean_absolute_error,
+    r2_score,
+)
+
+from wearfm.config import ProbeConfig, to_dict
+from wearfm.data.windows import WindowSet, load_windows
+from wearfm.errors import ConfigError, DataError
+from wearfm.io.manifest import list_recordings
+from wearfm.io.schema import resolve_channels
+from wearfm.probe.encoders import ResolvedEncoder, is_learned, resolve_device, resolve_encoder
+from wearfm.probe.heads import HEADS, fit_predict
+from wearfm.probe.targets import Task, make_task
+
+__all__ = ["ProbeResult", "EncoderResult", "probe", "split_subjects", "draw_shots", "CLASSIFICATION_METRICS"]
+
+log = logging.getLogger(__name__)
+
+CLASSIFICATION_METRICS = ("macro_f1", "balanced_accuracy", "accuracy")
+REGRESSION_METRICS = ("mae", "r2")
+
+
+@dataclass
+class EncoderResult:
+    """Scores of one encoder (and head) over all trials and shot counts.
+
+    Attributes:
+        name: the encoder spec, with `` +finetune`` for fine-tuned runs.
+        head: the head used (``logreg``, ``knn``, ``mlp``, ``ridge`` or ``finetune``).
+        encoder: :meth:`ResolvedEncoder.describe` of the encoder.
+        classes: class names (classification) or [] (regression).
+        scores: ``scores[k][metric]`` = one value per trial.
+        confusion: summed over trials, for the largest k (rows: true, columns: predicted); None for regression.
+        fit_subjects / scored_subjects: subjects whose windows were used to fit / were scored.
+    """
+
+    name: str
+    head: str
+    encoder: dict[str, Any]
+    classes: list[str]
+    n_train_windows: int
+    n_test_windows: int
+    scores: dict[int, dict[str, list[float]]]
+    confusion: np.ndarray | None
+    fit_subjects: list[str]
+    scored_subjects: list[str]
+    seconds: float = 0.0
+
+    def summary(self) -> dict[int, dict[str, dict[str, float | None]]]:
+        """``{k: {metric: {"mean", "se"}}}``; ``se`` (standard error over trials) is None for one trial."""
+        out: dict[int, dict[str, dict[str, float | None]]] = {}
+        for k, by_metric in self.scores.items():
+            out[k] = {}
+            for m, vals in by_metric.items():
+                v = np.asarray(vals, dtype=np.float64)
+                se = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None
+                out[k][m] = {"mean": float(v.mean()), "se": se}
+        return out
+
+
+@dataclass
+class ProbeResult:
+    """Everything a probe run produced; ``files`` lists what was written under ``config.out``."""
+
+    config: ProbeConfig
+    task: str  # classification | regression
+    metrics: tuple[str, ...]
+    train_subjects: list[str]
+    test_subjects: list[str]
+    encoders: list[EncoderResult]
+    files: list[Path] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (this is results.json)."""
+        return {
+            "config": to_dict(self.config),
+            "task": self.task,
+            "metrics": list(self.metrics),
+            "split": {"train_subjects": self.train_subjects, "test_subjects": self.test_subjects},
+            "encoders": [
+                {
+                    "name": r.name,
+                    "head": r.head,
+                    "encoder": r.encoder,
+                    "classes": r.classes,
+                    "n_train_windows": r.n_train_windows,
+                    "n_test_windows": r.n_test_windows,
+                    "seconds": round(r.seconds, 3),
+                    "fit_subjects": r.fit_subjects,
+                    "scored_subjects": r.scored_subjects,
+                    "results": [
+                        {"k": k, "trials": r.scores[k], "summary": s} for k, s in sorted(r.summary().items())
+                    ],
+                    "confusion": None
+                    if r.confusion is None
+                    else {"k": max(r.scores), "labels": r.classes, "matrix": r.confusion.tolist()},
+                }
+                for r in self.encoders
+            ],
+        }
+
+
+def split_subjects(
+    subjects: list[str], test_subjects: tuple[str, ...] = (), test_fraction: float = 0.3, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """Split subjects once into (train, test), both sorted and disjoint.
+
+    Raises:
+        DataError: fewer than two subjects.
+        ConfigError: unknown test subjects, all subjects in test, or a fraction outside (0, 1).
+
+    Examples:
+        >>> split_subjects(["a", "b", "c"], test_subjects=("b",))
+        (['a', 'c'], ['b'])
+    """
+    subjects = sorted(set(subjects))
+    if len(subjects) < 2:
+        raise DataError(
+            f"the data has {len(subjects)} subject(s) ({subjects}); a subject-wise probe needs at least 2 "
+            "(ingest with --subject-from so recordings carry their subject)"
+        )
+    if test_subjects:
+        unknown = sorted(set(test_subjects) - set(subjects))
+        if unknown:
+            raise ConfigError(f"--test-subjects {unknown} are not in the data; subjects are {subjects}")
+        test = sorted(set(test_subjects))
+        if len(test) == len(subjects):
+            raise ConfigError("--test-subjects names every subject; leave at least one for training")
+    else:
+        if not 0.0 < test_fraction < 1.0:
+            raise ConfigError(f"--test-fraction must be between 0 and 1, got {test_fraction}")
+        n_test = int(min(len(subjects) - 1, max(1, round(test_fraction * len(subjects)))))
+        perm = np.random.default_rng(seed).permutation(len(subjects))
+        test = sorted(subjects[i] for i in perm[:n_test])
+    train = [s for s in subjects if s not in set(test)]
+    return train, test
+
+
+def draw_shots(pools: list[np.ndarray], k: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw ``min(k, len(pool))`` indices without replacement from each pool; concatenated, pool order."""
+    parts = [rng.choice(p, size=min(k, len(p)), replace=False) for p in pools]
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
+
+def probe(cfg: ProbeConfig) -> ProbeResult:
+    """Run the few-shot protocol for every encoder of ``cfg`` and write reports to ``cfg.out`` (if set).
+
+    Raises:
+        ConfigError: invalid options or encoder specs.
+        DataError: no labels, a single subject, missing channels, too few windows (with ``few_classes=stop``).
+        CheckpointError: an unusable model file.
+
+    Examples:
+        >>> cfg = ProbeConfig(data="data/wisdm", encoders=("features",), shots=(1, 5), trials=3, out="")
+        >>> result = probe(cfg)  # doctest: +SKIP
+        >>> result.encoders[0].summary()[5]["macro_f1"]  # doctest: +SKIP
+        {'mean': 0.61, 'se': 0.02}
+    """
+    _check_config(cfg)
+    root, entries = list_recordings(cfg.data)
+    if not any(e.label_counts for e in entries):
+        raise DataError(f"{cfg.data}: no recording has labels; a probe needs labelled data (ingest with --label-col)")
+    train_s, test_s = split_subjects([e.subject for e in entries], cfg.test_subjects, cfg.test_fraction, cfg.seed)
+    log.info("subjects: %d train, %d test (%s)", len(train_s), len(test_s), ", ".join(test_s))
+    encoders = _resolve_all(cfg)
+    groups: dict[tuple[float, int, tuple[str, ...]], list[ResolvedEncoder]] = defaultdict(list)
+    for enc in encoders:
+        groups[(enc.rate_hz, enc.window, enc.channels)].append(enc)
+    by_spec: dict[str, list[EncoderResult]] = {}
+    task_kind = "regression" if cfg.head == "ridge" else "classification"
+    for (rate, window, channels), encs in groups.items():
+        missing = [e.path for e in entries if not all(c in e.channels for c in channels)]
+        if missing:
+            raise DataError(
+                f"encoder {encs[0].spec!r} needs channels {list(channels)}, which {len(missing)} recording(s) of "
+                f"{cfg.data} lack (e.g. {missing[0]}, which has {list(_entry(entries, missing[0]).channels)}); "
+                "use an encoder trained on channels the data has"
+            )
+        ws = load_windows(root, rate_hz=rate, window=window, channels=channels, label_purity=cfg.label_purity)
+        task = make_task(ws, train_s, test_s, cfg, source=str(cfg.data))
+        for enc in encs:
+            by_spec[enc.spec] = _evaluate(enc, ws, task, cfg)
+    results = [r for spec in cfg.encoders for r in by_spec[spec]]
+    result = ProbeResult(
+        config=cfg,
+        task=task_kind,
+        metrics=REGRESSION_METRICS if task_kind == "regression" else CLASSIFICATION_METRICS,
+        train_subjects=train_s,
+        test_subjects=test_s,
+        encoders=results,
+    )
+    if cfg.out:
+        from wearfm.probe.report import write_report
+
+        result.files = write_report(result, cfg.out)
+    return result
+
+
+def _entry(entries: list[Any], path: str) -> Any:
+    return next(e for e in entries if e.path == path)
+
+
+def _check_config(cfg: ProbeConfig) -> None:
+    if not cfg.encoders:
+        raise ConfigError("give at least one --encoder (a run folder, model.onnx, features, random:<name>, ...)")
+    if len(set(cfg.encoders)) != len(cfg.encoders):
+        raise ConfigError(f"--encoder values must be distinct, got {list(cfg.encoders)}")
+    if not cfg.shots or any(k < 1 for k in cfg.shots):
+        raise ConfigError(f"--shots must be positive integers, got {list(cfg.shots)}")
+    if cfg.trials < 1:
+        raise ConfigError(f"--trials must be at least 1, got {cfg.trials}")
+    if cfg.head not in HEADS:
+        raise ConfigError(f"unknown --head {cfg.head!r}; choose from {list(HEADS)}")
+    if cfg.few_classes not in ("use-available", "stop"):
+        raise ConfigError(f"few_classes must be 'use-available' or 'stop', got {cfg.few_classes!r}")
+    if not 0.0 < cfg.label_purity <= 1.0:
+        raise ConfigError(f"label_purity must be in (0, 1], got {cfg.label_purity}")
+    if cfg.target != "label":
+        raise ConfigError(f"target {cfg.target!r} is not supported; probes read the 'label' column")
+    if cfg.head == "ridge" and (cfg.finetune or any(s.startswith("supervised:") for s in cfg.encoders)):
+        raise ConfigError("--finetune and supervised:<name> train classifiers; they cannot be used with --head ridge")
+
+
+def _resolve_all(cfg: ProbeConfig) -> list[ResolvedEncoder]:
+    device = resolve_device(cfg.device) if any(not s.startswith("features") for s in cfg.encoders) else "cpu"
+    kw: dict[str, Any] = {"seed": cfg.seed, "device": device, "batch_size": cfg.batch_size}
+    learned = [
+        resolve_encoder(s, rate_hz=30.0, window=300, channels=("acc_x",), **kw) for s in cfg.encoders if is_learned(s)
+    ]
+    first = learned[0] if learned else None
+    rate = cfg.rate_hz or (first.rate_hz if first else 30.0)
+    if cfg.window_s is not None:
+        window = int(round(cfg.window_s * rate))
+    else:
+        window = int(round(first.window * rate / first.rate_hz)) if first else int(round(10.0 * rate))
+    channels = resolve_channels(cfg.channels) if cfg.channels else (first.channels if first else resolve_channels("acc"))
+    if window < 2:
+        raise ConfigError(f"--window of {window} samples is too short; give at least 2 samples")
+    out, it = [], iter(learned)
+    for s in cfg.encoders:
+        out.append(next(it) if is_learned(s) else resolve_encoder(s, rate_hz=rate, window=window, channels=channels, **kw))
+    return out
+
+
+def _embed(enc: ResolvedEncoder, ws: WindowSet, idx: np.ndarray, batch_size: int) -> np.ndarray:
+    assert enc.embed is not None
+    parts = [enc.embed(ws.batch(idx[i : i + batch_size])) for i in range(0, len(idx), batch_size)]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def _metrics(task: Task, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    if task.regression:
+        return {"mae": float(mean_absolute_error(y_true, y_pred)), "r2": float(r2_score(y_true, y_pred))}
+    labels = np.arange(len(task.classes))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # predicted classes absent from the test set
+        return {
+            "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+            "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+            "accuracy": float(accuracy_score(y_true, y_pred)),
+        }
+
+
+def _evaluate(enc: ResolvedEncoder, ws: WindowSet, task: Task, cfg: ProbeConfig) -> list[EncoderResult]:
+    runs: list[tuple[str, str]] = []  # (name, head)
+    if enc.embed is not None:
+        runs.append((enc.spec, cfg.head))
+    if enc.kind == "supervised" or (cfg.finetune and enc.make_trainable is not None):
+        runs.append((enc.spec if enc.kind == "supervised" else f"{enc.spec} +finetune", "finetune"))
+    elif cfg.finetune:
+        log.info("%s: no torch model to fine-tune (%s); frozen probe only", enc.spec, enc.kind)
+    draws = {(t, k): task.draw(cfg.seed, t, k) for t in range(cfg.trials) for k in cfg.shots}
+    subj = ws.subject_names()
+    out = []
+    for name, head in runs:
+        t0 = time.perf_counter()
+        scores: dict[int, dict[str, list[float]]] = {k: defaultdict(list) for k in cfg.shots}
+        conf = None if task.regression else np.zeros((len(task.classes),) * 2, dtype=np.int64)
+        kmax = max(cfg.shots)
+        if head == "finetune":
+            x_test = ws.batch(task.test_idx)
+            dev = resolve_device(cfg.device)
+        else:
+            needed = np.unique(np.concatenate([task.test_idx, *draws.values()]))
+            emb = _embed(enc, ws, needed, cfg.batch_size)  # computed once, reused by every trial and k
+            row = {int(i): r for r, i in enumerate(needed)}
+            e_test = emb[[row[int(i)] for i in task.test_idx]]
+        fitted: set[str] = set()
+        for (t, k), idx in draws.items():
+            y_tr = task.y[idx]
+            seed = cfg.seed * 1000 + t
+            if head == "finetune":
+                assert enc.make_trainable is not None
+                model = enc.make_trainable()
+                pred = _finetune(model, ws.batch(idx), y_tr, x_test, task, cfg, seed, dev)
+            else:
+                pred = fit_predict(head, emb[[row[int(i)] for i in idx]], y_tr, e_test, seed=seed)
+            for m, v in _metrics(task, task.y_test, pred).items():
+                scores[k][m].append(v)
+            if conf is not None and k == kmax:
+                conf += confusion_matrix(task.y_test, pred, labels=np.arange(len(task.classes)))
+            fitted.update(subj[idx].tolist())
+        scored = sorted(set(subj[task.test_idx].tolist()))
+        assert not fitted & set(scored), "a subject was both fitted and scored"
+        res = EncoderResult(
+            name=name,
+            head=head,
+            encoder=enc.describe(),
+            classes=list(task.classes),
+            n_train_windows=int(task.n_train_windows),
+            n_test_windows=len(task.test_idx),
+            scores={k: dict(v) for k, v in scores.items()},
+            confusion=conf,
+            fit_subjects=sorted(fitted),
+            scored_subjects=scored,
+            seconds=time.perf_counter() - t0,
+        )
+        log.info("%s (%s): done in %.1fs", name, head, res.seconds)
+        out.append(res)
+    return out
+
+
+def _finetune(
+    model: Any, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, task: Task, cfg: ProbeConfig, seed: int, dev: str
+) -> np.ndarray:
+    from wearfm.probe.finetune import finetune_predict
+
+    return finetune_predict(
+        model, x, y, x_test, len(task.classes), steps=cfg.finetune_steps, lr=cfg.finetune_lr, seed=seed,
+        device=dev, eval_batch=cfg.batch_size,
+    )
