@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
 from wearfm.config import PretrainConfig
+from wearfm.data.dataset import WindowDataset
 from wearfm.data.windows import WindowSet
 from wearfm.models.saved import EmbeddingModel, EncoderSpec, save_encoder
 from wearfm.registry import Registry
@@ -44,17 +44,8 @@ class MethodContext:
     world_size: int = 1
 
 
-class WindowItems(Dataset):
-    """Default training items: ``{"x": (C, T) float32, "index": int}`` for every window."""
-
-    def __init__(self, windows: WindowSet) -> None:
-        self.windows = windows
-
-    def __len__(self) -> int:
-        return len(self.windows)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return {"x": np.array(self.windows.get(i), dtype=np.float32), "index": i}
+class WindowItems(WindowDataset):
+    """Default training items: ``{"x": (C, T) float32, "index": int}`` for every window (batched fetch)."""
 
 
 class Method(nn.Module):
@@ -67,6 +58,8 @@ class Method(nn.Module):
     """
 
     name: str = ""
+    #: Set True if some parameters get no gradient in a step (passed to DistributedDataParallel).
+    find_unused_parameters: bool = False
 
     def __init__(self, cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> None:
         super().__init__()
@@ -85,6 +78,13 @@ class Method(nn.Module):
     def training_step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Return (scalar loss, metrics to log). Runs under the loop's autocast context."""
         raise NotImplementedError
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:  # type: ignore[override]
+        """Calls :meth:`training_step`; the loop calls the method (or its DDP wrapper) so gradients sync.
+
+        Override :meth:`training_step`, not this.
+        """
+        return self.training_step(batch)
 
     def on_step_end(self, step: int) -> None:
         """Hook after each optimiser step (e.g. update a queue or an EMA)."""
