@@ -1,0 +1,136 @@
+"""`wearfm pretrain`: self-supervised pretraining of an encoder on a canonical dataset (CPU, GPU or torchrun)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from wearfm.cli._app import (
+    ConfigOpt,
+    JsonOpt,
+    QuietOpt,
+    SetOpt,
+    app,
+    build_config,
+    emit_json,
+    err_console,
+    setup_logging,
+    user_errors,
+)
+
+__all__ = ["pretrain_cmd"]
+
+
+@app.command("pretrain")
+def pretrain_cmd(
+    data: Annotated[Path, typer.Argument(help="Dataset folder written by `wearfm ingest`.", exists=True)],
+    method: Annotated[str | None, typer.Option("--method", help="Pretraining method, e.g. simclr.")] = None,
+    encoder: Annotated[str | None, typer.Option("--encoder", help="Encoder, e.g. resnet1d, cnn_gru.")] = None,
+    rate: Annotated[float | None, typer.Option("--rate", help="Model sample rate (Hz).")] = None,
+    window: Annotated[str | None, typer.Option("--window", help="Window: '10s', '2.56s' or samples '256'.")] = None,
+    stride: Annotated[str | None, typer.Option("--stride", help="Stride between windows (same units).")] = None,
+    channels: Annotated[str | None, typer.Option("--channels", help="acc | acc+gyr | gyr | comma list.")] = None,
+    normalize: Annotated[
+        bool | None, typer.Option("--normalize/--no-normalize", help="Per-channel standardisation (saved).")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Passes over the data.")] = None,
+    batch: Annotated[int | None, typer.Option("--batch", help="Batch size per process.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate (AdamW).")] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps (overrides epochs).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Run folder to write.")] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            is_flag=False,
+            flag_value="@out",
+            help="Continue a run: bare --resume continues --out; --resume RUN continues RUN (and writes there).",
+        ),
+    ] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")] = None,
+    amp: Annotated[str | None, typer.Option("--amp", help="auto | bf16 | fp16 | off.")] = None,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the training step.")] = False,
+    workers: Annotated[int | None, typer.Option("--workers", help="DataLoader worker processes.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Pretrain an encoder with a self-supervised method; writes encoder.pt, checkpoint.pt and run.json."""
+    from wearfm.config import PretrainConfig, apply_overrides
+    from wearfm.data.dataset import parse_window
+
+    rank = int(os.environ.get("RANK", "0"))
+    setup_logging(quiet or rank != 0)
+    with user_errors():
+        if resume not in (None, "@out") and out is None:
+            out = Path(resume)
+        cfg = build_config(
+            PretrainConfig, config, set_, data=str(data), method=method, encoder=encoder, rate_hz=rate,
+            channels=channels, normalize=normalize, epochs=epochs, batch_size=batch, lr=lr, max_steps=max_steps,
+            out=None if out is None else str(out), device=device, amp=amp, compile=compile or None,
+            num_workers=workers, seed=seed,
+        )  # fmt: skip
+        times: dict[str, Any] = {}
+        if window is not None:
+            times["window_s"] = parse_window(window, cfg.rate_hz) / cfg.rate_hz
+        if stride is not None:
+            times["stride_s"] = parse_window(stride, cfg.rate_hz) / cfg.rate_hz
+        cfg = apply_overrides(cfg, times)
+        resume_arg: bool | Path = False if resume is None else (True if resume == "@out" else Path(resume))
+        cli_args = {"argv": sys.argv, "resume": resume}
+        from wearfm.train import pretrain
+
+        progress = _Progress(enabled=not quiet and rank == 0)
+        with progress:
+            result = pretrain(cfg, resume_arg, cli_args=cli_args, on_log=progress.update)
+    if rank != 0:
+        return
+    if json_:
+        emit_json(result.to_dict())
+    if not quiet:
+        state = "[yellow]stopped[/]" if result.interrupted else "[green]done[/]"
+        err_console.print(
+            f"{state}: {result.steps}/{result.total_steps} steps ({result.epochs:.2f} epochs), final loss "
+            f"{result.final_loss:.4f}, {result.windows_per_s:.0f} windows/s, {result.train_s:.1f}s -> {result.out_dir}",
+            highlight=False,
+        )
+        if result.interrupted:
+            err_console.print(f"continue with: wearfm pretrain {data} --resume {result.out_dir}", highlight=False)
+
+
+class _Progress:
+    """A Rich progress bar (loss, lr, windows/s, ETA) fed by the loop's metrics records."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("pretrain"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                TimeRemainingColumn(), console=err_console, transient=False,
+            )  # fmt: skip
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def update(self, rec: dict[str, Any]) -> None:
+        if self._bar is None:
+            return
+        if self._task is None:
+            self._task = self._bar.add_task("pretrain", total=rec["total_steps"], info="")
+        info = f"loss {rec['loss']:.4f}  lr {rec['lr']:.2e}  {rec['windows_per_s']:.0f} win/s"
+        self._bar.update(self._task, completed=rec["step"], total=rec["total_steps"], info=info)
