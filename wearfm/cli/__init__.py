@@ -5,5 +5,6 @@ from wearfm.cli._app import app
 # Importing a command module registers its command(s) on `app`; add one line per command module.
 from wearfm.cli import probe as _probe  # noqa: F401, E402
 from wearfm.cli import pretrain as _pretrain  # noqa: F401, E402
+from wearfm.cli import pair as _pair  # noqa: F401, E402
 
 __all__ = ["app"]
