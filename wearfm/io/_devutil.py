@@ -1,0 +1,87 @@
+"""Shared plumbing of the binary device readers (CWA, GT3X, GENEActiv): opening, tables, metadata."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+
+from wearfm.config import IngestConfig
+from wearfm.errors import FormatError
+from wearfm.io.schema import ACC, GYR, schema_for
+
+__all__ = ["open_stream", "is_gzip", "make_table", "base_info", "read_all_with", "read_fully"]
+
+GZIP_MAGIC = b"\x1f\x8b"
+NS = 1_000_000_000
+
+
+def is_gzip(path: Path) -> bool:
+    """True when ``path`` starts with the gzip magic bytes (whatever its extension)."""
+    with open(path, "rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def open_stream(path: Path) -> IO[bytes]:
+    """Open ``path`` for streaming reads, decompressing gzip (``.gz`` or gzip content) on the fly."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix.lower() == ".gz" or is_gzip(path):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def read_fully(f: IO[bytes], n: int, path: Path) -> bytes:
+    """Read up to ``n`` bytes (fewer only at end of file), turning gzip damage into ``FormatError``."""
+    try:
+        out = f.read(n)
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise FormatError(f"{path}: the compressed stream is damaged or truncated ({e}); re-copy the file") from None
+    return out
+
+
+def make_table(time_ns: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None = None) -> pa.Table:
+    """A canonical chunk: ``time`` (int64 ns -> timestamp[ns]), ``acc_*`` and optional ``gyr_*`` (float32)."""
+    cols = ["time", *ACC] + ([*GYR] if gyr is not None else [])
+    arrays: list[pa.Array] = [pa.array(np.ascontiguousarray(time_ns, dtype=np.int64), type=pa.timestamp("ns"))]
+    acc = np.asarray(acc, dtype=np.float32)
+    arrays += [pa.array(np.ascontiguousarray(acc[:, i])) for i in range(3)]
+    if gyr is not None:
+        gyr = np.asarray(gyr, dtype=np.float32)
+        arrays += [pa.array(np.ascontiguousarray(gyr[:, i])) for i in range(3)]
+    return pa.Table.from_arrays(arrays, schema=schema_for(cols))
+
+
+def base_info(reader: str, **kv: Any) -> dict[str, Any]:
+    """The static ``info`` dict of a device reader; ``info['info']`` holds counters filled while reading."""
+    info: dict[str, Any] = {
+        "device": None,
+        "device_serial": None,
+        "device_range_g": None,
+        "sample_rate_nominal_hz": None,
+        "time_reference": "local",
+        "timezone": None,
+        "reader": reader,
+        "info": {},
+    }
+    info.update(kv)
+    return info
+
+
+def read_all_with(
+    read: Callable[[Path, IngestConfig], tuple[Iterator[pa.Table], dict[str, Any]]],
+    path: str | Path,
+    opts: dict[str, Any],
+) -> tuple[pa.Table, dict[str, Any]]:
+    """Run ``read`` with ``IngestConfig(**opts)`` and concatenate every chunk into one table."""
+    cfg = opts.pop("cfg", None) or IngestConfig(**opts)
+    chunks, info = read(Path(path), cfg)
+    tables = list(chunks)
+    if not tables:
+        raise FormatError(f"{path}: no samples decoded")
+    return pa.concat_tables(tables), info
