@@ -65,6 +65,7 @@ class IngestConfig:
     merge_tolerance_s: float = 0.025  # sensor merge: max distance between partner samples
     unsorted: str = "sort"  # sort | reject (non-monotonic timestamps)
     min_duration_s: float = 1.0  # shorter recordings are an error (or skipped with on_error=skip)
+    nonfinite: str = "error"  # error | drop: rows with missing/NaN/inf sensor values
     idle_sleep: str = "fill"  # GT3X idle-sleep mode: fill (repeat last sample, as ActiLife) | gap
     chunk_rows: int = 2_000_000
     jobs: int = 1
@@ -107,23 +108,28 @@ class RelConConfig:
 
 @dataclass(frozen=True)
 class PrimusConfig:
-    """PRIMUS (Das et al., ICASSP 2025) and the IMU2CLIP baseline."""
+    """PRIMUS (Das et al., ICASSP 2025) and the IMU2CLIP baseline (``imu2clip`` uses the ``mm`` settings)."""
 
-    weight_ss: float = 1.0
-    weight_mm: float = 1.0
-    weight_nn: float = 1.0
+    weight_ss: float = 1.0  # a: L_SS (paper: 1; the code's README weights SS by 0.5)
+    weight_mm: float = 1.0  # b: L_MM
+    weight_nn: float = 1.0  # c: L_NN
     init_temperature: float = 0.1
-    head_dim: int = 512
-    queue_size: int = 4096
+    learnable_temperature: bool = True
+    head_dim: int = 512  # size of the unimodal and multimodal heads (single Linear layers, as the code)
+    queue_size: int = 4096  # the code keeps 8192 (per GPU)
     nn_by: str = "video"  # video | text | imu: the modality whose similarity picks the neighbour
-    aligned_fraction: float = 1.0  # share of windows whose paired modalities are used
+    aligned_fraction: float = 1.0  # share of windows whose paired modalities are used (deterministic by seed)
+    modalities: tuple[str, ...] = ()  # target modalities for L_MM/L_NN; empty: every one the dataset has
+    augmentations: tuple[str, ...] = ("scale", "reverse")  # L_SS view: paper; the code: ("scale", "permute")
+    scale_sigma: float = 0.1  # scaling factors ~ N(1, sigma) per sample and channel (the code: 0.25)
 
 
 @dataclass(frozen=True)
 class IMUVideoConfig:
-    """IMU-video cross-modal pretraining (arXiv, Jul 2025) with a SigLIP-style loss."""
+    """IMU-video cross-modal pretraining (Cheshmi et al., MLHC 2025) with a SigLIP-style loss."""
 
-    projection_dim: int = 256
+    projection_dim: int = 512  # each modality's projection head output (paper's code: 512)
+    dropout: float = 0.1
     init_logit_scale: float = 2.302585  # log(10), as SigLIP
     init_logit_bias: float = -10.0
 

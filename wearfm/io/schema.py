@@ -65,7 +65,7 @@ METADATA_KEYS: dict[str, str] = {
     "placement": "Body location, e.g. 'wrist', 'pocket', 'unknown' (string).",
     "session": "Session or execution identifier within subject x device (string or null).",
     "sample_rate_nominal_hz": "Rate the device was configured for, or the resample rate (float or null).",
-    "sample_rate_measured_hz": "Median rate measured from the timestamps of this file (float).",
+    "sample_rate_measured_hz": "Rate measured from this gap-free file's timestamps: (samples - 1) / duration (float).",
     "time_reference": "What `time` counts from: 'utc', 'local' or 'device-uptime'.",
     "timezone": "Time zone of the device clock where the source file states one (string or null).",
     "acc_unit": "Always 'g'.",
@@ -114,7 +114,8 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         pf = pq.ParquetFile(path)
     except (OSError, pa.ArrowInvalid) as e:
         raise FormatError(f"{path}: not a readable Parquet file ({e})") from None
-    meta = decode_metadata(pf.schema_arrow.metadata)
+    # file-level key-value metadata (written at close by streaming writers) overrides the schema's copy
+    meta = decode_metadata({**(pf.schema_arrow.metadata or {}), **(pf.metadata.metadata or {})})
     if "schema_version" not in meta:
         raise FormatError(f"{path}: not a wearfm recording (no wearfm.schema_version metadata); run `wearfm ingest`")
     meta["rows"] = pf.metadata.num_rows

@@ -1,0 +1,443 @@
+"""Reader of delimited text (CSV, TSV, semicolon, whitespace), streamed in bounded chunks.
+
+Columns are mapped by name (or 0-based index without a header) through :class:`~wearfm.config.IngestConfig`:
+``acc_cols``, ``gyr_cols``, ``time_col``, ``label_col``. Without options, common names are detected
+(``x,y,z``, ``ax,ay,az``, ``acc_x..``, ``x_acc..``, ``time``/``timestamp``, ``label``).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyarrow import csv as pacsv
+
+from wearfm.config import IngestConfig
+from wearfm.errors import ConfigError, DataError
+from wearfm.io.detect import (
+    detect_acc_unit,
+    detect_time_unit,
+    has_header,
+    open_binary,
+    read_head,
+    sniff_delimiter,
+)
+from wearfm.io.schema import ACC, GYR, STANDARD_GRAVITY, schema_for
+
+__all__ = ["sniff", "read", "canonical_chunk", "id_from_spec", "UNIT_NS"]
+
+log = logging.getLogger(__name__)
+
+UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+_ACC_NAMES = [
+    ("acc_x", "acc_y", "acc_z"),
+    ("x_acc", "y_acc", "z_acc"),
+    ("ax", "ay", "az"),
+    ("accx", "accy", "accz"),
+    ("accel_x", "accel_y", "accel_z"),
+    ("x", "y", "z"),
+]
+_GYR_NAMES = [
+    ("gyr_x", "gyr_y", "gyr_z"),
+    ("x_gyro", "y_gyro", "z_gyro"),
+    ("gx", "gy", "gz"),
+    ("gyro_x", "gyro_y", "gyro_z"),
+]
+_TIME_NAMES = ("time", "timestamp", "t", "datetime", "date_time", "unix_time", "time_s", "ts")
+_LABEL_NAMES = ("label", "activity")
+
+
+def sniff(head: bytes, path: Path) -> bool:
+    """Whether ``head`` looks like delimited numeric text with at least three numeric fields per row."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = head[: head.rfind(b"\n")].decode("utf-8", errors="strict") if b"\n" in head else ""
+    if not text or "\x00" in text:
+        return False
+    lines = [ln for ln in text.splitlines()[:-1] or text.splitlines() if ln.strip()]
+    if not lines:
+        return False
+    d = sniff_delimiter(lines)
+    row = _split(lines[-1], d)
+    return sum(_isnum(f) for f in row) >= 3
+
+
+def _isnum(s: str) -> bool:
+    try:
+        float(s.strip().strip(";"))
+        return True
+    except ValueError:
+        return False
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    return line.split() if delimiter == "whitespace" else line.split(delimiter)
+
+
+class _Whitespace(io.RawIOBase):
+    """File wrapper turning runs of blanks into commas (and dropping ``;`` line ends) for the CSV parser."""
+
+    def __init__(self, raw: IO[bytes], blanks: bool, semicolons: bool) -> None:
+        self._raw, self._blanks, self._semi, self._buf, self._carry = raw, blanks, semicolons, b"", b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf:
+            block = self._raw.read(1 << 22)
+            if not block:
+                if not self._carry:
+                    return 0
+                block, self._carry = self._carry + b"\n", b""
+            else:
+                block = self._carry + block
+                cut = block.rfind(b"\n") + 1
+                block, self._carry = block[:cut], block[cut:]
+            if self._semi:
+                block = block.replace(b";", b"")
+            if self._blanks:
+                block = re.sub(rb"(?m)^[ \t]+|[ \t]+(?=\r?$)", b"", block)
+                block = re.sub(rb"[ \t]+", b",", block)
+            self._buf = block
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+@dataclass
+class _Plan:
+    names: list[str]
+    header: bool
+    delimiter: str
+    acc: tuple[str, ...]
+    gyr: tuple[str, ...]
+    time: str | None
+    time_numeric: bool
+    label: str | None
+    subject_col: str | None
+    bytes_per_row: float
+
+
+def _pick(
+    names: list[str], given: tuple[str, ...], candidates: list[tuple[str, ...]], what: str, path: Path
+) -> tuple[str, ...]:
+    lower = {n.lower().strip(): n for n in names}
+    if given:
+        cols = tuple(lower.get(c.lower(), c) for c in given)
+        missing = [c for c in cols if c not in names]
+        if missing:
+            raise DataError(f"{path}: {what} columns {missing} not found; the file has {names}")
+        if len(cols) != 3:
+            raise ConfigError(f"{what} columns must be three names (x,y,z); got {list(given)}")
+        return cols
+    for cand in candidates:
+        if all(c in lower for c in cand):
+            return tuple(lower[c] for c in cand)
+    return ()
+
+
+def _plan(path: Path, head: bytes, cfg: IngestConfig) -> _Plan:
+    text = head.decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    if len(lines) > 1 and not head.endswith(b"\n"):
+        lines = lines[:-1]
+    lines = [ln for ln in lines if ln.strip()]
+    delims = {",": ",", "\t": "\t", "tab": "\t", ";": ";", "whitespace": "whitespace", "space": "whitespace"}
+    if cfg.delimiter == "auto":
+        d = sniff_delimiter(lines)
+    elif cfg.delimiter in delims:
+        d = delims[cfg.delimiter]
+    else:
+        raise ConfigError(f"unknown delimiter {cfg.delimiter!r}; choose from auto, ',', tab, ';', whitespace")
+    first = [f.strip().strip('"') for f in _split(lines[0], d)]
+    header = has_header(first) if cfg.header == "auto" else cfg.header in ("yes", "true", "1")
+    names = first if header else [str(i) for i in range(len(first))]
+    if len(set(names)) != len(names):
+        raise DataError(f"{path}: duplicate column names in the header {names}")
+    acc = _pick(names, cfg.acc_cols, _ACC_NAMES, "acceleration", path)
+    gyr = _pick(names, cfg.gyr_cols, _GYR_NAMES, "gyroscope", path)
+    time = cfg.time_col
+    if time is not None and time not in names:
+        raise DataError(f"{path}: time column {time!r} not found; the file has {names}")
+    if time is None and cfg.rate_hz is None:
+        time = next((n for n in names if n.lower().strip() in _TIME_NAMES), None)
+        if time is None and not header and len(names) >= 4 and not cfg.acc_cols:
+            time = names[0]
+    if not acc:
+        if not header:
+            rest = [n for n in names if n != time]
+            acc = tuple(rest[:3]) if len(rest) >= 3 else ()
+        if not acc:
+            raise DataError(
+                f"{path}: cannot find acceleration columns among {names}; pass --acc-cols X,Y,Z (names, or 0-based "
+                "indices for a file without header)"
+            )
+    if time is None and cfg.rate_hz is None:
+        raise DataError(
+            f"{path}: no time column found among {names}; pass --time-col NAME, or --rate HZ when the "
+            "file has no time column"
+        )
+    label = cfg.label_col
+    if label is not None and label not in names:
+        raise DataError(f"{path}: label column {label!r} not found; the file has {names}")
+    if label is None:
+        label = next((n for n in names if n.lower().strip() in _LABEL_NAMES), None)
+    data_line = lines[1] if header and len(lines) > 1 else lines[0]
+    time_numeric = True
+    if time is not None:
+        fields = _split(data_line, d)
+        idx = names.index(time)
+        tval = fields[idx].strip().strip('"') if idx < len(fields) else ""
+        time_numeric = cfg.time_unit != "iso" and _isnum(tval)
+    subject_col = None
+    for spec in (cfg.subject_from, cfg.session_from):
+        if spec and spec.startswith("column:"):
+            c = spec.split(":", 1)[1]
+            if c not in names:
+                raise DataError(f"{path}: column {c!r} (from {spec!r}) not found; the file has {names}")
+            subject_col = c
+    bpr = max(len(head[: head.rfind(b"\n")]) / max(len(lines), 1), 8.0)
+    return _Plan(names, header, d, acc, gyr, time, time_numeric, label, subject_col, bpr)
+
+
+def id_from_spec(spec: str | None, path: Path, column_value: str | None = None) -> str | None:
+    """Resolve an id source into an identifier.
+
+    Sources: ``path:N`` (component N of the path as given; negative counts from the end, -2 is the folder),
+    ``name:REGEX`` (first group, or the match, in the file name), ``column:NAME`` (``column_value``) and
+    ``value:ID``.
+    """
+    if spec is None:
+        return None
+    kind, _, arg = spec.partition(":")
+    if kind == "value":
+        return arg
+    if kind == "column":
+        return column_value
+    if kind == "path":
+        try:
+            parts = path.parts
+            return parts[int(arg)]
+        except (ValueError, IndexError):
+            raise ConfigError(f"{spec!r}: {path} has no path component {arg} (it has {list(path.parts)})") from None
+    if kind == "name":
+        name = path.name
+        m = re.search(arg, name)
+        if not m:
+            raise DataError(f"{path}: the pattern {arg!r} (from {spec!r}) does not match the file name")
+        return m.group(1) if m.groups() else m.group(0)
+    raise ConfigError(f"bad id source {spec!r}; use path:N, name:REGEX, column:NAME or value:ID")
+
+
+def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
+    """Stream ``path`` as canonical tables (see module docstring); ``info`` fills while iterating.
+
+    Examples:
+        >>> chunks, info = read(Path("walk.csv"), IngestConfig(acc_unit="g"))  # doctest: +SKIP
+        >>> table = pa.concat_tables(chunks)  # doctest: +SKIP
+    """
+    head = read_head(path, 1 << 16)
+    plan = _plan(path, head, cfg)
+    counters: dict[str, Any] = {"rows_read": 0, "acc_unit_input": cfg.acc_unit, "time_unit": cfg.time_unit}
+    info: dict[str, Any] = {
+        "reader": "csv",
+        "device": cfg.device or "unknown",
+        "placement": cfg.placement,
+        "subject": id_from_spec(cfg.subject_from, path)
+        if cfg.subject_from and not cfg.subject_from.startswith("column:")
+        else None,
+        "session": id_from_spec(cfg.session_from, path)
+        if cfg.session_from and not cfg.session_from.startswith("column:")
+        else None,
+        "time_reference": cfg.time_reference,
+        "sample_rate_nominal_hz": cfg.rate_hz,
+        "timezone": None,
+        "info": counters,
+    }
+    return _iterate(path, cfg, plan, info), info
+
+
+def _open(path: Path, plan: _Plan, cfg: IngestConfig) -> pacsv.CSVStreamingReader:
+    cols = [c for c in (*plan.acc, *plan.gyr, plan.time, plan.label, plan.subject_col) if c is not None]
+    types: dict[str, pa.DataType] = {c: pa.float64() for c in (*plan.acc, *plan.gyr)}
+    if plan.time is not None:
+        # float64 keeps ms/us exactly and ns to ~0.2 us at today's epoch, enough for sensor clocks
+        types[plan.time] = pa.float64() if plan.time_numeric else pa.string()
+    for c in (plan.label, plan.subject_col):
+        if c is not None:
+            types[c] = pa.string()
+    block = int(min(max(cfg.chunk_rows * plan.bytes_per_row, 1 << 20), 1 << 26))
+    ropts = pacsv.ReadOptions(column_names=plan.names, skip_rows=1 if plan.header else 0, block_size=block)
+    popts = pacsv.ParseOptions(delimiter="," if plan.delimiter == "whitespace" else plan.delimiter)
+    copts = pacsv.ConvertOptions(
+        column_types=types, include_columns=list(dict.fromkeys(cols)), strings_can_be_null=True
+    )
+    source: Any = str(path)
+    if plan.delimiter == "whitespace":
+        source = io.BufferedReader(_Whitespace(open_binary(path), True, False), 1 << 20)
+    try:
+        return pacsv.open_csv(source, read_options=ropts, parse_options=popts, convert_options=copts)
+    except pa.ArrowInvalid as e:
+        raise DataError(f"{path}: cannot parse ({_clean(e)}); check the delimiter and columns") from None
+
+
+def _clean(e: Exception) -> str:
+    return str(e).split("\n")[0]
+
+
+def _iterate(path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any]) -> Iterator[pa.Table]:
+    reader = _open(path, plan, cfg)
+    counters = info["info"]
+    acc_unit = cfg.acc_unit if cfg.acc_unit != "auto" else None
+    time_unit = cfg.time_unit if cfg.time_unit != "auto" else None
+    row0 = 0
+    first_id: str | None = None
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except pa.ArrowInvalid as e:
+            raise DataError(
+                f"{path}: near line {row0 + 1 + plan.header}: {_clean(e)}; check for non-numeric "
+                "values and the column options"
+            ) from None
+        n = batch.num_rows
+        if n == 0:
+            continue
+        acc = np.column_stack([batch.column(c).to_numpy(zero_copy_only=False) for c in plan.acc])
+        if acc_unit is None:
+            acc_unit = detect_acc_unit(acc[np.all(np.isfinite(acc), axis=1)], path)
+            counters["acc_unit_input"] = acc_unit
+        if plan.time is None:
+            start = _start_ns(cfg, path)
+            t = start + np.round((row0 + np.arange(n)) * (1e9 / float(cfg.rate_hz or 1))).astype(np.int64)
+        elif plan.time_numeric:
+            tv = batch.column(plan.time).to_numpy(zero_copy_only=False)
+            if time_unit is None:
+                time_unit = detect_time_unit(tv, path)
+                counters["time_unit"] = time_unit
+            if time_unit == "iso":
+                raise DataError(f"{path}: the time column is numeric; use --time-unit s|ms|us|ns")
+            bad = ~np.isfinite(tv)
+            if bad.any():
+                line = row0 + int(np.argmax(bad)) + 1 + plan.header
+                raise DataError(f"{path}: line {line}: time value is missing or not a number; fix or remove the line")
+            t = _to_ns(tv, UNIT_NS[time_unit])
+        else:
+            counters["time_unit"] = "iso"
+            t = _parse_iso(batch.column(plan.time), path, row0 + 1 + plan.header)
+        gyr = np.column_stack([batch.column(c).to_numpy(zero_copy_only=False) for c in plan.gyr]) if plan.gyr else None
+        label = batch.column(plan.label) if plan.label else None
+        if plan.subject_col is not None:
+            vals = pc.unique(batch.column(plan.subject_col).drop_null()).to_pylist()
+            if first_id is None and vals:
+                first_id = str(vals[0])
+                for key, spec in (("subject", cfg.subject_from), ("session", cfg.session_from)):
+                    if spec and spec.startswith("column:"):
+                        info[key] = first_id
+            if len(set(map(str, vals)) | {first_id}) > 1:
+                raise DataError(
+                    f"{path}: column {plan.subject_col!r} holds several ids ({vals[:5]}); split the file "
+                    "per subject or use --subject-from with a path or value"
+                )
+        yield canonical_chunk(path, t, acc, gyr, label, acc_unit, cfg.gyr_unit, row0 + 1 + plan.header, cfg)
+        row0 += n
+        counters["rows_read"] = row0
+    if row0 == 0:
+        raise DataError(f"{path}: no data rows; the file has only a header")
+
+
+def _to_ns(values: np.ndarray, unit_ns: int) -> np.ndarray:
+    """Numbers in a unit -> int64 ns, exact for whole numbers (no float rounding of epoch milliseconds)."""
+    whole = np.floor(values)
+    return whole.astype(np.int64) * unit_ns + np.round((values - whole) * unit_ns).astype(np.int64)
+
+
+def _start_ns(cfg: IngestConfig, path: Path) -> int:
+    if not cfg.start_time:
+        return 0
+    try:
+        return int(pc.cast(pa.array([cfg.start_time]), pa.timestamp("ns")).cast(pa.int64())[0].as_py())
+    except pa.ArrowInvalid:
+        raise ConfigError(f"--start-time {cfg.start_time!r} is not an ISO time like 2024-05-01T08:00:00") from None
+
+
+def _parse_iso(col: pa.Array, path: Path, line0: int) -> np.ndarray:
+    for tp in (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")):
+        try:
+            return pc.cast(col, tp).cast(pa.int64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    for i, v in enumerate(col.to_pylist()):
+        try:
+            pc.cast(pa.array([v]), pa.timestamp("ns"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            try:
+                pc.cast(pa.array([v]), pa.timestamp("ns", tz="UTC"))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise DataError(
+                    f"{path}: line {line0 + i}: cannot parse time {v!r}; use ISO 8601 "
+                    "(2024-05-01T08:00:00.000) or numbers with --time-unit"
+                ) from None
+    raise DataError(f"{path}: the time column mixes time zones and plain times; make it uniform")
+
+
+def canonical_chunk(
+    path: Path,
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray | None,
+    label: pa.Array | pa.ChunkedArray | None,
+    acc_unit: str,
+    gyr_unit: str,
+    line0: int,
+    cfg: IngestConfig,
+) -> pa.Table:
+    """Build one canonical table (g, deg/s, float32) from raw arrays, rejecting non-finite samples."""
+    if acc_unit not in ("g", "m/s2", "m/s^2"):
+        raise ConfigError(f"unknown acceleration unit {acc_unit!r}; use g or m/s2")
+    if gyr_unit not in ("rad/s", "deg/s"):
+        raise ConfigError(f"unknown gyroscope unit {gyr_unit!r}; use rad/s or deg/s")
+    vals = acc if gyr is None else np.concatenate([acc, gyr], axis=1)
+    finite = np.isfinite(vals).all(axis=1)
+    if not finite.all():
+        bad = int((~finite).sum())
+        if cfg.nonfinite == "error":
+            line = line0 + int(np.argmax(~finite))
+            raise DataError(
+                f"{path}: line {line}: missing, NaN or infinite sensor value ({bad} such rows in this "
+                "chunk); fix the file or pass --set nonfinite=drop to drop those rows"
+            )
+        t, acc = t[finite], acc[finite]
+        gyr = gyr[finite] if gyr is not None else None
+        label = label.filter(pa.array(finite)) if label is not None else None
+    scale = 1.0 / STANDARD_GRAVITY if acc_unit != "g" else 1.0
+    cols: dict[str, Any] = {"time": pa.array(t.astype(np.int64), pa.int64()).cast(pa.timestamp("ns"))}
+    for i, c in enumerate(ACC):
+        cols[c] = pa.array((acc[:, i] * scale).astype(np.float32))
+    if gyr is not None:
+        gscale = 180.0 / np.pi if gyr_unit == "rad/s" else 1.0
+        for i, c in enumerate(GYR):
+            cols[c] = pa.array((gyr[:, i] * gscale).astype(np.float32))
+    if label is not None:
+        lab = label.cast(pa.string()) if label.type != pa.string() else label
+        if isinstance(lab, pa.ChunkedArray):
+            lab = lab.combine_chunks()
+        cols["label"] = pc.dictionary_encode(lab).cast(pa.dictionary(pa.int32(), pa.string()))
+    return pa.table(cols, schema=schema_for(list(cols)))

@@ -1,0 +1,128 @@
+"""Atomic writing of canonical recording files: a temporary file, renamed into place only on success."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from wearfm.io.schema import encode_metadata, validate_table
+
+__all__ = ["RecordingWriter", "write_recording"]
+
+log = logging.getLogger(__name__)
+
+_DYNAMIC = ("sample_rate_measured_hz", "info")
+
+
+class RecordingWriter:
+    """Write one recording from a stream of canonical chunks to a temporary file next to ``path``.
+
+    Small recordings are buffered (up to ``buffer_rows``) and written in one go, so that every ``wearfm.*`` key
+    lands in the Arrow schema metadata. Larger ones are streamed; keys known only at the end (measured rate,
+    counters) are then added as file-level key-value metadata at close, which
+    :func:`wearfm.io.schema.read_metadata` reads with priority. Nothing appears at ``path`` before
+    :meth:`commit`; :meth:`abort` removes the temporary file.
+
+    Examples:
+        >>> w = RecordingWriter(Path("out/rec.parquet"), {"subject": "s1"})  # doctest: +SKIP
+        >>> w.write(table); w.close({"sample_rate_measured_hz": 50.0}); w.commit()  # doctest: +SKIP
+    """
+
+    def __init__(self, path: Path, meta: dict[str, Any], buffer_rows: int = 2_000_000) -> None:
+        self.path = Path(path)
+        self.tmp = self.path.parent / f".{self.path.name}.{uuid.uuid4().hex[:8]}.tmp"
+        self.meta = dict(meta)
+        self.rows = 0
+        self._buffer_rows = buffer_rows
+        self._buffer: list[pa.Table] = []
+        self._buffered = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self._closed = False
+
+    def write(self, table: pa.Table) -> None:
+        """Append a canonical chunk (validated; its columns must match the first chunk's)."""
+        if table.num_rows == 0:
+            return
+        validate_table(table)
+        if self._schema is None:
+            self._schema = table.schema.remove_metadata()
+        elif table.schema.names != self._schema.names:
+            raise ValueError(f"chunk columns {table.schema.names} differ from the first chunk's {self._schema.names}")
+        self.rows += table.num_rows
+        if self._writer is None:
+            self._buffer.append(table)
+            self._buffered += table.num_rows
+            if self._buffered > self._buffer_rows:
+                self._open({k: v for k, v in self.meta.items() if k not in _DYNAMIC})
+                for t in self._buffer:
+                    self._write(t)
+                self._buffer = []
+        else:
+            self._write(table)
+
+    def _open(self, meta: dict[str, Any]) -> None:
+        assert self._schema is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        schema = self._schema.with_metadata(encode_metadata(meta))
+        self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+
+    def _write(self, table: pa.Table) -> None:
+        assert self._writer is not None and self._schema is not None
+        self._writer.write_table(table.replace_schema_metadata(self._writer.schema.metadata), row_group_size=1 << 20)
+
+    def close(self, final_meta: dict[str, Any] | None = None) -> None:
+        """Finish the temporary file, adding ``final_meta`` (e.g. the measured rate) to the metadata."""
+        if self._closed:
+            return
+        self.meta.update(final_meta or {})
+        if self._writer is None:
+            if self._schema is None:
+                raise ValueError(f"{self.path}: nothing to write")
+            self._open(self.meta)
+            for t in self._buffer:
+                self._write(t)
+            self._buffer = []
+        else:
+            self._writer.add_key_value_metadata(encode_metadata(self.meta))
+        assert self._writer is not None
+        self._writer.close()
+        self._closed = True
+
+    def commit(self) -> Path:
+        """Close if needed, then move the temporary file to ``path`` (atomic on one file system)."""
+        self.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop everything written so far; ``path`` (and any earlier file there) is left untouched."""
+        try:
+            if self._writer is not None and not self._closed:
+                self._writer.close()
+        except Exception as e:  # the file is being discarded anyway
+            log.debug("closing %s during abort: %s", self.tmp, e)
+        self._closed = True
+        self._buffer = []
+        self.tmp.unlink(missing_ok=True)
+
+
+def write_recording(path: str | Path, table: pa.Table, meta: dict[str, Any]) -> Path:
+    """Write one canonical table with ``wearfm.*`` metadata atomically.
+
+    Examples:
+        >>> write_recording("out/rec.parquet", table, {"schema_version": "1", "subject": "s1"})  # doctest: +SKIP
+    """
+    w = RecordingWriter(Path(path), meta, buffer_rows=max(table.num_rows, 1))
+    try:
+        w.write(table)
+        return w.commit()
+    except BaseException:
+        w.abort()
+        raise
