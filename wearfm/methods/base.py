@@ -76,7 +76,11 @@ class Method(nn.Module):
         return None
 
     def training_step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        """Return (scalar loss, metrics to log). Runs under the loop's autocast context."""
+        """Return (scalar loss, metrics to log). Runs under the loop's autocast context.
+
+        Metric values may be floats or 0-d tensors; the loop converts them only at logging steps (no
+        per-step device sync).
+        """
         raise NotImplementedError
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:  # type: ignore[override]

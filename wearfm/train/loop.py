@@ -260,7 +260,7 @@ def _pretrain(
         epochs=step / bpe, final_loss=last_loss, windows=len(ws), window_samples=ws.window,
         windows_per_s=trained * cfg.batch_size * dist.world_size / max(train_s, 1e-9), load_s=load_s,
         train_s=train_s, interrupted=interrupted, resumed_from=resumed_from if resume_from else None,
-        world_size=dist.world_size, device=str(device),
+        world_size=dist.world_size, device=str(device), method=method,
     )  # fmt: skip
     if dist.is_main:
         write_run_files(result, cfg, cli_args, ws, method)

@@ -45,6 +45,7 @@ class PretrainResult:
         load_s / train_s: seconds spent loading data and building, and in the loop.
         interrupted: stopped by a signal or ``stop_at`` before ``total_steps``.
         resumed_from: the step resumed from, or None.
+        method: the trained :class:`~wearfm.methods.base.Method` (not serialised); ``model`` its encoder.
     """
 
     out_dir: Path
@@ -64,10 +65,17 @@ class PretrainResult:
     world_size: int = 1
     device: str = "cpu"
     extra: dict[str, Any] = field(default_factory=dict)
+    method: nn.Module | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def model(self) -> nn.Module:
+        """The trained :class:`EmbeddingModel` (what ``encoder.pt`` holds), on the training device."""
+        assert self.method is not None, "no method attached to this result"
+        return self.method.embedding_model()  # type: ignore[operator,no-any-return]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict (paths as strings)."""
-        d = {k: v for k, v in self.__dict__.items()}
+        """JSON-friendly dict (paths as strings; the trained method left out)."""
+        d = {k: v for k, v in self.__dict__.items() if k != "method"}
         d["out_dir"] = str(self.out_dir)
         d["checkpoint"] = str(self.checkpoint)
         d["artifacts"] = {k: str(v) for k, v in self.artifacts.items()}
