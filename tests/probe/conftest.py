@@ -22,11 +22,20 @@ def write_recording(path: Path, values: np.ndarray, hz: float, subject: str, lab
     arrays = [pa.array(t, type=pa.int64()).cast(pa.timestamp("ns"))]
     arrays += [pa.array(values[:, i], type=pa.float32()) for i in range(values.shape[1])]
     if labels is not None:
-        arrays.append(pa.array(labels, type=pa.string()).dictionary_encode().cast(pa.dictionary(pa.int32(), pa.string())))
+        arrays.append(
+            pa.array(labels, type=pa.string()).dictionary_encode().cast(pa.dictionary(pa.int32(), pa.string()))
+        )
     schema = schema_for(cols)
     meta = encode_metadata(
-        {"schema_version": "1", "subject": subject, "device": "sim", "placement": "wrist",
-         "sample_rate_measured_hz": hz, "acc_unit": "g", "time_reference": "utc"}
+        {
+            "schema_version": "1",
+            "subject": subject,
+            "device": "sim",
+            "placement": "wrist",
+            "sample_rate_measured_hz": hz,
+            "acc_unit": "g",
+            "time_reference": "utc",
+        }
     )
     table = pa.Table.from_arrays(arrays, schema=schema.with_metadata(meta))
     path.parent.mkdir(parents=True, exist_ok=True)

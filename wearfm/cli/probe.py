@@ -57,7 +57,9 @@ def probe_command(
         typer.Option(help="A class with fewer train windows than k: use what exists (warn) or stop."),
     ] = None,
     rate: Annotated[float | None, typer.Option(help="Baselines: sample rate in Hz (default: first encoder's).")] = None,
-    window: Annotated[float | None, typer.Option(help="Baselines: window in seconds (default: first encoder's).")] = None,
+    window: Annotated[
+        float | None, typer.Option(help="Baselines: window in seconds (default: first encoder's).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the subject split and shot draws.")] = None,
     device: Annotated[str | None, typer.Option(help="Torch device: auto, cpu, cuda, cuda:N.")] = None,
     config: ConfigOpt = None,

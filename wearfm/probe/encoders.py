@@ -94,7 +94,9 @@ def resolve_encoder(
 
     Args:
         spec: run folder, ``.pt``, ``.onnx``, ``features``, ``random:<name>`` or ``supervised:<name>``.
-        rate_hz / window / channels: the data contract given to baselines (saved models carry their own).
+        rate_hz: sample rate given to baselines (saved models carry their own).
+        window: window length in samples given to baselines.
+        channels: channel names given to baselines.
         seed: seed of the random initialisation of ``random:`` and ``supervised:`` encoders.
         device: torch device for torch encoders (``auto``: CUDA when available).
         batch_size: windows per forward pass (ONNX models with a fixed batch size use theirs).

@@ -124,9 +124,7 @@ class ProbeResult:
                     "seconds": round(r.seconds, 3),
                     "fit_subjects": r.fit_subjects,
                     "scored_subjects": r.scored_subjects,
-                    "results": [
-                        {"k": k, "trials": r.scores[k], "summary": s} for k, s in sorted(r.summary().items())
-                    ],
+                    "results": [{"k": k, "trials": r.scores[k], "summary": s} for k, s in sorted(r.summary().items())],
                     "confusion": None
                     if r.confusion is None
                     else {"k": max(r.scores), "labels": r.classes, "matrix": r.confusion.tolist()},
@@ -269,12 +267,16 @@ def _resolve_all(cfg: ProbeConfig) -> list[ResolvedEncoder]:
         window = int(round(cfg.window_s * rate))
     else:
         window = int(round(first.window * rate / first.rate_hz)) if first else int(round(10.0 * rate))
-    channels = resolve_channels(cfg.channels) if cfg.channels else (first.channels if first else resolve_channels("acc"))
+    channels = (
+        resolve_channels(cfg.channels) if cfg.channels else (first.channels if first else resolve_channels("acc"))
+    )
     if window < 2:
         raise ConfigError(f"--window of {window} samples is too short; give at least 2 samples")
     out, it = [], iter(learned)
     for s in cfg.encoders:
-        out.append(next(it) if is_learned(s) else resolve_encoder(s, rate_hz=rate, window=window, channels=channels, **kw))
+        out.append(
+            next(it) if is_learned(s) else resolve_encoder(s, rate_hz=rate, window=window, channels=channels, **kw)
+        )
     return out
 
 
@@ -362,6 +364,14 @@ def _finetune(
     from wearfm.probe.finetune import finetune_predict
 
     return finetune_predict(
-        model, x, y, x_test, len(task.classes), steps=cfg.finetune_steps, lr=cfg.finetune_lr, seed=seed,
-        device=dev, eval_batch=cfg.batch_size,
+        model,
+        x,
+        y,
+        x_test,
+        len(task.classes),
+        steps=cfg.finetune_steps,
+        lr=cfg.finetune_lr,
+        seed=seed,
+        device=dev,
+        eval_batch=cfg.batch_size,
     )

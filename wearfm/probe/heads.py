@@ -103,4 +103,3 @@ def fit_predict(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.
         head.fit(x_train, y_train)
         pred: Any = head.predict(x_test)
     return np.asarray(pred)
-

@@ -106,7 +106,7 @@ def _plot_shots(out: Path, result: ProbeResult) -> Path:
     for r in result.encoders:
         summ = sorted(r.summary().items())
         ks = [k for k, _ in summ]
-        means = [s[metric]["mean"] for _, s in summ]
+        means = [float(s[metric]["mean"] or 0.0) for _, s in summ]
         errs = [s[metric]["se"] or 0.0 for _, s in summ]
         ax.errorbar(ks, means, yerr=errs, marker="o", capsize=3, label=r.name)
     ax.set_xscale("log")

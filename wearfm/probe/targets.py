@@ -41,7 +41,7 @@ class Task:
     @property
     def y_test(self) -> np.ndarray:
         """Targets of the test windows."""
-        return self.y[self.test_idx]
+        return np.asarray(self.y[self.test_idx])
 
     def draw(self, seed: int, trial: int, k: int) -> np.ndarray:
         """The shots of ``trial`` for shot count ``k``: ``min(k, pool size)`` per pool, seeded by (seed, trial, k)."""
@@ -74,7 +74,8 @@ def make_task(ws: WindowSet, train_s: list[str], test_s: list[str], cfg: ProbeCo
     for c in dropped:
         log.warning(
             "class %r has no labelled window from train subjects; its %d test windows are not scored",
-            ws.label_names[c], int((ws.label[is_test] == c).sum()),
+            ws.label_names[c],
+            int((ws.label[is_test] == c).sum()),
         )
     if len(present) < 2:
         raise DataError(f"{source}: train subjects have {len(present)} labelled class(es); a probe needs at least 2")
@@ -94,9 +95,7 @@ def _check_counts(pools: list[np.ndarray], names: list[str], cfg: ProbeConfig, w
     kmax = max(cfg.shots)
     for pool, name in zip(pools, names, strict=True):
         if len(pool) < kmax:
-            msg = (
-                f"{what} {name!r} has only {len(pool)} window(s) from train subjects, fewer than k={kmax}"
-            )
+            msg = f"{what} {name!r} has only {len(pool)} window(s) from train subjects, fewer than k={kmax}"
             if cfg.few_classes == "stop":
                 raise DataError(f"{msg}; lower --shots, or pass --few-classes use-available to use what exists")
             log.warning("%s; shot counts above %d use all %d", msg, len(pool), len(pool))
@@ -119,7 +118,9 @@ def _regression(ws: WindowSet, is_train: np.ndarray, is_test: np.ndarray, cfg: P
     _check_counts(pools, [f"bin {i}" for i in range(len(pools))], cfg, "target")
     test_idx = np.flatnonzero(is_test)
     if len(tr) < 2 or len(test_idx) == 0:
-        raise DataError(f"{source}: too few labelled windows for a regression probe ({len(tr)} train, {len(test_idx)} test)")
+        raise DataError(
+            f"{source}: too few labelled windows for a regression probe ({len(tr)} train, {len(test_idx)} test)"
+        )
     return Task(True, [], y, pools, test_idx, len(tr))
 
 
