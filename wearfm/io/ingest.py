@@ -138,7 +138,7 @@ def ingest(
     inputs: list[str | Path] | str | Path,
     out: str | Path,
     cfg: IngestConfig | None = None,
-    progress: Callable[[str, ConvertResult | None, str | None], None] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> IngestSummary:
     """Convert raw recordings into the canonical dataset at ``out`` and (re)write its manifest.
 
@@ -146,7 +146,8 @@ def ingest(
         inputs: files, folders (searched recursively) and glob patterns.
         out: the dataset folder (created); recordings already there are kept and merged into the manifest.
         cfg: ingest options.
-        progress: called after each source as ``progress(source, result, error)``.
+        progress: called as ``progress(done, total, source)`` once before the first source (done=0) and
+            after each one.
 
     Returns:
         An :class:`IngestSummary`. With ``on_error='stop'`` the first failing file raises its error (the
@@ -171,7 +172,10 @@ def ingest(
         raise DataError(f"no input files found in {[str(i) for i in items]}")
     summary = IngestSummary(out=str(out), files=len(files))
     jobs = _plan_jobs(files, cfg, summary.errors)
+    planning_errors = len(summary.errors)
     ann = load_annotations(cfg.annotations, cfg.annotation_units) if cfg.annotations else None
+    if progress is not None:
+        progress(0, len(jobs), "")
     out.mkdir(parents=True, exist_ok=True)
     existing = read_manifest(out) if (out / MANIFEST_NAME).exists() else []
     by_source: dict[str, list[RecordingEntry]] = {}
@@ -189,7 +193,7 @@ def ingest(
             summary.errors.append({"file": str(job.source), "error": err[1]})
             first_error = first_error or err
         if progress is not None:
-            progress(str(job.source), res, None if err is None else err[1])
+            progress(len(results) + len(summary.errors) - planning_errors, len(jobs), str(job.source))
         return err is None or cfg.on_error == "skip"
 
     try:
