@@ -1,0 +1,149 @@
+"""PRIMUS: self-supervised, multimodal and nearest-neighbour supervision of an IMU encoder.
+
+Das, Tang, Kawsar, Malekzadeh, "PRIMUS: Pretraining IMU Encoders with Multimodal Self-Supervision",
+ICASSP 2025, https://arxiv.org/abs/2411.15127.
+
+Encoder (default ``cnn_gru``) with two single-Linear 512-d heads: the unimodal head feeds ``L_SS`` (and the
+IMU part of ``L_NN``), the multimodal head feeds ``L_MM`` and the video/text parts of ``L_NN``. The kept
+embedding is the multimodal head's output (``EncoderSpec.head``), so probes and ONNX export see it.
+
+Choices where the paper and its code differ (see ``docs``/README): the augmentation is the paper's
+"scaling + time reversal" (``primus.augmentations``; the code used scaling + segment permutation, available
+as ``("scale", "permute")``), weights a = b = c = 1 (the paper), learnable temperatures from 0.1. Targets
+are the paired dataset's precomputed text/video vectors (the paper: frozen CLIP4Clip embeddings).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+import torch
+
+from wearfm.config import PretrainConfig
+from wearfm.errors import ConfigError
+from wearfm.methods._paired import PairedMethod, default_encoder, make_adapters
+from wearfm.methods.base import MethodContext, register_method
+from wearfm.models.heads import ProjectionHead
+from wearfm.models.saved import EncoderSpec, build_model
+from wearfm.objectives.nn_queue import NNQueue
+from wearfm.objectives.primus import PrimusLoss
+
+__all__ = ["Primus", "primus_augment", "AUGMENTATIONS"]
+
+log = logging.getLogger(__name__)
+
+AUGMENTATIONS = ("scale", "reverse", "permute", "negate")
+
+
+def primus_augment(x: torch.Tensor, names: tuple[str, ...], scale_sigma: float = 0.1) -> torch.Tensor:
+    """The ``L_SS`` view ``h(x)`` of (B, C, T) windows, after Tang et al. 2020 (https://arxiv.org/abs/2011.11542).
+
+    - ``scale``: multiply each channel of each window by a factor drawn from N(1, ``scale_sigma``);
+    - ``reverse``: reverse the direction of time;
+    - ``permute``: cut each window at 4 random points and shuffle the 5 segments (the released code);
+    - ``negate``: flip the sign.
+    """
+    b, c, t = x.shape
+    out = x
+    for name in names:
+        if name == "scale":
+            out = out * (1.0 + scale_sigma * torch.randn(b, c, 1, device=x.device, dtype=x.dtype))
+        elif name == "reverse":
+            out = out.flip(-1)
+        elif name == "negate":
+            out = -out
+        elif name == "permute":
+            rows = []
+            for i in range(b):
+                cuts = torch.sort(torch.randperm(t - 1, device=x.device)[:4] + 1).values.tolist()
+                segs = torch.tensor_split(out[i], cuts, dim=-1)
+                order = torch.randperm(len(segs)).tolist()
+                rows.append(torch.cat([segs[j] for j in order], dim=-1))
+            out = torch.stack(rows)
+        else:
+            raise ConfigError(f"unknown PRIMUS augmentation {name!r}; choose from {list(AUGMENTATIONS)}")
+    return out
+
+
+@register_method("primus")
+class Primus(PairedMethod):
+    """PRIMUS: ``a * L_SS + b * L_MM + c * L_NN`` on a paired dataset (``cfg.primus``).
+
+    Args:
+        cfg: run settings; ``cfg.primus`` holds weights, temperature, head size, queue, ``nn_by``,
+            ``aligned_fraction`` and the augmentations.
+        spec: the encoder (``cnn_gru`` when the config's default encoder is left unchanged).
+        ctx: training context; ``ctx.dataset_path`` must be a paired dataset (`wearfm pair`).
+    """
+
+    def __init__(self, cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> None:
+        pc = cfg.primus
+        bad = [a for a in pc.augmentations if a not in AUGMENTATIONS]
+        if bad:
+            raise ConfigError(f"unknown primus.augmentations {bad}; choose from {list(AUGMENTATIONS)}")
+        if pc.nn_by not in ("video", "text", "imu"):
+            raise ConfigError(f"primus.nn_by must be video, text or imu; got {pc.nn_by!r}")
+        spec = default_encoder(spec, "cnn_gru")
+        super().__init__(cfg, spec, ctx)
+        self._setup_pairs(ctx, (), pc.modalities, pc.aligned_fraction)
+        self.nn_by = pc.nn_by
+        if self.nn_by != "imu" and self.nn_by not in self.targets:
+            fallback = "text" if "text" in self.targets else "video"
+            log.warning("primus.nn_by=%s but the dataset has no %s pairs; neighbours are found by %s similarity",
+                        self.nn_by, self.nn_by, fallback)  # fmt: skip
+            self.nn_by = fallback
+        base = build_model(spec)  # to read the encoder's embedding size
+        d = base.embed_dim
+        head = {"in_dim": d, "hidden_dim": 0, "out_dim": pc.head_dim}
+        self.spec = dataclasses.replace(spec, head=head)
+        self.model = build_model(self.spec)  # encoder + multimodal head: the kept embedding
+        self.model.encoder.load_state_dict(base.encoder.state_dict())
+        self.ss_head = ProjectionHead(d, 0, pc.head_dim)
+        self.adapters = make_adapters(pc.head_dim, self.target_dims)
+        self.loss_fn = PrimusLoss(
+            pc.weight_ss, pc.weight_mm, pc.weight_nn, pc.init_temperature, pc.learnable_temperature
+        )
+        self.queue = (
+            NNQueue(pc.queue_size, {"imu": pc.head_dim, **self.target_dims}, nn_by=self.nn_by)
+            if pc.weight_nn > 0
+            else None
+        )
+
+    def training_step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, Any]]:
+        """One PRIMUS step on ``batch["x"]`` (B, C, T) with its paired vectors and masks."""
+        pc = self.cfg.primus
+        x = batch["x"]  # (B, C, T)
+        b = x.shape[0]
+        with torch.no_grad():
+            x_aug = primus_augment(x, tuple(pc.augmentations), pc.scale_sigma) if pc.weight_ss > 0 else x[:0]
+        views = torch.cat([x, x_aug])  # (B or 2B, C, T)
+        m = self.model
+        feats = m.encoder.forward_features((views - m.mean) / m.std)  # (B or 2B, d)
+        ss = self.ss_head(feats).float()  # (., P)
+        ss_a, ss_b = ss[:b], (ss[b:] if pc.weight_ss > 0 else None)
+        mm = m.head(feats[:b]).float()  # (B, P): the kept embedding
+        imu_to = {k: self.adapters[k](mm) for k in self.targets}
+        targets, masks = self._batch_targets(batch)
+        nn_kw: dict[str, Any] = {}
+        if self.queue is not None:
+            ids = batch["index"].long()
+            if self.nn_by == "imu":
+                query, qmask = ss_a.detach(), None
+            else:
+                query, qmask = targets[self.nn_by], masks[self.nn_by]
+            idx, found = self.queue.lookup(query, ids, qmask)  # before enqueueing this batch
+            embs, have = self.queue.gather(idx, found)
+            nn_kw = {
+                "nn_imu": embs["imu"],
+                "nn_imu_mask": have["imu"],
+                "nn_targets": {k: embs[k] for k in self.targets},
+                "nn_masks": {k: have[k] for k in self.targets},
+            }
+            self.queue.push({"imu": ss_a.detach(), **targets}, ids, masks)
+        loss, parts = self.loss_fn(ss_a, ss_b, imu_to, targets, masks, **nn_kw)
+        extra: dict[str, Any] = {f"loss_{k}": v for k, v in parts.items()}
+        extra["temperature_ss"] = self.loss_fn.ss.temperature.detach()
+        extra["temperature_mm"] = self.loss_fn.mm.temperature.detach()
+        return loss, extra
