@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["MaxPool1d"]
+__all__ = ["MaxPool1d", "AdaptiveAvgPool1d"]
 
 
 class MaxPool1d(nn.Module):
@@ -31,3 +31,31 @@ class MaxPool1d(nn.Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class AdaptiveAvgPool1d(nn.Module):
+    """``nn.AdaptiveAvgPool1d`` computed as a matmul with a (L, size) averaging matrix built from the input length.
+
+    Same numbers as ``nn.AdaptiveAvgPool1d`` (bin i covers ``[floor(i L / size), ceil((i + 1) L / size))``), but
+    both ONNX exporters handle it for any (dynamic) length, which the built-in does not.
+
+    Args:
+        size: output length.
+    """
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, L) -> (B, C, size)."""
+        length = x.shape[-1]
+        i = torch.arange(self.size, device=x.device)
+        start = torch.div(i * length, self.size, rounding_mode="floor")
+        end = torch.div((i + 1) * length + self.size - 1, self.size, rounding_mode="floor")
+        pos = torch.arange(length, device=x.device).unsqueeze(1)  # (L, 1)
+        inside = ((pos >= start) & (pos < end)).to(x.dtype)  # (L, size)
+        return x @ (inside / (end - start).to(x.dtype))
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}"

@@ -29,7 +29,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from wearfm.models._layers import MaxPool1d
+from wearfm.models._layers import AdaptiveAvgPool1d, MaxPool1d
 from wearfm.models.registry import register_encoder
 
 __all__ = ["CNNGRU", "cnn_gru", "cnn_gru_tiny"]
@@ -94,7 +94,7 @@ class CNNGRU(nn.Module):
         c = in_channels
         for i, k in enumerate(kernels):
             last_pool: nn.Module = (
-                nn.AdaptiveAvgPool1d(channel_pool) if (gru_over == "channels" and i == 2) else MaxPool1d(pool)
+                AdaptiveAvgPool1d(channel_pool) if (gru_over == "channels" and i == 2) else MaxPool1d(pool)
             )
             convs += [nn.Conv1d(c, conv_channels, k, dilation=dilation, bias=False), last_pool]
             c = conv_channels
