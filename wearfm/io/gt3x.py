@@ -385,12 +385,15 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
     info["info"] = counters
 
     def chunks() -> Iterator[pa.Table]:
+        emitted = 0
         try:
             if old:
                 start_ns = _ticks_to_unix_ns(meta.get("Start Date"))
                 if start_ns is None:
                     raise FormatError(f"{path}: info.txt has no valid 'Start Date'; cannot time activity.bin")
-                yield from _read_activity_bin(zf, path, rate, scale, start_ns)
+                for table in _read_activity_bin(zf, path, rate, scale, start_ns):
+                    emitted += table.num_rows
+                    yield table
             else:
                 dec = _LogBin(
                     path,
@@ -401,11 +404,17 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
                     counters,
                 )
                 dec.swap_xy = dtype == "wGT3XBT" and (meta.get("Firmware") or "").startswith("1.6.0")
-                yield from _read_log(zf, path, dec)
+                for table in _read_log(zf, path, dec):
+                    emitted += table.num_rows
+                    yield table
         finally:
             zf.close()
             if tmp is not None:
                 tmp.close()
+        if counters["checksum_failures"]:
+            log.warning("%s: skipped %d record(s) with a bad checksum", path, counters["checksum_failures"])
+        if emitted == 0:
+            raise FormatError(f"{path}: no activity samples in this .gt3x file; was the device ever recording?")
 
     return chunks(), info
 
