@@ -144,6 +144,11 @@ def _iterate(path: Path, cfg: IngestConfig, info: dict[str, Any]) -> Iterator[pa
         gy = _load(comp[0])
         tb = gy.column("t").to_numpy()
         ia, ib = pair_nearest(ta, tb, int(round(cfg.merge_tolerance_s * 1e9)))
+        if len(ia) == 0:
+            raise DataError(
+                f"{path}: no accelerometer sample has a gyroscope partner in {comp[0].name} within "
+                f"{cfg.merge_tolerance_s} s; check the files belong together or raise --merge-tolerance"
+            )
         counters["accel_unpaired_dropped"] = len(ta) - len(ia)
         counters["gyro_unpaired_dropped"] = len(tb) - len(ib)
         counters["gyro_file"] = str(comp[0])
