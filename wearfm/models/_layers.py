@@ -29,7 +29,7 @@ class MaxPool1d(nn.Module):
         """(B, C, L) -> (B, C, (L - kernel_size) // stride + 1)."""
         return F.max_pool2d(x.unsqueeze(2), (1, self.kernel_size), (1, self.stride)).squeeze(2)
 
-    def extra_repr(self) -> str:
+    def extra_repr(self) -> str:  # noqa: D102
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
 
 
@@ -57,5 +57,5 @@ class AdaptiveAvgPool1d(nn.Module):
         inside = ((pos >= start) & (pos < end)).to(x.dtype)  # (L, size)
         return x @ (inside / (end - start).to(x.dtype))
 
-    def extra_repr(self) -> str:
+    def extra_repr(self) -> str:  # noqa: D102
         return f"size={self.size}"
