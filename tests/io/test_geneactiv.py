@@ -48,7 +48,12 @@ def _make(path: Path, n_pages: int = 3, seed: int = 0, freqs: list[str] | None =
     rng = np.random.default_rng(seed)
     raw = rng.integers(-2048, 2048, size=(n_pages, 300, 3))
     pages = [
-        _page(k, f"2020-01-02 03:{4 + (5 + 6 * k) // 60:02d}:{(5 + 6 * k) % 60:02d}:500", raw[k], (freqs or ["50.0"] * n_pages)[k])
+        _page(
+            k,
+            f"2020-01-02 03:{4 + (5 + 6 * k) // 60:02d}:{(5 + 6 * k) % 60:02d}:500",
+            raw[k],
+            (freqs or ["50.0"] * n_pages)[k],
+        )
         for k in range(n_pages)
     ]
     path.write_text(_header(pages=n_pages) + "".join(pages), newline="")
