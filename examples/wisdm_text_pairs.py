@@ -8,7 +8,7 @@ activity labels; report it as such.
     wearfm ingest ../shared/data/wisdm-phone/raw/phone --format wisdm --out data/wisdm  # 20 Hz; 5 s windows at 50 Hz
     #   give cnn_gru the 250 samples PRIMUS used (it needs at least 141)
     python examples/wisdm_text_pairs.py data/wisdm data/wisdm-paired
-    wearfm pretrain data/wisdm-paired --method primus --encoder cnn_gru --channels acc+gyr --rate 50 \
+    wearfm pretrain data/wisdm-paired --method primus --encoder cnn_gru --channels acc --rate 50 \
         --window 5s --set primus.nn_by=text --out runs/primus-wisdm
 """
 
