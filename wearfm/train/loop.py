@@ -89,7 +89,8 @@ def _pretrain(
     on_log: LogFn | None,
     stop_at: int | None,
 ) -> PretrainResult:
-    from wearfm.methods import MethodContext, create_method, list_methods
+    import wearfm.methods  # noqa: F401  (registers every method)
+    from wearfm.methods.base import MethodContext, create_method, list_methods
     from wearfm.models import list_encoders
 
     t_start = time.perf_counter()
@@ -249,6 +250,9 @@ def _pretrain(
         if dist.is_main:
             metrics_file.close()
     train_s = time.perf_counter() - t_train
+    if dist.distributed:  # DDP syncs buffers (BatchNorm statistics) at each forward: end on rank 0's, as saved
+        for b in method.buffers():
+            torch.distributed.broadcast(b.data, src=0)
     interrupted = step < total_steps
     _save(checkpoint_state(), out, dist)
     artifacts: dict[str, Path] = {}
