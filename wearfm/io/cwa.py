@@ -39,6 +39,7 @@ HEADER = 1024
 CHUNK_BLOCKS = 2048  # ~1 MB of file, ~245k samples per emitted chunk
 _AX = 0x5841  # "AX" little-endian
 _MD = 0x444D  # "MD"
+_HOLD = 2  # blocks held back per chunk: times of a block's samples may need the next two anchors
 _RATE_TOLERANCE = 0.1  # blocks whose measured rate is off nominal by more are a discontinuity
 
 #: One 512-byte data block, field by field (cwa.h ``OM_READER_DATA_PACKET``).
@@ -161,12 +162,44 @@ class _Stream:
         self.path, self.hdr, self.c = path, hdr, counters
         self.axes_bps = -1  # numAxesBPS of the first valid block; later blocks must match
         self.freq = hdr["frequency"]
-        self.prev_anchor: tuple[float, int, int] | None = None  # (A, T_ns, session) before the held block
+        self.prev_anchors: list[tuple[int, int, int]] = []  # (A, T_ns, session) of blocks before the held ones
+
+    def _times(
+        self, a: np.ndarray, t: np.ndarray, session: np.ndarray, off: int, sectors: np.ndarray, spp: int
+    ) -> np.ndarray:
+        """(n, spp) sample times (ns): piecewise-linear through the anchors ``(a, t)`` within continuous runs.
+
+        ``a``/``t`` hold ``off`` earlier anchors, then one per block of ``sectors`` (then held blocks). A run
+        breaks where consecutive anchors imply a rate off nominal by more than 10% (pause, clock change) or
+        the session changes; samples beyond a run's anchors are extrapolated with its edge slope, and an
+        isolated block uses the nominal rate.
+        """
+        n = len(a)
+        nominal = NS / self.freq
+        da = np.diff(a).astype(np.float64)
+        dt = np.diff(t).astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = dt / da  # ns per sample between consecutive anchors
+            ok = (da > 0) & (dt > 0) & (np.diff(session) == 0) & (np.abs(nominal / slope - 1) < _RATE_TOLERANCE)
+        right = np.arange(n - 1) + 1 - off  # block after each segment: count each segment once
+        self.c["discontinuities"] += int((~ok & (right >= 0) & (right < len(sectors))).sum())
+        ids = np.arange(n)
+        first = np.maximum.accumulate(np.where(np.r_[True, ~ok], ids, 0))
+        last = np.minimum.accumulate(np.where(np.r_[~ok, True], ids, n)[::-1])[::-1]
+        blk = off + np.arange(len(sectors))  # anchor index of each emitted block
+        j = sectors[:, None] * spp + np.arange(spp)[None, :]
+        seg = np.searchsorted(a, j, side="right") - 1
+        seg = np.clip(seg, first[blk][:, None], np.maximum(last[blk] - 1, first[blk])[:, None])
+        single = (last[blk] == first[blk])[:, None]
+        seg = np.where(single, blk[:, None], seg)
+        s = np.where(single, nominal, np.r_[slope, nominal][np.minimum(seg, n - 1)])
+        out: np.ndarray = t[seg] + np.rint((j - a[seg]) * s).astype(np.int64)
+        return out
 
     def process(self, raw: np.ndarray, sectors: np.ndarray, final: bool) -> tuple[pa.Table | None, np.ndarray]:
         """Decode ``raw`` blocks; return the table of all but the last valid block, and the rows to hold.
 
-        The last valid block is held back (unless ``final``) because its sample times need the next block.
+        The last two valid blocks are held back (unless ``final``) because sample times need later anchors.
         """
         f = raw.view(BLOCK_DTYPE).reshape(-1)
         words = raw.view("<u2")
@@ -192,8 +225,9 @@ class _Stream:
         idx = np.flatnonzero(valid)
         if len(idx) == 0:
             return None, idx
-        hold = np.empty(0, dtype=np.int64) if final else idx[-1:]
-        emit = idx if final else idx[:-1]
+        hold = np.empty(0, dtype=np.int64) if final else idx[-_HOLD:]
+        emit = idx if final else idx[:-_HOLD]
+        n_emit = len(emit)
         # Anchors of every valid block in this chunk (emit + held): sample index A, time T (ns), session.
         fv = f[idx]
         freq = _frequency(fv["rate"])
@@ -205,37 +239,18 @@ class _Stream:
         anchor_a = sectors[idx].astype(np.int64) * spp + offset
         anchor_t = secs[idx] * NS + (frac * NS + 32768) // 65536
         session = fv["session"].astype(np.int64)
-        if self.prev_anchor is not None:
-            pa_, pt_, ps_ = self.prev_anchor
-            anchor_a = np.r_[pa_, anchor_a]
-            anchor_t = np.r_[pt_, anchor_t]
-            session = np.r_[ps_, session]
-            off = 1
-        else:
-            off = 0
-        da = np.diff(anchor_a).astype(np.float64)
-        dt = np.diff(anchor_t).astype(np.float64)
-        nominal = NS / self.freq
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slope = dt / da  # ns per sample between consecutive anchors
-        ok = (da > 0) & (dt > 0) & (np.diff(session) == 0) & (np.abs(nominal / slope - 1) < _RATE_TOLERANCE)
-        seg = np.where(ok, slope, np.nan)
-        fwd = np.r_[seg, np.nan][off:]  # slope after each chunk block's anchor
-        bwd = np.r_[np.nan, seg][off:]  # slope before it
-        fwd = np.where(np.isnan(fwd), np.where(np.isnan(bwd), nominal, bwd), fwd)
-        bwd = np.where(np.isnan(bwd), fwd, bwd)
-        n_emit = len(emit)
-        right = np.arange(len(ok)) + 1 - off  # chunk block after each segment; count each segment once
-        self.c["discontinuities"] += int((~ok & (right < n_emit)).sum())
-        if len(hold):
-            self.prev_anchor = (int(anchor_a[-2]), int(anchor_t[-2]), int(session[-2])) if n_emit else self.prev_anchor
+        off = len(self.prev_anchors)
+        if off:
+            pa_, pt_, ps_ = (np.array(v, dtype=np.int64) for v in zip(*self.prev_anchors, strict=True))
+            anchor_a, anchor_t, session = np.r_[pa_, anchor_a], np.r_[pt_, anchor_t], np.r_[ps_, session]
+        if n_emit:  # the anchors before the held blocks, for the next chunk
+            last = off + n_emit
+            self.prev_anchors = [
+                (int(anchor_a[i]), int(anchor_t[i]), int(session[i])) for i in range(max(0, last - _HOLD), last)
+            ]
         if n_emit == 0:
             return None, hold
-        ae, te = anchor_a[off : off + n_emit], anchor_t[off : off + n_emit]
-        j = sectors[emit].astype(np.int64)[:, None] * spp + np.arange(spp)[None, :]  # (n, spp) sample index
-        rel = (j - ae[:, None]).astype(np.float64)
-        slope_j = np.where(rel >= 0, fwd[:n_emit, None], bwd[:n_emit, None])
-        t = te[:, None] + np.rint(rel * slope_j).astype(np.int64)
+        t = self._times(anchor_a, anchor_t, session, off, sectors[emit].astype(np.int64), spp)
         vals = _decode(raw[emit], packed, axes, spp).astype(np.float32)
         light = fv["light"][:n_emit].astype(np.int64)
         acc_scale = (1.0 / np.left_shift(1, 8 + ((light >> 13) & 7))).astype(np.float32)
