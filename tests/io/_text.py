@@ -59,8 +59,9 @@ def write_csv(
     return t_ns, x
 
 
-def write_wisdm(folder: Path, subject: str = "1600", seconds: float = 30.0, gyro_offset_ms: float = 3.0,
-                extra_gyro: int = 0) -> tuple[Path, Path]:
+def write_wisdm(
+    folder: Path, subject: str = "1600", seconds: float = 30.0, gyro_offset_ms: float = 3.0, extra_gyro: int = 0
+) -> tuple[Path, Path]:
     """WISDM-like accel/gyro pair for two activities separated by a gap, 20 Hz, m/s^2 and rad/s."""
     (folder / "accel").mkdir(parents=True, exist_ok=True)
     (folder / "gyro").mkdir(parents=True, exist_ok=True)

@@ -164,6 +164,12 @@ def convert_file(
         ties = dropped.pop("tied_timestamps", 0)
         counters = {**info.get("info", {}), "tied_timestamps": ties, **{f"{k}_dropped": v for k, v in dropped.items()}}
         info["info"] = counters
+        # readers may learn the subject/session from the data itself (a column, WISDM lines)
+        for key in ("subject", "session"):
+            if info.get(key) is not None:
+                meta[key] = str(info[key])
+        for seg in done:
+            seg.writer.meta.update(subject=meta["subject"], session=meta["session"])
         names = [f"{stem}.parquet"] if len(done) == 1 else [f"{stem}.seg{i:03d}.parquet" for i in range(len(done))]
         for i, (s, name) in enumerate(zip(done, names, strict=True)):
             s.writer.path = out / name

@@ -59,8 +59,10 @@ def sniff(head: bytes, path: Path) -> bool:
     """Whether ``head`` looks like delimited numeric text with at least three numeric fields per row."""
     try:
         text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        text = head[: head.rfind(b"\n")].decode("utf-8", errors="strict") if b"\n" in head else ""
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 4:  # not just a character cut at the end of the head: binary
+            return False
+        text = head[: e.start].decode("utf-8")
     if not text or "\x00" in text:
         return False
     lines = [ln for ln in text.splitlines()[:-1] or text.splitlines() if ln.strip()]

@@ -26,6 +26,8 @@ __all__ = ["IngestSummary", "ingest"]
 
 log = logging.getLogger(__name__)
 
+_READER_MODULES = ["wearfm.io.csv", "wearfm.io.wisdm", "wearfm.io.spswhar"]
+
 
 @dataclass
 class IngestSummary:
@@ -203,7 +205,11 @@ def ingest(
                 if not handle(job, res, err):
                     break
         else:
-            with ProcessPoolExecutor(max_workers=min(cfg.jobs, len(jobs)), mp_context=get_context("spawn")) as pool:
+            # forkserver: workers fork from one clean process that imported the readers once (no threads
+            # inherited from this process, no per-worker import cost)
+            ctx = get_context("forkserver")
+            ctx.set_forkserver_preload(["wearfm.io.convert", "wearfm.io.detect", *_READER_MODULES])
+            with ProcessPoolExecutor(max_workers=min(cfg.jobs, len(jobs)), mp_context=ctx) as pool:
                 futs: dict[Future[Any], _Job] = {
                     pool.submit(_run_job, j, out, cfg, ann, by_source.get(str(j.source), [])): j for j in jobs
                 }

@@ -119,7 +119,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
         "reader": "wisdm",
         "device": cfg.device or (m.group(3).lower() if m else "unknown"),
         "placement": cfg.placement if cfg.placement != "unknown" else "pocket",
-        "subject": None,
+        "subject": m.group(1) if m else None,
         "session": None,
         "time_reference": "device-uptime",
         "sample_rate_nominal_hz": 20.0,
@@ -134,7 +134,10 @@ def _iterate(path: Path, cfg: IngestConfig, info: dict[str, Any]) -> Iterator[pa
     subjects = set(acc.column("subject").unique().to_pylist())
     if len(subjects) != 1:
         raise DataError(f"{path}: lines of several subjects {sorted(subjects)[:5]}; one file per subject expected")
-    info["subject"] = str(subjects.pop())
+    subject = str(subjects.pop())
+    if info["subject"] is not None and info["subject"] != subject:
+        raise DataError(f"{path}: lines are of subject {subject} but the file name says {info['subject']}")
+    info["subject"] = subject
     counters = info["info"]
     ta = acc.column("t").to_numpy()
     xa = np.column_stack([acc.column(c).to_numpy() for c in ("x", "y", "z")])

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.io._text import write_csv, write_wisdm
+from wearfm.config import IngestConfig
+from wearfm.errors import DataError, UnsupportedFormatError
+from wearfm.io.ingest import ingest
+from wearfm.io.manifest import read_manifest
+from wearfm.io.schema import read_metadata
+
+CFG = IngestConfig()
+
+
+def write_rows(path: Path, t_ms, z=None, label=None) -> None:
+    z = np.ones(len(t_ms)) if z is None else z
+    rows = [f"{t},0.0,0.0,{v:.4f}" + ("" if label is None else f",{label[i]}") for i, (t, v) in enumerate(zip(t_ms, z))]
+    path.write_text("time,x,y,z" + ("" if label is None else ",label") + "\n" + "\n".join(rows) + "\n")
+
+
+def times(path: Path) -> np.ndarray:
+    return pq.read_table(path, columns=["time"]).column("time").cast(pa.int64()).to_numpy()
+
+
+def test_gap_splits_into_segments(tmp_path):
+    t = np.r_[np.arange(500) * 20, 20_000 + np.arange(300) * 20]  # 50 Hz, a 10 s gap
+    write_rows(tmp_path / "rec.csv", 1_700_000_000_000 + t)
+    s = ingest(tmp_path / "rec.csv", tmp_path / "out", CFG)
+    assert s.recordings == 2 and s.rows == 800
+    entries = read_manifest(tmp_path / "out")
+    assert [e.path for e in entries] == ["rec.seg000.parquet", "rec.seg001.parquet"]
+    assert [e.samples for e in entries] == [500, 300]
+    assert all(abs(e.sample_rate_hz - 50) < 1e-6 for e in entries)
+    meta = read_metadata(tmp_path / "out" / "rec.seg001.parquet")
+    assert meta["segment"] == 1 and meta["source_sha256"] == entries[0].source_sha256
+    assert meta["reader"] == "csv" and meta["ingest_options"]["max_gap_s"] == 1.0
+
+
+def test_duplicates_dropped_ties_kept_unsorted_sorted(tmp_path):
+    t = list(np.arange(300) * 20)
+    z = list(np.ones(300))
+    t += [t[10], t[20]]  # exact repeats of rows 10 and 20, out of order at the end
+    z += [1.0, 1.0]
+    t += [t[30]]  # same time, different value: a tie, kept
+    z += [0.5]
+    write_rows(tmp_path / "rec.csv", 1_700_000_000_000 + np.array(t), np.array(z))
+    s = ingest(tmp_path / "rec.csv", tmp_path / "out", CFG)
+    assert s.dropped == {"duplicates": 2}
+    got = times(tmp_path / "out" / "rec.parquet")
+    assert len(got) == 301 and np.all(np.diff(got) >= 0)
+    assert read_metadata(tmp_path / "out" / "rec.parquet")["info"]["tied_timestamps"] == 1
+    with pytest.raises(DataError, match="backwards"):
+        ingest(tmp_path / "rec.csv", tmp_path / "out2", replace(CFG, unsorted="reject"))
+    assert not list((tmp_path / "out2").glob("*.parquet"))
+
+
+def test_resample_in_pipeline(tmp_path):
+    rng = np.random.default_rng(0)
+    t = np.cumsum(rng.integers(9, 12, 3000))  # ~100 Hz with jitter, in ms
+    t = np.r_[t, t[-1] + 5000 + np.cumsum(rng.integers(9, 12, 1000))]
+    lab = ["a"] * 2000 + ["b"] * 2000
+    write_rows(tmp_path / "rec.csv", 1_700_000_000_000 + t, np.ones(len(t)), lab)
+    ingest(tmp_path / "rec.csv", tmp_path / "out", replace(CFG, resample_hz=25.0))
+    entries = read_manifest(tmp_path / "out")
+    assert len(entries) == 2
+    for e in entries:
+        d = np.diff(times(tmp_path / "out" / e.path))
+        assert np.all(d == 40_000_000) and e.sample_rate_hz == pytest.approx(25.0)
+        assert read_metadata(tmp_path / "out" / e.path)["sample_rate_nominal_hz"] == 25.0
+    assert set(entries[0].label_counts) == {"a", "b"}
+
+
+@pytest.mark.parametrize("units", ["time", "samples"])
+def test_annotation_file(tmp_path, units):
+    write_rows(tmp_path / "rec.csv", 1_700_000_000_000 + np.arange(500) * 20)
+    if units == "time":
+        body = "rec,1700000001.0,1700000002.98,walk\nrec,1700000005,1700000006,sit\nother,0,1800000000,x\n"
+    else:
+        body = "rec,50,150,walk\nrec,250,300,sit\n"
+    (tmp_path / "ann.csv").write_text("recording,start,end,label\n" + body)
+    ingest(
+        tmp_path / "rec.csv",
+        tmp_path / "out",
+        replace(CFG, annotations=str(tmp_path / "ann.csv"), annotation_units=units),
+    )
+    lab = pq.read_table(tmp_path / "out" / "rec.parquet").column("label").combine_chunks().dictionary_decode()
+    lab = lab.to_pylist()
+    assert lab[49] is None and lab[50] == "walk" and lab[149] == "walk" and lab[150] is None
+    assert lab[250] == "sit" and lab[400] is None
+    assert sum(v == "walk" for v in lab) == 100
+
+
+def test_skip_up_to_date_overwrite_and_change(tmp_path):
+    write_csv(tmp_path / "a.csv")
+    out = tmp_path / "out"
+    assert ingest(tmp_path / "a.csv", out, CFG).converted == 1
+    mtime = (out / "a.parquet").stat().st_mtime_ns
+    s = ingest(tmp_path / "a.csv", out, CFG)
+    assert s.skipped == 1 and s.converted == 0 and (out / "a.parquet").stat().st_mtime_ns == mtime
+    assert ingest(tmp_path / "a.csv", out, replace(CFG, overwrite=True)).converted == 1
+    # the source changes to have a gap: the single file is replaced by two segments, the stale one removed
+    t = np.r_[np.arange(200) * 20, 10_000 + np.arange(200) * 20]
+    write_rows(tmp_path / "a.csv", 1_700_000_000_000 + t)
+    assert ingest(tmp_path / "a.csv", out, CFG).converted == 1
+    assert sorted(p.name for p in out.glob("*.parquet")) == ["a.seg000.parquet", "a.seg001.parquet", "manifest.parquet"]
+    assert len(read_manifest(out)) == 2
+
+
+def test_manifest_merges_datasets_and_jobs(tmp_path):
+    for i in range(3):
+        write_csv(tmp_path / "in" / f"s{i}.csv" if (tmp_path / "in").mkdir(exist_ok=True) is None else None, seed=i)
+    write_csv(tmp_path / "b.csv")
+    out = tmp_path / "out"
+    s = ingest([tmp_path / "in"], out, replace(CFG, jobs=2))
+    assert s.recordings == 3
+    ingest([tmp_path / "b.csv"], out, CFG)
+    assert sorted(e.path for e in read_manifest(out)) == ["b.parquet", "s0.parquet", "s1.parquet", "s2.parquet"]
+    one = pq.read_table(out / "s1.parquet")
+    ingest([tmp_path / "in"], tmp_path / "out1", replace(CFG, jobs=1))
+    assert one.equals(pq.read_table(tmp_path / "out1" / "s1.parquet"))
+
+
+def test_on_error_skip_and_stop(tmp_path):
+    (tmp_path / "in").mkdir()
+    write_csv(tmp_path / "in" / "good.csv")
+    (tmp_path / "in" / "empty.csv").write_text("")
+    (tmp_path / "in" / "short.csv").write_text("time,x,y,z\n1000,0,0,1\n1020,0,0,1\n")
+    s = ingest([tmp_path / "in"], tmp_path / "out", replace(CFG, on_error="skip"))
+    assert s.recordings == 1
+    errs = {Path(e["file"]).name: e["error"] for e in s.errors}
+    assert set(errs) == {"empty.csv", "short.csv"}
+    assert "empty" in errs["empty.csv"] and "min_duration_s" in errs["short.csv"]
+    with pytest.raises(DataError, match="empty"):
+        ingest([tmp_path / "in"], tmp_path / "out2", CFG)
+
+
+def test_failed_ingest_leaves_no_partial_file_and_keeps_good_output(tmp_path):
+    write_csv(tmp_path / "a.csv", seconds=100)
+    out = tmp_path / "out"
+    ingest(tmp_path / "a.csv", out, CFG)
+    good = (out / "a.parquet").read_bytes()
+    lines = (tmp_path / "a.csv").read_text().splitlines()
+    lines[-3] = lines[-3].rsplit(",", 1)[0] + ",inf"  # a bad value late in the file, after chunks were written
+    (tmp_path / "a.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"a\.csv: line 4999"):
+        ingest(tmp_path / "a.csv", out, replace(CFG, chunk_rows=500))
+    assert (out / "a.parquet").read_bytes() == good
+    assert sorted(p.name for p in out.iterdir()) == ["a.parquet", "manifest.parquet"]
+
+
+def test_inputs_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        ingest(tmp_path / "missing.csv", tmp_path / "out", CFG)
+    with pytest.raises(FileNotFoundError, match="pattern"):
+        ingest(str(tmp_path / "*.nothing"), tmp_path / "out", CFG)
+    (tmp_path / "blob.xyz").write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(UnsupportedFormatError, match="--format"):
+        ingest(tmp_path / "blob.xyz", tmp_path / "out", CFG)
+
+
+def test_wisdm_folder_merges_pairs(tmp_path):
+    write_wisdm(tmp_path / "raw" / "phone", subject="1601")
+    write_wisdm(tmp_path / "raw" / "phone", subject="1602")
+    s = ingest(tmp_path / "raw", tmp_path / "out", replace(CFG, format="wisdm"))
+    entries = read_manifest(tmp_path / "out")
+    assert s.files == 4 and s.recordings == 4  # 2 subjects x 2 activities split by the gap
+    assert {e.subject for e in entries} == {"1601", "1602"}
+    assert all(e.has_gyr and abs(e.sample_rate_hz - 20) < 0.01 for e in entries)
+    assert read_metadata(tmp_path / "out" / entries[0].path)["time_reference"] == "device-uptime"
+    # auto-detection finds the same
+    s2 = ingest(tmp_path / "raw", tmp_path / "out2", CFG)
+    assert s2.recordings == 4
