@@ -88,3 +88,37 @@ def test_gather_distributed_without_process_group_equals_local() -> None:
     torch.manual_seed(4)
     z0, z1 = torch.randn(5, 8), torch.randn(5, 8)
     assert float(NTXentLoss(0.1, gather_distributed=True)(z0, z1)) == pytest.approx(float(NTXentLoss(0.1)(z0, z1)))
+
+
+def _ddp_worker(rank: int, world: int, init_file: str, z0: torch.Tensor, z1: torch.Tensor, out: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    b = z0.shape[0] // world
+    a0 = z0[rank * b : (rank + 1) * b].clone().requires_grad_(True)
+    a1 = z1[rank * b : (rank + 1) * b].clone().requires_grad_(True)
+    loss = NTXentLoss(0.1, gather_distributed=True)(a0, a1)
+    loss.backward()
+    torch.save({"loss": loss.detach(), "g0": a0.grad, "g1": a1.grad}, f"{out}.{rank}")
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow  # ~25 s: two spawned processes importing torch
+def test_gather_distributed_two_gloo_ranks_equal_one_big_batch(tmp_path) -> None:
+    import torch.multiprocessing as mp
+
+    torch.manual_seed(5)
+    world, b = 2, 4
+    z0, z1 = torch.randn(world * b, 8), torch.randn(world * b, 8)
+    out = str(tmp_path / "res")
+    mp.spawn(_ddp_worker, args=(world, str(tmp_path / "init"), z0, z1, out), nprocs=world, join=True)
+    res = [torch.load(f"{out}.{r}") for r in range(world)]
+    f0, f1 = z0.clone().requires_grad_(True), z1.clone().requires_grad_(True)
+    full = NTXentLoss(0.1)(f0, f1)
+    full.backward()
+    # The mean of the per-rank losses is the full-batch loss; DDP's gradient averaging (sum / world) then gives
+    # the full-batch gradient.
+    assert float(sum(r["loss"] for r in res)) / world == pytest.approx(float(full.detach()), abs=1e-5)
+    g0 = torch.cat([r["g0"] for r in res]) / world
+    g1 = torch.cat([r["g1"] for r in res]) / world
+    assert torch.allclose(g0, f0.grad, atol=1e-5) and torch.allclose(g1, f1.grad, atol=1e-5)
