@@ -256,7 +256,8 @@ def _check_config(cfg: ProbeConfig) -> None:
 
 
 def _resolve_all(cfg: ProbeConfig) -> list[ResolvedEncoder]:
-    device = resolve_device(cfg.device) if any(not s.startswith("features") for s in cfg.encoders) else "cpu"
+    needs_torch = any(s != "features" and not s.endswith(".onnx") for s in cfg.encoders)
+    device = resolve_device(cfg.device) if needs_torch else "cpu"  # ONNX and features never import torch
     kw: dict[str, Any] = {"seed": cfg.seed, "device": device, "batch_size": cfg.batch_size}
     learned = [
         resolve_encoder(s, rate_hz=30.0, window=300, channels=("acc_x",), **kw) for s in cfg.encoders if is_learned(s)
