@@ -130,7 +130,8 @@ class CNNGRU(nn.Module):
             h = h.transpose(1, 2)  # (B, L, 32): L time steps of 32 features
         # else (B, 32, channel_pool): 32 "steps" (conv channels) of channel_pool features, as the released code
         _, h_n = self.gru(h)  # h_n: (1, B, hidden)
-        return h_n[0]
+        z: torch.Tensor = h_n[0]
+        return z
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Same as :meth:`forward_features`."""

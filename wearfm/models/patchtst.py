@@ -86,7 +86,8 @@ class PatchTSTLayer(nn.Module):
         att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d // self.heads), dim=-1)
         y = (self.drop(att) @ v).transpose(1, 2).reshape(n, length, d)
         x = x + self.drop(self.proj(y))
-        return x + self.drop(self.ffn(self.norm2(x)))
+        out: torch.Tensor = x + self.drop(self.ffn(self.norm2(x)))
+        return out
 
 
 def _sincos(positions: int | torch.Tensor, dim: int, device: torch.device) -> torch.Tensor:
@@ -179,7 +180,8 @@ class PatchTST(nn.Module):
         for layer in self.layers:
             tok = layer(tok)
         cls = tok[:, 0].reshape(b, c, self.d_model)  # one CLS output per channel
-        return cls.reshape(b, c * self.d_model) if self.pooling == "cls_concat" else cls.mean(dim=1)
+        z: torch.Tensor = cls.reshape(b, c * self.d_model) if self.pooling == "cls_concat" else cls.mean(dim=1)
+        return z
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Same as :meth:`forward_features`."""

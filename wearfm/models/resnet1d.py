@@ -67,7 +67,8 @@ class PreActBlock1d(nn.Module):
         """(B, C_in, L) -> (B, C_out, L)."""
         out = self.conv1(self.relu(self.bn1(x)))
         out = self.conv2(self.relu(self.bn2(out)))
-        return out + self.shortcut(x)
+        y: torch.Tensor = out + self.shortcut(x)
+        return y
 
 
 class ResNet1D(nn.Module):

@@ -70,7 +70,9 @@ class NTXentLoss(nn.Module):
     @property
     def temperature(self) -> torch.Tensor:
         """The current temperature (a scalar tensor)."""
-        return self.log_temperature.exp() if self.learnable_temperature else self._temperature
+        t = self.log_temperature.exp() if self.learnable_temperature else self._temperature
+        assert isinstance(t, torch.Tensor)
+        return t
 
     def forward(self, z0: torch.Tensor, z1: torch.Tensor) -> torch.Tensor:
         """Return the NT-Xent loss of the pairs ``(z0[i], z1[i])``."""
