@@ -80,7 +80,8 @@ class SimCLRConfig:
     temperature: float = 0.1
     learnable_temperature: bool = False
     projection_dim: int = 128
-    augmentations: tuple[str, ...] = ("scale", "rotate", "jitter", "time_warp")
+    augmentations: tuple[str, ...] = ("scaling", "rotation", "time_warp", "jitter")  # wearfm.data.augment names
+    augment_p: float = 0.8  # probability that each augmentation is applied to a view
 
 
 @dataclass(frozen=True)
