@@ -93,7 +93,7 @@ def _check_columns(df: pl.DataFrame, path: Path, needed: tuple[str, ...]) -> str
 
 def _times(col: pl.Series, path: Path, unit: str) -> np.ndarray:
     if col.null_count():
-        raise DataError(f"{path}: column {col.name!r} has empty values (row {int(col.is_null().arg_max()) + 2})")
+        raise DataError(f"{path}: column {col.name!r} has empty values (row {int(col.is_null().arg_max() or 0) + 2})")
     if col.dtype == pl.Utf8:
         try:
             parsed = col.str.to_datetime(time_unit="ns", strict=True)
@@ -173,7 +173,10 @@ def read_spans(
                     f"(manifest paths) include {sorted(lookup)[:5]}"
                 )
             off = start_of[p] if relative else 0
-            recs.append(p), rows.append(i), starts.append(int(start[i]) + off), ends.append(int(end[i]) + off)
+            recs.append(p)
+            rows.append(i)
+            starts.append(int(start[i]) + off)
+            ends.append(int(end[i]) + off)
     else:
         if relative:
             raise ConfigError(f"{path}: relative times need a 'recording' column (a subject may have several)")
@@ -188,7 +191,10 @@ def read_spans(
                 )
             for e in by_subject[str(k)]:
                 if start[i] < e.start_ns + int(e.duration_s * 1e9) + 1 and end[i] > e.start_ns:
-                    recs.append(e.path), rows.append(i), starts.append(int(start[i])), ends.append(int(end[i]))
+                    recs.append(e.path)
+                    rows.append(i)
+                    starts.append(int(start[i]))
+                    ends.append(int(end[i]))
     sel = np.asarray(rows, dtype=np.int64)
     out = pl.DataFrame(
         {"recording": recs, "start_ns": np.asarray(starts, np.int64), "end_ns": np.asarray(ends, np.int64)},
@@ -197,7 +203,7 @@ def read_spans(
     if kind == "text":
         texts = df["text"].cast(pl.Utf8)
         if texts.null_count():
-            raise DataError(f"{path}: row {int(texts.is_null().arg_max()) + 2} has an empty 'text'")
+            raise DataError(f"{path}: row {int(texts.is_null().arg_max() or 0) + 2} has an empty 'text'")
         return out.with_columns(pl.Series("text", texts.to_numpy()[sel] if len(sel) else [], dtype=pl.Utf8))
     vec = _vectors(df["vector"], path)
     return out.with_columns(pl.Series("vector", vec[sel].tolist() if len(sel) else [], dtype=pl.List(pl.Float32)))

@@ -120,7 +120,8 @@ class Primus(PairedMethod):
             x_aug = primus_augment(x, tuple(pc.augmentations), pc.scale_sigma) if pc.weight_ss > 0 else x[:0]
         views = torch.cat([x, x_aug])  # (B or 2B, C, T)
         m = self.model
-        feats = m.encoder.forward_features((views - m.mean) / m.std)  # (B or 2B, d)
+        assert m.head is not None
+        feats = m.encoder.forward_features((views - m.mean) / m.std)  # type: ignore[operator]  # (B or 2B, d)
         ss = self.ss_head(feats).float()  # (., P)
         ss_a, ss_b = ss[:b], (ss[b:] if pc.weight_ss > 0 else None)
         mm = m.head(feats[:b]).float()  # (B, P): the kept embedding

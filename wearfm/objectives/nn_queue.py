@@ -37,6 +37,8 @@ class NNQueue(nn.Module):
         (1, True)
     """
 
+    ids: torch.Tensor
+
     def __init__(self, size: int, dims: dict[str, int], nn_by: str = "video") -> None:
         super().__init__()
         if size < 1:
