@@ -20,7 +20,10 @@ CFG = IngestConfig()
 
 def write_rows(path: Path, t_ms, z=None, label=None) -> None:
     z = np.ones(len(t_ms)) if z is None else z
-    rows = [f"{t},0.0,0.0,{v:.4f}" + ("" if label is None else f",{label[i]}") for i, (t, v) in enumerate(zip(t_ms, z))]
+    rows = [
+        f"{t},0.0,0.0,{v:.4f}" + ("" if label is None else f",{label[i]}")
+        for i, (t, v) in enumerate(zip(t_ms, z, strict=True))
+    ]
     path.write_text("time,x,y,z" + ("" if label is None else ",label") + "\n" + "\n".join(rows) + "\n")
 
 

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.io._text import write_csv
+from wearfm.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_help():
+    assert run("ingest", "--help").exit_code == 0
+    assert run("info", "--help").exit_code == 0
+
+
+def test_ingest_then_info_json(tmp_path):
+    write_csv(tmp_path / "in" / "a.csv" if (tmp_path / "in").mkdir() is None else None, labels=True)
+    write_csv(tmp_path / "in" / "b.csv", seed=1)
+    r = run("ingest", tmp_path / "in", "--out", tmp_path / "out", "--json", "--subject-from", "name:(\\w)\\.csv")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert s["recordings"] == 2 and s["rows"] == 1000 and s["errors"] == []
+    r = run("info", tmp_path / "out", "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["recordings"] == 2 and d["subjects"] == 2 and d["rate_hz"]["median"] == pytest.approx(50.0)
+    assert d["labels"] == {"walk": 125, "sit": 250}
+    r = run("info", tmp_path / "out" / "a.parquet")
+    assert r.exit_code == 0 and "recordings" in r.output
+    r = run("ingest", tmp_path / "in", "--out", tmp_path / "out", "--quiet")
+    assert r.exit_code == 0 and r.stdout == ""
+
+
+def _one_line_error(r, *needles):
+    assert r.exit_code != 0
+    assert "Traceback" not in r.output
+    for n in needles:
+        assert n in r.output, r.output
+
+
+def test_bad_inputs_give_one_clear_line(tmp_path):
+    _one_line_error(run("ingest", tmp_path / "nope.csv", "--out", tmp_path / "o"), "nope.csv", "no such file")
+    (tmp_path / "empty.csv").write_text("")
+    _one_line_error(run("ingest", tmp_path / "empty.csv", "--out", tmp_path / "o"), "empty.csv", "empty")
+    (tmp_path / "blob.xyz").write_bytes(bytes(range(256)) * 4)
+    _one_line_error(run("ingest", tmp_path / "blob.xyz", "--out", tmp_path / "o"), "blob.xyz", "--format")
+    (tmp_path / "cols.csv").write_text("time,u,v\n" + "".join(f"{i},1,2\n" for i in range(100)))
+    _one_line_error(run("ingest", tmp_path / "cols.csv", "--out", tmp_path / "o"), "cols.csv", "--acc-cols")
+    (tmp_path / "nan.csv").write_text("time,x,y,z\n" + "".join(f"{1000 + 20 * i},0,0,{'nan' if i > 50 else 1}\n"
+                                                               for i in range(100)))
+    _one_line_error(run("ingest", tmp_path / "nan.csv", "--out", tmp_path / "o"), "nan.csv", "line 53")
+    (tmp_path / "time.csv").write_text("time,x,y,z\n" + "".join(f"noon{i},0,0,1\n" for i in range(100)))
+    _one_line_error(run("ingest", tmp_path / "time.csv", "--out", tmp_path / "o"), "time.csv", "line 2")
+    (tmp_path / "short.csv").write_text("time,x,y,z\n1000,0,0,1\n1020,0,0,1\n")
+    _one_line_error(run("ingest", tmp_path / "short.csv", "--out", tmp_path / "o"), "short.csv", "min_duration_s")
+    _one_line_error(run("ingest", tmp_path / "short.csv", "--out", tmp_path / "o", "--format", "pdf"), "pdf")
+    _one_line_error(run("ingest", tmp_path / "short.csv", "--out", tmp_path / "o", "--set", "jobs=x"), "jobs")
+    assert not list((tmp_path / "o").glob("*.parquet")) if (tmp_path / "o").exists() else True
+
+
+def test_on_error_skip_lists_failures_and_exits_nonzero(tmp_path):
+    (tmp_path / "in").mkdir()
+    write_csv(tmp_path / "in" / "good.csv")
+    (tmp_path / "in" / "empty.csv").write_text("")
+    r = run("ingest", tmp_path / "in", "--out", tmp_path / "out", "--on-error", "skip", "--json")
+    assert r.exit_code == 1
+    s = json.loads(r.stdout)
+    assert s["recordings"] == 1 and len(s["errors"]) == 1 and "empty.csv" in s["errors"][0]["file"]
+
+
+def test_info_on_missing_dataset(tmp_path):
+    (tmp_path / "d").mkdir()
+    _one_line_error(run("info", tmp_path / "d"), "no recordings")
