@@ -155,7 +155,7 @@ class _LogBin:
         self.asleep = False  # an enter-sleep event since the last activity record
         self.swap_xy = False
 
-    def _fill(self, first_sec: int, n_sec: int) -> Iterator[pa.Table]:
+    def _fill(self, first_sec: int, n_sec: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Idle-sleep fill: ``n_sec`` seconds from ``first_sec`` repeating the last sample (or count them)."""
         n = int(round(n_sec * self.rate))
         self.c["idle_sleep_samples"] += n
@@ -164,10 +164,29 @@ class _LogBin:
         for s in range(0, n, FILL_PIECE):
             k = np.arange(s, min(n, s + FILL_PIECE), dtype=np.int64)
             t = first_sec * NS + (k * NS / self.rate).astype(np.int64)
-            yield make_table(t, np.broadcast_to(self.last_xyz, (len(k), 3)))
+            yield t, np.broadcast_to(self.last_xyz, (len(k), 3))
+
+    def _batched(self, pieces: Iterator[tuple[np.ndarray, np.ndarray]]) -> Iterator[pa.Table]:
+        """Concatenate consecutive pieces into tables of about ``FILL_PIECE`` rows (bounded memory)."""
+        buf_t: list[np.ndarray] = []
+        buf_x: list[np.ndarray] = []
+        rows = 0
+        for t, x in pieces:
+            buf_t.append(t)
+            buf_x.append(x)
+            rows += len(t)
+            if rows >= FILL_PIECE:
+                yield make_table(np.concatenate(buf_t), np.concatenate(buf_x))
+                buf_t, buf_x, rows = [], [], 0
+        if rows:
+            yield make_table(np.concatenate(buf_t), np.concatenate(buf_x))
 
     def chunk(self, buf: bytes, recs: list[tuple[int, int, int, int]]) -> Iterator[pa.Table]:
-        """Decode one run of scanned records, yielding sample tables and idle-sleep fills in order."""
+        """Decode one run of scanned records into tables (samples and idle-sleep fills, in order)."""
+        yield from self._batched(self._pieces(buf, recs))
+
+    def _pieces(self, buf: bytes, recs: list[tuple[int, int, int, int]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Samples of the records as ``(time_ns, xyz)`` pieces, with idle-sleep fills between them."""
         if not recs:
             return
         arr = np.asarray(recs, dtype=np.int64)
@@ -235,13 +254,13 @@ class _LogBin:
         lo = 0
         for r in np.flatnonzero(sleep_gap):
             if starts[r] > lo:
-                yield make_table(flat_t[lo : starts[r]], flat_xyz[lo : starts[r]])
+                yield flat_t[lo : starts[r]], flat_xyz[lo : starts[r]]
             if starts[r] > 0:
                 self.last_xyz = flat_xyz[starts[r] - 1].copy()
             yield from self._fill(int(prev_secs[r]) + 1, int(secs[r] - prev_secs[r] - 1))
             lo = starts[r]
         if len(flat_t) > lo:
-            yield make_table(flat_t[lo:], flat_xyz[lo:])
+            yield flat_t[lo:], flat_xyz[lo:]
         self.last_xyz = flat_xyz[-1].copy()
         self.last_ts = int(secs[-1])
         self.asleep = bool(enter_before[-1] - enter_before[rows_k[-1]] > 0)
@@ -260,7 +279,7 @@ class _LogBin:
         if self.asleep and self.last_ts is not None and self.last_sample_ns:
             end = self.last_sample_ns // NS
             if end > self.last_ts + 1:
-                yield from self._fill(self.last_ts + 1, end - self.last_ts - 1)
+                yield from self._batched(self._fill(self.last_ts + 1, end - self.last_ts - 1))
 
 
 def _read_log(zf: zipfile.ZipFile, path: Path, dec: _LogBin) -> Iterator[pa.Table]:
