@@ -62,3 +62,63 @@ def test_pair_bad_input_exits_nonzero_with_one_line(tmp_path):
     assert r.exit_code == 1 and "'ghost'" in r.output and "Traceback" not in r.output
     r = runner.invoke(app, ["pair", str(ds), "--out", str(tmp_path / "p")])
     assert r.exit_code == 1 and "nothing to pair" in r.output
+
+
+def test_pair_then_pretrain_chain_and_missing_modality(tmp_path):
+    ds = write_dataset(tmp_path / "ds")
+    r = runner.invoke(
+        app,
+        [
+            "pair",
+            str(ds),
+            "--out",
+            str(tmp_path / "p"),
+            "-q",
+            "--text",
+            str(write_text_csv(tmp_path / "n.csv")),
+            "--text-embeddings",
+            str(write_text_embeddings(tmp_path / "e.parquet")),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    common = [
+        "--encoder",
+        "cnn_gru_tiny",
+        "--rate",
+        "30",
+        "--window",
+        "5s",
+        "--channels",
+        "acc+gyr",
+        "--max-steps",
+        "2",
+        "--batch",
+        "8",
+        "--device",
+        "cpu",
+        "-q",
+    ]
+    r = runner.invoke(
+        app,
+        [
+            "pretrain",
+            str(tmp_path / "p"),
+            "--method",
+            "primus",
+            "--out",
+            str(tmp_path / "run"),
+            "--set",
+            "primus.nn_by=text",
+            "--set",
+            "primus.aligned_fraction=0.1",
+            *common,
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "run" / "encoder.pt").exists()
+    r = runner.invoke(
+        app, ["pretrain", str(tmp_path / "p"), "--method", "imu-video", "--out", str(tmp_path / "r2"), *common]
+    )
+    assert r.exit_code == 1 and "needs ['video'] pairs" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["pretrain", str(ds), "--method", "primus", "--out", str(tmp_path / "r3"), *common])
+    assert r.exit_code == 1 and "wearfm pair" in r.output
