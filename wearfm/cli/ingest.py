@@ -138,7 +138,7 @@ def ingest(
 
 def _print_summary(s: dict[str, Any]) -> None:
     t = Table(title=f"ingest -> {s['out']}", show_header=False, title_justify="left")
-    t.add_row("files", f"{s['files']} ({s['converted']} converted, {s['skipped']} up to date)")
+    t.add_row("files", f"{s['files']} ({s['converted']} converted, {s['skipped']} up to date, {s['ignored']} ignored)")
     t.add_row("recordings", str(s["recordings"]))
     t.add_row("rows", f"{s['rows']:,}")
     t.add_row("hours", f"{s['hours']:.2f}")

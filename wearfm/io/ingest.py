@@ -34,7 +34,8 @@ class IngestSummary:
     """What a batch ingest did; ``to_dict()`` is the ``--json`` output."""
 
     out: str
-    files: int = 0
+    files: int = 0  # input files read (or failed), companions (e.g. WISDM gyroscope files) included
+    ignored: int = 0  # files a preset does not take (e.g. subjects_info.csv beside SP-SW-HAR recordings)
     converted: int = 0
     skipped: int = 0
     recordings: int = 0
@@ -174,6 +175,9 @@ def ingest(
         raise DataError(f"no input files found in {[str(i) for i in items]}")
     summary = IngestSummary(out=str(out), files=len(files))
     jobs = _plan_jobs(files, cfg, summary.errors)
+    used = len(jobs) + sum(len(j.companions) for j in jobs)
+    summary.ignored = len(files) - used - len(summary.errors)
+    summary.files = used + len(summary.errors)
     planning_errors = len(summary.errors)
     ann = load_annotations(cfg.annotations, cfg.annotation_units) if cfg.annotations else None
     if progress is not None:
