@@ -79,3 +79,19 @@ def test_bad_arguments():
         NNQueue(4, {"imu": 2}, nn_by="video")
     with pytest.raises(ValueError, match="positive"):
         NNQueue(0, {"imu": 2}, nn_by="imu")
+
+
+def test_ties_are_broken_at_random_and_never_self():
+    torch.manual_seed(0)
+    q = NNQueue(32, {"imu": 2, "text": 3}, nn_by="text")
+    same = torch.tensor([[1.0, 0.0, 0.0]]).repeat(10, 1)  # ten windows with one identical narration
+    q.push({"imu": torch.randn(10, 2), "text": same}, ids=torch.arange(10))
+    picks = set()
+    for _ in range(20):
+        idx, found = q.lookup(same[:1], ids=torch.tensor([3]))
+        assert found.all() and int(q.ids[idx[0]]) != 3
+        picks.add(int(idx[0]))
+    assert len(picks) > 3
+    q0 = NNQueue(32, {"imu": 2, "text": 3}, nn_by="text", tie_tol=0.0)
+    q0.push({"imu": torch.randn(10, 2), "text": same}, ids=torch.arange(10))
+    assert {int(q0.lookup(same[:1], ids=torch.tensor([0]))[0][0]) for _ in range(5)} == {1}

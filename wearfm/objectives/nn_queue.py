@@ -28,6 +28,8 @@ class NNQueue(nn.Module):
         size: number of entries kept.
         dims: embedding size of each modality, e.g. ``{"imu": 512, "video": 512, "text": 384}``.
         nn_by: the modality whose similarity picks the neighbour (``video`` in the paper).
+        tie_tol: entries within this cosine similarity of the best are equally near; one is drawn at
+            random (torch's global generator). 0 keeps the first.
 
     Examples:
         >>> q = NNQueue(16, {"imu": 4, "text": 3}, nn_by="text")
@@ -39,7 +41,7 @@ class NNQueue(nn.Module):
 
     ids: torch.Tensor
 
-    def __init__(self, size: int, dims: dict[str, int], nn_by: str = "video") -> None:
+    def __init__(self, size: int, dims: dict[str, int], nn_by: str = "video", tie_tol: float = 1e-6) -> None:
         super().__init__()
         if size < 1:
             raise ValueError(f"queue size must be positive, got {size}")
@@ -47,6 +49,7 @@ class NNQueue(nn.Module):
             raise ValueError(f"nn_by={nn_by!r} is not one of the queued modalities {sorted(dims)}")
         self.size = int(size)
         self.nn_by = nn_by
+        self.tie_tol = float(tie_tol)
         self.modalities = tuple(dims)
         for m, d in dims.items():
             self.register_buffer(f"emb_{m}", torch.zeros(size, d), persistent=False)
@@ -88,6 +91,12 @@ class NNQueue(nn.Module):
         sim = sim.masked_fill(~allowed, float("-inf"))
         best, idx = sim.max(dim=1)
         found = torch.isfinite(best)
+        if self.tie_tol > 0 and bool(found.any()):
+            # Equally near entries (e.g. identical label-derived narrations) are picked at random, not
+            # always the first one, so the positives stay diverse.
+            ties = (sim >= (best - self.tie_tol)[:, None]) & allowed
+            ties[~found] = True
+            idx = torch.where(found, torch.multinomial(ties.float(), 1).squeeze(1), idx)
         if query_mask is not None:
             found &= query_mask.to(torch.bool)
         return idx, found
