@@ -217,3 +217,29 @@ def test_onnx_round_trip_dynamo(name: str, tmp_path: Path) -> None:
     # torch 2.13 it cannot decompose nn.GRU with a dynamic time axis, so cnn_gru uses dynamo=False (see README).
     enc = create_encoder(name, in_channels=3)
     assert _onnx_round_trip(enc, tmp_path / "m.onnx", length=64, dynamo=True) <= 1e-4
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_bf16_autocast_forward_backward(name: str) -> None:
+    torch.manual_seed(0)
+    enc = create_encoder(name, in_channels=6)
+    x = torch.randn(4, 6, max(enc.min_length, 64))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        z = enc(x)
+    z.float().square().sum().backward()
+    assert torch.isfinite(z).all()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in enc.parameters())
+    ref = enc(x)
+    assert float((z.float() - ref).abs().max()) <= 0.05 * float(ref.abs().max()) + 1e-3
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ALL)
+def test_cuda_bf16_forward_backward(name: str) -> None:
+    enc = create_encoder(name, in_channels=6).cuda()
+    x = torch.randn(8, 6, max(enc.min_length, 250), device="cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        z = enc(x)
+    z.float().square().mean().backward()
+    assert z.shape == (8, enc.embed_dim) and torch.isfinite(z).all()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in enc.parameters())
