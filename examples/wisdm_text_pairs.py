@@ -3,11 +3,12 @@
 The narrations are LABEL-DERIVED: every labelled span of a recording becomes one sentence such as "the
 person is walking". They stand in for the free-text narrations of egocentric datasets, which we do not
 have, so a PRIMUS run on them (L_MM on text, L_SS, L_NN by text similarity) is weakly supervised by the
-activity labels; report it as such.
+activity labels; report it as such. Give the probe's test subjects to ``--holdout`` so their labels never
+reach pretraining (their windows stay in, unpaired: L_MM masks them), then probe with ``--test-subjects``.
 
     wearfm ingest ../shared/data/wisdm-phone/raw/phone --format wisdm --out data/wisdm  # 20 Hz; 5 s windows at 50 Hz
     #   give cnn_gru the 250 samples PRIMUS used (it needs at least 141)
-    python examples/wisdm_text_pairs.py data/wisdm data/wisdm-paired
+    python examples/wisdm_text_pairs.py data/wisdm data/wisdm-paired --holdout 1600_phone,1611_phone,...
     wearfm pretrain data/wisdm-paired --method primus --encoder cnn_gru --channels acc --rate 50 \
         --window 5s --set primus.nn_by=text --out runs/primus-wisdm
 """
@@ -54,11 +55,13 @@ def activity_key(path: Path) -> dict[str, str]:
     return {code.strip(): name.strip() for name, code in pairs}
 
 
-def narration_rows(dataset: Path, key: dict[str, str]) -> list[tuple[str, int, int, str]]:
-    """(recording, start_ns, end_ns, sentence) for every contiguous labelled span of every recording."""
+def narration_rows(dataset: Path, key: dict[str, str], holdout: set[str]) -> list[tuple[str, int, int, str]]:
+    """(recording, start_ns, end_ns, sentence) for every contiguous labelled span, except ``holdout`` subjects."""
     root, entries = list_recordings(dataset)
     rows = []
     for e in entries:
+        if e.subject in holdout:
+            continue
         t = pq.read_table(root / e.path, columns=["time", "label"])
         ns = t.column("time").cast(pa.int64()).to_numpy()
         lab = t.column("label").combine_chunks().dictionary_decode().to_numpy(zero_copy_only=False)
@@ -76,10 +79,12 @@ def main() -> None:
     ap.add_argument("dataset", type=Path, help="canonical WISDM dataset (wearfm ingest --format wisdm)")
     ap.add_argument("out", type=Path, help="paired dataset to write")
     ap.add_argument("--key", type=Path, default=Path("../shared/data/wisdm-phone/activity_key.txt"))
+    ap.add_argument("--holdout", default="", help="comma-separated subjects given no narrations (probe test set)")
     ap.add_argument("--overwrite", action="store_true")
     args = ap.parse_args()
     key = activity_key(args.key) if args.key.exists() else {}
-    rows = narration_rows(args.dataset, key)
+    holdout = {s for s in args.holdout.split(",") if s}
+    rows = narration_rows(args.dataset, key, holdout)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     csv_path = args.out.with_name(args.out.name + "-narrations.csv")
     with open(csv_path, "w", newline="") as f:
