@@ -1,7 +1,19 @@
 """Encoders (a timm-like registry), projection heads and saved encoders.
 
-Importing this package imports every model module, so the registry is full: ``list_encoders()`` gives
-``resnet1d``, ``resnet1d_tiny``, ``cnn_gru``, ``cnn_gru_tiny``, ``patchtst``, ``patchtst_tiny``.
+Importing this package imports every model module, so the registry is full. Every encoder maps (B, C, T)
+float32 to (B, embed_dim) through ``forward_features`` and has ``embed_dim`` and ``min_length`` attributes:
+
+=================  ====================================  ==========  =====================  ==========
+name               source                                embed_dim   parameters (C=3 / 6)   min_length
+=================  ====================================  ==========  =====================  ==========
+``resnet1d``       RelCon (pre-activation 1-D ResNet)    256         3,635,840 / 3,637,184  11
+``cnn_gru``        IMU2CLIP / PRIMUS (conv + GRU 512)    512         849,926 / 850,892      141
+``patchtst``       IMU-video cross-modal (PatchTST)      C x 128     597,120 / 597,120      1
+``*_tiny``         the same code at test sizes           32/16/C*16  < 10 k
+=================  ====================================  ==========  =====================  ==========
+
+Factories take ``in_channels`` plus size overrides (``create_encoder("resnet1d", in_channels=6,
+widths=(32, 64), blocks=(1, 1), kernels=(3, 3))``).
 """
 
 from __future__ import annotations
