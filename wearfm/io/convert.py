@@ -250,16 +250,21 @@ def _ordered(
                 )
             order = np.argsort(t, kind="stable")
             table, t = table.take(pa.array(order)), t[order]
-        vals = np.column_stack([table.column(c).to_numpy() for c in _value_cols(table)])
         # a duplicate repeats the previous row exactly; equal times with different values are kept (coarse
         # clocks, e.g. Android's ms timestamps, stamp several distinct samples alike) and counted as ties
+        cols = _value_cols(table)
         tie = np.zeros(len(t), dtype=bool)
         tie[1:] = np.diff(t) == 0
-        same = np.zeros(len(t), dtype=bool)
-        same[1:] = (vals[1:] == vals[:-1]).all(axis=1)
         if last is not None:
             tie[0] = t[0] == last
-            same[0] = bool((vals[0] == last_vals).all()) if last_vals is not None else False
+        same = np.zeros(len(t), dtype=bool)
+        idx = np.flatnonzero(tie)
+        if len(idx):
+            vals = np.column_stack([table.column(c).to_numpy() for c in cols])
+            prev = vals[np.maximum(idx - 1, 0)]
+            if idx[0] == 0:
+                prev[0] = last_vals if last_vals is not None else np.nan
+            same[idx] = (vals[idx] == prev).all(axis=1)
         keep = ~(tie & same)
         dropped["duplicates"] += int((~keep).sum())
         dropped["tied_timestamps"] = dropped.get("tied_timestamps", 0) + int((tie & keep).sum())
@@ -272,7 +277,8 @@ def _ordered(
         if not keep.all():
             table, t = table.filter(pa.array(keep)), t[keep]
         if len(t):
-            last, last_vals = int(t[-1]), vals[keep][-1]
+            last = int(t[-1])
+            last_vals = np.array([table.column(c)[len(t) - 1].as_py() for c in cols], dtype=np.float32)
             yield table
 
 

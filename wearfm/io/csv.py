@@ -276,7 +276,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
 
 def _open(path: Path, plan: _Plan, cfg: IngestConfig) -> pacsv.CSVStreamingReader:
     cols = [c for c in (*plan.acc, *plan.gyr, plan.time, plan.label, plan.subject_col) if c is not None]
-    types: dict[str, pa.DataType] = {c: pa.float64() for c in (*plan.acc, *plan.gyr)}
+    types: dict[str, pa.DataType] = {c: pa.float32() for c in (*plan.acc, *plan.gyr)}
     if plan.time is not None:
         # float64 keeps ms/us exactly and ns to ~0.2 us at today's epoch, enough for sensor clocks
         types[plan.time] = pa.float64() if plan.time_numeric else pa.string()
@@ -432,11 +432,11 @@ def canonical_chunk(
     scale = 1.0 / STANDARD_GRAVITY if acc_unit != "g" else 1.0
     cols: dict[str, Any] = {"time": pa.array(t.astype(np.int64), pa.int64()).cast(pa.timestamp("ns"))}
     for i, c in enumerate(ACC):
-        cols[c] = pa.array((acc[:, i] * scale).astype(np.float32))
+        cols[c] = pa.array(np.ascontiguousarray(acc[:, i] if scale == 1.0 else acc[:, i] * scale, np.float32))
     if gyr is not None:
         gscale = 180.0 / np.pi if gyr_unit == "rad/s" else 1.0
         for i, c in enumerate(GYR):
-            cols[c] = pa.array((gyr[:, i] * gscale).astype(np.float32))
+            cols[c] = pa.array(np.ascontiguousarray(gyr[:, i] if gscale == 1.0 else gyr[:, i] * gscale, np.float32))
     if label is not None:
         lab = label.cast(pa.string()) if label.type != pa.string() else label
         if isinstance(lab, pa.ChunkedArray):

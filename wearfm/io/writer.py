@@ -71,7 +71,9 @@ class RecordingWriter:
         assert self._schema is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         schema = self._schema.with_metadata(encode_metadata(meta))
-        self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+        # dictionary-encoding float columns costs ~3x the write time for ~25% smaller files: labels only
+        dict_cols = ["label"] if "label" in schema.names else False
+        self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd", use_dictionary=dict_cols)
 
     def _write(self, table: pa.Table) -> None:
         assert self._writer is not None and self._schema is not None
