@@ -177,3 +177,26 @@ def test_cuda_batches_with_cpu_generator() -> None:
     y1, y2 = aug(x, _gen(7)), aug(x, _gen(7))
     assert y1.device.type == "cuda" and torch.equal(y1, y2)
     assert torch.allclose(y1.cpu(), aug(x.cpu(), _gen(7)), atol=1e-5)
+
+
+def test_real_wisdm_walking_windows(real_data) -> None:
+    """Augment real 20 Hz phone accelerometer windows (WISDM, activity A = walking) and encode them."""
+    import numpy as np
+
+    from wearfm.models import create_encoder
+
+    path = real_data / "wisdm-phone" / "raw" / "phone" / "accel" / "data_1600_accel_phone.txt"
+    with path.open() as f:
+        rows = [f.readline().rstrip(";\n").split(",") for _ in range(2400)]
+    acc = np.array([[float(v) for v in r[3:6]] for r in rows if r[1] == "A"], dtype=np.float32) / 9.80665  # g
+    n = acc.shape[0] // 200
+    assert n >= 8
+    x = torch.from_numpy(acc[: n * 200].reshape(n, 200, 3).transpose(0, 2, 1).copy())  # (n, 3, 200) at 20 Hz
+    y = Rotation()(x, _gen())
+    assert torch.allclose(y.norm(dim=1), x.norm(dim=1), atol=1e-4)  # |a| (gravity + motion) survives rotation
+    assert float(x.norm(dim=1).mean()) == pytest.approx(1.0, abs=0.3)
+    z = Augmenter(RELCON_AUGMENTATIONS, n_select=2, generator=_gen())(x)
+    assert z.shape == x.shape and torch.isfinite(z).all()
+    for name in ("resnet1d_tiny", "cnn_gru_tiny", "patchtst_tiny"):
+        enc = create_encoder(name, in_channels=3).eval()
+        assert torch.isfinite(enc(z)).all()
