@@ -110,7 +110,7 @@ def test_packed_exponent() -> None:
     blk = np.zeros((1, 512), dtype=np.uint8)
     blk[0, 30:34] = np.frombuffer(struct.pack("<I", word), dtype=np.uint8)
     out = cwa._decode(blk, packed=True, axes=3, spp=120)
-    assert out[0, 0].tolist() == [-12, 2044, -2048]
+    assert out[:, 0, 0].tolist() == [-12, 2044, -2048]
 
 
 def test_ax6_unpacked_gyro_and_scales(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from wearfm.config import IngestConfig
 from wearfm.errors import FormatError
 from wearfm.io.schema import ACC, GYR, schema_for
 
-__all__ = ["open_stream", "is_gzip", "make_table", "base_info", "read_all_with", "read_fully"]
+__all__ = ["open_stream", "is_gzip", "make_table", "make_table_cols", "base_info", "read_all_with", "read_fully"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 NS = 1_000_000_000
@@ -60,6 +60,14 @@ def make_table(time_ns: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None = No
     if gyr is not None:
         gyr = np.asarray(gyr, dtype=np.float32)
         arrays += [_column(gyr[:, i], pa.float32()) for i in range(3)]
+    return pa.Table.from_arrays(arrays, schema=schema_for(cols))
+
+
+def make_table_cols(time_ns: np.ndarray, acc: list[np.ndarray], gyr: list[np.ndarray] | None = None) -> pa.Table:
+    """Like :func:`make_table` from per-channel 1-D arrays (no interleaving copy)."""
+    cols = ["time", *ACC] + ([*GYR] if gyr is not None else [])
+    arrays = [_column(np.asarray(time_ns, dtype=np.int64), pa.timestamp("ns"))]
+    arrays += [_column(np.asarray(c, dtype=np.float32), pa.float32()) for c in [*acc, *(gyr or [])]]
     return pa.Table.from_arrays(arrays, schema=schema_for(cols))
 
 

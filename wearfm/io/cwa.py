@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from wearfm.config import IngestConfig
 from wearfm.errors import FormatError
-from wearfm.io._devutil import NS, base_info, make_table, open_stream, read_all_with, read_fully
+from wearfm.io._devutil import NS, base_info, make_table_cols, open_stream, read_all_with, read_fully
 
 __all__ = ["sniff", "read", "read_all", "parse_header", "BLOCK_DTYPE"]
 
@@ -39,7 +39,7 @@ HEADER = 1024
 CHUNK_BLOCKS = 2048  # ~1 MB of file, ~245k samples per emitted chunk
 _AX = 0x5841  # "AX" little-endian
 _MD = 0x444D  # "MD"
-_HOLD = 2  # blocks held back per chunk: times of a block's samples may need the next two anchors
+_HOLD = 3  # blocks held back per chunk: sample times may need anchors of neighbouring blocks
 _RATE_TOLERANCE = 0.1  # blocks whose measured rate is off nominal by more are a discontinuity
 
 #: One 512-byte data block, field by field (cwa.h ``OM_READER_DATA_PACKET``).
@@ -143,16 +143,19 @@ def _epoch_seconds(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _decode(blocks: np.ndarray, packed: bool, axes: int, spp: int) -> np.ndarray:
-    """(n, spp, axes) raw integer samples of ``n`` blocks (uint8 rows of 512 bytes)."""
+    """(axes, n, spp) raw integer samples of ``n`` blocks (uint8 rows of 512 bytes), channel-contiguous."""
     payload = np.ascontiguousarray(blocks[:, 30 : 30 + 480])
     if packed:
-        v = payload.view("<u4").reshape(len(blocks), 120).astype(np.int32)
+        v = payload.view("<i4").reshape(len(blocks), 120)
         e = (v >> 30) & 0x3
-        out = np.empty((len(blocks), 120, 3), dtype=np.int32)
-        for i, shift in enumerate((0, 10, 20)):
-            out[:, :, i] = ((((v >> shift) & 0x3FF) ^ 0x200) - 0x200) << e
+        out = np.empty((3, len(blocks), 120), dtype=np.int32)
+        for i, up in enumerate((22, 12, 2)):  # move each 10-bit field to the top, then sign-extend down
+            np.left_shift(v, up, out=out[i])
+            out[i] >>= 22
+            out[i] <<= e
         return out
-    return payload.view("<i2")[:, : spp * axes].reshape(len(blocks), spp, axes).astype(np.int32)
+    raw = payload.view("<i2")[:, : spp * axes].reshape(len(blocks), spp, axes)
+    return np.ascontiguousarray(raw.transpose(2, 0, 1))
 
 
 class _Stream:
@@ -183,17 +186,26 @@ class _Stream:
             ok = (da > 0) & (dt > 0) & (np.diff(session) == 0) & (np.abs(nominal / slope - 1) < _RATE_TOLERANCE)
         right = np.arange(n - 1) + 1 - off  # block after each segment: count each segment once
         self.c["discontinuities"] += int((~ok & (right >= 0) & (right < len(sectors))).sum())
-        ids = np.arange(n)
-        first = np.maximum.accumulate(np.where(np.r_[True, ~ok], ids, 0))
-        last = np.minimum.accumulate(np.where(np.r_[~ok, True], ids, n)[::-1])[::-1]
-        blk = off + np.arange(len(sectors))  # anchor index of each emitted block
-        j = sectors[:, None] * spp + np.arange(spp)[None, :]
-        seg = np.searchsorted(a, j, side="right") - 1
-        seg = np.clip(seg, first[blk][:, None], np.maximum(last[blk] - 1, first[blk])[:, None])
-        single = (last[blk] == first[blk])[:, None]
-        seg = np.where(single, blk[:, None], seg)
-        s = np.where(single, nominal, np.r_[slope, nominal][np.minimum(seg, n - 1)])
-        out: np.ndarray = t[seg] + np.rint((j - a[seg]) * s).astype(np.int64)
+        brk = np.flatnonzero(~ok) + 1  # first anchor index of each later run
+        k = off + np.arange(len(sectors))  # anchor index of each emitted block
+        out = np.empty((len(sectors), spp), dtype=np.int64)
+        for lo, hi in zip(np.r_[0, brk], np.r_[brk, n], strict=True):  # one run of continuous anchors
+            rows = np.flatnonzero((k >= lo) & (k < hi))
+            if len(rows) == 0:
+                continue
+            ar, tr = a[lo:hi], t[lo:hi] - t[lo]  # relative ns: exact in float64
+            j = (sectors[rows] * spp).astype(np.float64)[:, None] + np.arange(spp, dtype=np.float64)[None, :]
+            if hi - lo == 1:
+                rel = (j - ar[0]) * nominal
+            else:
+                rel = np.interp(j, ar, tr)
+                if j[0, 0] < ar[0]:  # extrapolate with the run's edge slopes
+                    before = j < ar[0]
+                    rel[before] = (j[before] - ar[0]) * slope[lo]
+                if j[-1, -1] > ar[-1]:
+                    after = j > ar[-1]
+                    rel[after] = tr[-1] + (j[after] - ar[-1]) * slope[hi - 2]
+            out[rows] = t[lo] + np.rint(rel).astype(np.int64)
         return out
 
     def process(self, raw: np.ndarray, sectors: np.ndarray, final: bool) -> tuple[pa.Table | None, np.ndarray]:
@@ -251,22 +263,28 @@ class _Stream:
         if n_emit == 0:
             return None, hold
         t = self._times(anchor_a, anchor_t, session, off, sectors[emit].astype(np.int64), spp)
-        vals = _decode(raw[emit], packed, axes, spp).astype(np.float32)
+        vals = _decode(raw[emit], packed, axes, spp)
         light = fv["light"][:n_emit].astype(np.int64)
-        acc_scale = (1.0 / np.left_shift(1, 8 + ((light >> 13) & 7))).astype(np.float32)
         count = np.minimum(fv["count"][:n_emit].astype(np.int64), spp)
-        keep = np.arange(spp)[None, :] < count[:, None]
         self.c["blocks"] += n_emit
         self.c["partial_blocks"] += int((count < spp).sum())
+        keep = None if np.all(count == spp) else (np.arange(spp)[None, :] < count[:, None])
+
+        def channel(v: np.ndarray, scale: np.ndarray) -> np.ndarray:
+            x = v.astype(np.float32)
+            x *= scale[0] if np.all(scale == scale[0]) else scale[:, None]
+            return x.reshape(-1) if keep is None else x[keep]
+
+        acc_scale = (1.0 / np.left_shift(1, 8 + ((light >> 13) & 7))).astype(np.float32)
+        tt = t.reshape(-1) if keep is None else t[keep]
+        acc_cols = [channel(vals[(3 if axes >= 6 else 0) + c], acc_scale) for c in range(3)]
         if axes == 3:
-            acc = vals * acc_scale[:, None, None]
-            return make_table(t[keep], acc[keep]), hold
+            return make_table_cols(tt, acc_cols), hold
         g = (light >> 10) & 7
         hdr_range = self.hdr["gyro_range_dps"] or 2000.0
-        gyro_range = np.where(g > 0, 8000.0 / np.left_shift(1, g), hdr_range)
-        gyr = vals[:, :, 0:3] * (gyro_range / 32768.0).astype(np.float32)[:, None, None]
-        acc = vals[:, :, 3:6] * acc_scale[:, None, None]
-        return make_table(t[keep], acc[keep], gyr[keep]), hold
+        gyro_scale = (np.where(g > 0, 8000.0 / np.left_shift(1, g), hdr_range) / 32768.0).astype(np.float32)
+        gyr_cols = [channel(vals[c], gyro_scale) for c in range(3)]
+        return make_table_cols(tt, acc_cols, gyr_cols), hold
 
 
 def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
