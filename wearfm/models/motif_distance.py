@@ -17,15 +17,32 @@ materialise the (T, T) weights of every pair, which is what makes all-pairs dist
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MotifDistance", "CandidateFeatures", "sparsemax", "ATTENTIONS"]
+from wearfm import __version__
+from wearfm.errors import CheckpointError
+
+__all__ = [
+    "MotifDistance",
+    "CandidateFeatures",
+    "sparsemax",
+    "save_distance_model",
+    "load_distance_model",
+    "ATTENTIONS",
+    "DISTANCE_FILE",
+]
 
 ATTENTIONS = ("softmax", "sparsemax")
+DISTANCE_FILE = "distance.pt"
+_FORMAT = "wearfm-motif-distance"
+_ARCH_KEYS = ("embed_dim", "kernel_size", "double_receptive_field", "attention", "dropout")
 
 
 def sparsemax(z: torch.Tensor, dim: int = -1) -> torch.Tensor:
@@ -68,6 +85,11 @@ class _PartialConv1d(nn.Conv1d):
         return out * ratio + self.bias.view(1, -1, 1)  # type: ignore[union-attr]
 
 
+def _instance_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    # InstanceNorm1d without affine == layer norm over time; the layer_norm kernel is ~2.5x faster on CPU.
+    return F.layer_norm(x, x.shape[-1:], eps=eps)
+
+
 class _Block(nn.Module):
     """Residual bottleneck: 1x1 conv E->E/8, dilated conv E/8->E, add, GELU, InstanceNorm."""
 
@@ -75,10 +97,9 @@ class _Block(nn.Module):
         super().__init__()
         self.reduce = nn.Conv1d(dim, max(dim // 8, 1), 1)
         self.expand = nn.Conv1d(max(dim // 8, 1), dim, kernel_size, padding="same", dilation=dilation)
-        self.norm = nn.InstanceNorm1d(dim, affine=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(F.gelu(x + self.expand(self.reduce(x))))
+        return _instance_norm(F.gelu(x + self.expand(self.reduce(x))))
 
 
 class _DilatedStack(nn.Module):
@@ -87,11 +108,10 @@ class _DilatedStack(nn.Module):
     def __init__(self, in_channels: int, dim: int, kernel_size: int, blocks: int) -> None:
         super().__init__()
         self.stem = _PartialConv1d(in_channels, dim, kernel_size)
-        self.norm = nn.InstanceNorm1d(dim, affine=False)
         self.blocks = nn.Sequential(*[_Block(dim, kernel_size, 2**i) for i in range(blocks)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(self.norm(F.gelu(self.stem(x))))
+        return self.blocks(_instance_norm(F.gelu(self.stem(x))))
 
 
 @dataclass
@@ -186,13 +206,26 @@ class MotifDistance(nn.Module):
         q = self.f_q(self._normalize(query, feats.mean, feats.std)).transpose(1, 2)  # (P, T, E)
         p_drop = self.dropout if self.training else 0.0
         scale = 1.0 / math.sqrt(self.embed_dim)
-        if self.attention == "softmax":
+        if self.attention == "softmax" and q.device.type == "cuda":
+            # fused kernels: the (P, T, T) weights are never materialised
             y = F.scaled_dot_product_attention(q, feats.key, feats.value_out, dropout_p=p_drop, scale=scale)
         else:
-            w = sparsemax(torch.matmul(q, feats.key.transpose(1, 2)) * scale, dim=-1)  # (P, T, T)
-            y = torch.matmul(F.dropout(w, p_drop, self.training), feats.value_out)
+            # On CPU SDPA takes its unfused path anyway (values are C-wide, not E-wide). Few pairs at a time
+            # keep the (p, T, T) weights in cache: the attention is memory-bound here.
+            step = max(1, (1 << 20) // max(q.shape[1] * feats.key.shape[1], 1))
+            y = torch.cat(
+                [
+                    self._attend(q[i : i + step], feats.key[i : i + step], feats.value_out[i : i + step], scale)
+                    for i in range(0, q.shape[0], step)
+                ]
+            )
         y = (y + self.out.bias).transpose(1, 2)  # (P, C, T)
         return self._denormalize(y, feats.mean, feats.std)
+
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
+        scores = torch.matmul(q, k.transpose(1, 2)) * scale  # (p, T, T)
+        w = torch.softmax(scores, dim=-1) if self.attention == "softmax" else sparsemax(scores, dim=-1)
+        return torch.matmul(F.dropout(w, self.dropout, self.training), v)  # (p, T, C)
 
     # --- public API ---------------------------------------------------------------------------------
 
@@ -242,3 +275,86 @@ class MotifDistance(nn.Module):
             rec = self.reconstruct(a, feats.take(cand_idx[s : s + chunk]))
             out[s : s + chunk] = (rec.float() - a.float()).pow(2).sum(dim=(1, 2))
         return out
+
+
+def save_distance_model(
+    net: MotifDistance,
+    path: str | Path,
+    *,
+    rate_hz: float,
+    window_samples: int,
+    channels: tuple[str, ...] | list[str],
+    config: dict[str, Any] | None = None,
+) -> Path:
+    """Write a trained distance network with its data contract to ``path`` (a file or a run folder).
+
+    The file is a plain dict loadable with ``weights_only=True``: ``{"format", "format_version", "spec":
+    {"rate_hz", "window_samples", "channels", "in_channels", <architecture>}, "state_dict", "config",
+    "wearfm_version"}``.
+    """
+    path = Path(path)
+    if path.suffix != ".pt":
+        path = path / DISTANCE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "rate_hz": float(rate_hz),
+        "window_samples": int(window_samples),
+        "channels": list(channels),
+        "in_channels": net.in_channels,
+        **{k: getattr(net, k) for k in ("embed_dim", "attention", "dropout")},
+        "kernel_size": int(net.f_q.stem.kernel_size[0]),
+        "double_receptive_field": len(net.f_q.blocks),
+    }
+    obj = {
+        "format": _FORMAT,
+        "format_version": 1,
+        "spec": spec,
+        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+        "config": config or {},
+        "wearfm_version": __version__,
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_distance_model(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[MotifDistance, dict]:
+    """Load a distance network saved by :func:`save_distance_model` (eval mode, gradients off).
+
+    Args:
+        path: a ``relcon-distance`` run folder or its ``distance.pt``.
+        map_location: device to load onto.
+
+    Returns:
+        ``(network, spec)`` where spec holds ``rate_hz``, ``window_samples``, ``channels`` and the architecture.
+
+    Raises:
+        CheckpointError: no such file, unreadable, or not a distance model.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / DISTANCE_FILE
+    if not p.exists():
+        raise CheckpointError(
+            f"{path}: no distance model ({DISTANCE_FILE}); train one first with "
+            "`wearfm pretrain DATA --method relcon-distance --out RUN` and pass that RUN folder"
+        )
+    try:
+        obj = torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing to the user
+        raise CheckpointError(f"{p}: not a readable distance model ({type(e).__name__}: {str(e)[:200]})") from None
+    if not isinstance(obj, dict) or obj.get("format") != _FORMAT:
+        raise CheckpointError(
+            f"{p}: not a wearfm distance model (no '{_FORMAT}' marker); give the run folder of "
+            "`wearfm pretrain --method relcon-distance`"
+        )
+    spec = dict(obj["spec"])
+    spec["channels"] = tuple(spec["channels"])
+    net = MotifDistance(in_channels=int(spec["in_channels"]), **{k: spec[k] for k in _ARCH_KEYS})
+    try:
+        net.load_state_dict(obj["state_dict"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{p}: weights do not fit the saved architecture ({str(e)[:200]})") from None
+    net.requires_grad_(False)
+    return net.to(map_location).eval(), spec
