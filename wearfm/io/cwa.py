@@ -205,7 +205,9 @@ class _Stream:
                 if j[-1, -1] > ar[-1]:
                     after = j > ar[-1]
                     rel[after] = tr[-1] + (j[after] - ar[-1]) * slope[hi - 2]
-            out[rows] = t[lo] + np.rint(rel).astype(np.int64)
+            np.add(rel, 0.5, out=rel)  # round half up, then truncate: one pass fewer than rint + astype
+            out[rows] = np.floor(rel, out=rel).astype(np.int64)
+            out[rows] += t[lo]
         return out
 
     def process(self, raw: np.ndarray, sectors: np.ndarray, final: bool) -> tuple[pa.Table | None, np.ndarray]:
@@ -271,8 +273,8 @@ class _Stream:
         keep = None if np.all(count == spp) else (np.arange(spp)[None, :] < count[:, None])
 
         def channel(v: np.ndarray, scale: np.ndarray) -> np.ndarray:
-            x = v.astype(np.float32)
-            x *= scale[0] if np.all(scale == scale[0]) else scale[:, None]
+            factor = scale[0] if np.all(scale == scale[0]) else scale[:, None]
+            x = np.multiply(v, factor, dtype=np.float32)  # int -> float32 and scale in one pass
             return x.reshape(-1) if keep is None else x[keep]
 
         acc_scale = (1.0 / np.left_shift(1, 8 + ((light >> 13) & 7))).astype(np.float32)
