@@ -219,7 +219,8 @@ def main() -> None:
                 make(src, dst, days)
             cases.append((fmt, dst, days))
     print(
-        "| format | file | MB | samples | wearfm s | wearfm Msamples/s | wearfm peak MB | reference | ref s | ref Msamples/s | ref peak MB | speed-up |"
+        "| format | file | MB | samples | wearfm s | wearfm Msamples/s | wearfm peak MB (+read) | reference "
+        "| ref s | ref Msamples/s | ref peak MB (+read) | speed-up |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for fmt, path, days in cases:
