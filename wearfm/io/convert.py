@@ -6,6 +6,7 @@ import hashlib
 import logging
 import time as _time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,12 +104,19 @@ def convert_file(
     (``skipped``) unless ``cfg.overwrite``.
     """
     t0 = _time.perf_counter()
-    digest = sha256_of([source, *(companions or [])])
     res = ConvertResult(source=str(source))
-    if previous and not cfg.overwrite and all(e.source_sha256 == digest and (out / e.path).exists() for e in previous):
-        res.entries, res.skipped = list(previous), True
-        res.rows = sum(e.samples for e in previous)
-        return res
+    sources = [source, *(companions or [])]
+    hasher: ThreadPoolExecutor | None = None
+    if previous and not cfg.overwrite:
+        digest = sha256_of(sources)
+        if all(e.source_sha256 == digest and (out / e.path).exists() for e in previous):
+            res.entries, res.skipped = list(previous), True
+            res.rows = sum(e.samples for e in previous)
+            return res
+    else:  # nothing to compare with: hash in a thread while converting (hashlib releases the GIL)
+        hasher = ThreadPoolExecutor(max_workers=1)
+        pending_digest = hasher.submit(sha256_of, sources)
+        digest = ""
     chunks, info = reader.read(source, cfg)
     meta = {
         "schema_version": SCHEMA_VERSION,
@@ -121,7 +129,7 @@ def convert_file(
         "timezone": info.get("timezone"),
         "acc_unit": "g",
         "source_file": str(source),
-        "source_sha256": digest,
+        "source_sha256": digest,  # set before the files are closed when hashed in the background
         "reader": str(info.get("reader", getattr(reader, "__name__", "?").rsplit(".", 1)[-1])),
         "wearfm_version": __version__,
         "ingest_options": {k: v for k, v in to_dict(cfg).items() if k not in _RUN_OPTIONS},
@@ -164,6 +172,11 @@ def convert_file(
         ties = dropped.pop("tied_timestamps", 0)
         counters = {**info.get("info", {}), "tied_timestamps": ties, **{f"{k}_dropped": v for k, v in dropped.items()}}
         info["info"] = counters
+        if hasher is not None:
+            digest = pending_digest.result()
+            meta["source_sha256"] = digest
+            for seg in done:
+                seg.writer.meta["source_sha256"] = digest
         # readers may learn the subject/session from the data itself (a column, WISDM lines)
         for key in ("subject", "session"):
             if info.get(key) is not None:
@@ -179,6 +192,9 @@ def convert_file(
         for seg in [*done, *([current] if current is not None else [])]:
             seg.writer.abort()
         raise
+    finally:
+        if hasher is not None:
+            hasher.shutdown(wait=True)
     stale = {e.path for e in previous or []} - set(names)
     for p in stale:
         (out / p).unlink(missing_ok=True)
