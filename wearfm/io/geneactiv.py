@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from wearfm.config import IngestConfig
 from wearfm.errors import FormatError, UnsupportedFormatError
-from wearfm.io._devutil import NS, base_info, make_table, open_stream, read_all_with, read_fully
+from wearfm.io._devutil import NS, base_info, make_table_cols, open_stream, read_all_with, read_fully
 
 __all__ = ["sniff", "read", "read_all", "parse_header", "decode_page_hex"]
 
@@ -40,6 +40,8 @@ SAMPLES_PER_PAGE = 300
 READ_BYTES = 8 << 20  # ~2000 pages per chunk
 _HEADER_MAX = 64 * 1024
 _EPOCH = datetime(1970, 1, 1)
+_RE_TIME = re.compile(rb"Page Time:(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3})[ \t]*\r?\n")
+_RE_FREQ = re.compile(rb"Measurement Frequency:[ \t]*([0-9.]+)[^\r\n]*\r?\n")
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -100,10 +102,52 @@ class _Pages:
         if not np.all(self.gain):
             raise FormatError(f"{path}: GENEActiv calibration gain is zero; the header is damaged")
 
+    def _fast(self, pages: list[bytes]) -> tuple[list[int], list[float], list[bytes]] | None:
+        """Regular pages (the usual case): fields by regex over the whole chunk; None when any page is odd."""
+        body = b"".join(pages)
+        times = _RE_TIME.findall(body)
+        freqs = _RE_FREQ.findall(body)
+        hexes = [p.rstrip().rsplit(b"\n", 1)[-1].strip() for p in pages]  # the payload is a page's last line
+        if not len(times) == len(freqs) == len(pages) or any(len(h) != 12 * SAMPLES_PER_PAGE for h in hexes):
+            return None
+        try:
+            iso = [t[:10] + b"T" + t[11:19] + b"." + t[20:23] for t in times]
+            ns = np.array(iso, dtype="datetime64[ms]").astype("datetime64[ns]").astype(np.int64)
+            f = np.array(freqs, dtype=np.float64)
+        except ValueError:
+            return None
+        f = np.where(f > 0, f, self.rate)
+        return ns.tolist(), f.tolist(), hexes
+
     def decode(self, pages: list[bytes]) -> pa.Table | None:
+        """Canonical table of the complete ``pages`` (text from ``Recorded Data`` to the next page)."""
+        fast = self._fast(pages)
+        if fast is not None:
+            times, freqs, hex_lines = fast
+            try:
+                raw = bytes.fromhex(b"".join(hex_lines).decode("ascii"))
+            except ValueError:
+                fast = None
+        if fast is None:
+            times, freqs, raws = self._slow(pages)
+            raw = b"".join(raws)
+        if not times:
+            return None
+        n = len(times)
+        xyz, _, _ = decode_page_hex(raw, n)
+        acc = [((xyz[..., i].reshape(-1) * 100.0 - self.offset[i]) / self.gain[i]).astype(np.float32) for i in range(3)]
+        k = np.arange(SAMPLES_PER_PAGE, dtype=np.float64)
+        step = np.rint(k[None, :] * NS / np.asarray(freqs)[:, None]).astype(np.int64)
+        t = np.asarray(times, dtype=np.int64)[:, None] + step
+        self.c["pages"] += n
+        self.c["frequency_changes"] += int(np.sum(np.asarray(freqs) != self.rate))
+        return make_table_cols(t.reshape(-1), acc)
+
+    def _slow(self, pages: list[bytes]) -> tuple[list[int], list[float], list[bytes]]:
+        """Page by page, skipping (and counting) pages without a time or a valid 3600-digit hex line."""
         times: list[int] = []
         freqs: list[float] = []
-        hexes: list[bytes] = []
+        raws: list[bytes] = []
         for page in pages:
             page_time = freq = None
             payload = b""
@@ -126,19 +170,8 @@ class _Pages:
                 continue
             times.append(t0)
             freqs.append(freq if freq and freq > 0 else self.rate)
-            hexes.append(raw)
-        if not hexes:
-            return None
-        n = len(hexes)
-        xyz, _, _ = decode_page_hex(b"".join(hexes), n)
-        acc = ((xyz.astype(np.float64) * 100.0 - self.offset) / self.gain).astype(np.float32)
-        k = np.arange(SAMPLES_PER_PAGE, dtype=np.float64)
-        t = np.asarray(times, dtype=np.int64)[:, None] + np.rint(k[None, :] * NS / np.asarray(freqs)[:, None]).astype(
-            np.int64
-        )
-        self.c["pages"] += n
-        self.c["frequency_changes"] += int(np.sum(np.asarray(freqs) != self.rate))
-        return make_table(t.reshape(-1), acc.reshape(-1, 3))
+            raws.append(raw)
+        return times, freqs, raws
 
 
 def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
