@@ -22,6 +22,7 @@ from wearfm.cli._app import (
     user_errors,
 )
 from wearfm.config import IngestConfig
+from wearfm.errors import UnsupportedFormatError
 
 __all__ = ["ingest", "info"]
 
@@ -127,7 +128,7 @@ def ingest(
             def progress(done: int, total: int, source: str) -> None:
                 bar.update(task, completed=done, total=total, description=Path(source).name if source else "")
 
-            summary = run_ingest(inputs, out, cfg, progress=progress)
+            summary = run_ingest(list(inputs), out, cfg, progress=progress)
     if json:
         emit_json(summary.to_dict())
     elif not quiet:
@@ -158,9 +159,7 @@ def info(
     setup_logging(quiet=True)
     with user_errors():
         if path.suffix.lower() == ".onnx":
-            from wearfm.export.onnx import describe_onnx
-
-            d = describe_onnx(path)
+            d = _describe_onnx(path)
         else:
             from wearfm.io.summary import describe_dataset
 
@@ -175,6 +174,17 @@ def info(
         err_console.print(t)
         return
     _print_dataset(d)
+
+
+def _describe_onnx(path: Path) -> dict[str, Any]:
+    try:  # the light module first: describing a model needs onnx, not torch
+        from wearfm.export.meta import describe_onnx
+    except ImportError:
+        try:
+            from wearfm.export.onnx import describe_onnx
+        except ImportError:
+            raise UnsupportedFormatError(f"{path}: describing ONNX models needs wearfm.export and onnx") from None
+    return dict(describe_onnx(path))
 
 
 def _print_dataset(d: dict[str, Any]) -> None:

@@ -109,16 +109,16 @@ def load_annotations(path: str | Path, units: str = "time") -> Annotations:
 def _positions(col: pa.ChunkedArray, units: str, path: Path, name: str) -> np.ndarray:
     if units == "samples":
         try:
-            return col.cast(pa.int64()).to_numpy()
+            return np.asarray(col.cast(pa.int64()).to_numpy(), dtype=np.int64)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise DataError(f"{path}: column {name!r} must hold sample indices (integers)") from None
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        return np.round(col.cast(pa.float64()).to_numpy() * 1e9).astype(np.int64)
+        return np.asarray(np.round(col.cast(pa.float64()).to_numpy() * 1e9), dtype=np.int64)
     if pa.types.is_timestamp(col.type):
-        return col.cast(pa.timestamp("ns")).cast(pa.int64()).to_numpy()
+        return np.asarray(col.cast(pa.timestamp("ns")).cast(pa.int64()).to_numpy(), dtype=np.int64)
     for tp in (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")):
         try:
-            return col.cast(tp).cast(pa.int64()).to_numpy()
+            return np.asarray(col.cast(tp).cast(pa.int64()).to_numpy(), dtype=np.int64)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
     raise DataError(

@@ -210,7 +210,7 @@ def convert_file(
                 duration_s=s.duration_s,
                 samples=s.rows,
                 sample_rate_hz=round(s.rate(), 4),
-                channels=tuple(c for c in s.writer._schema.names if c not in ("time", "label")),  # noqa: SLF001
+                channels=tuple(c for c in s.writer.columns if c not in ("time", "label")),
                 label_counts=dict(sorted(s.labels.items())),
                 source_file=str(source),
                 source_sha256=digest,
@@ -352,6 +352,6 @@ def _resampled(pending: list[pa.Table], rate: float, max_gap_s: float) -> Iterat
         for i, c in enumerate(cols):
             out[c] = pa.array(s.values[:, i])
         if s.labels is not None:
-            idx = pa.array(np.where(s.labels < 0, None, s.labels), pa.int32())
+            idx = pa.array(s.labels, pa.int32(), mask=s.labels < 0)
             out["label"] = pa.DictionaryArray.from_arrays(idx, pa.array(names, pa.string()))
         yield pa.table(out, schema=schema_for(list(out)))

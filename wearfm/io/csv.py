@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -136,7 +136,7 @@ class _Plan:
 
 
 def _pick(
-    names: list[str], given: tuple[str, ...], candidates: list[tuple[str, ...]], what: str, path: Path
+    names: list[str], given: tuple[str, ...], candidates: Sequence[tuple[str, ...]], what: str, path: Path
 ) -> tuple[str, ...]:
     lower = {n.lower().strip(): n for n in names}
     if given:
@@ -368,7 +368,8 @@ def _iterate(path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any]) -
 def _to_ns(values: np.ndarray, unit_ns: int) -> np.ndarray:
     """Numbers in a unit -> int64 ns, exact for whole numbers (no float rounding of epoch milliseconds)."""
     whole = np.floor(values)
-    return whole.astype(np.int64) * unit_ns + np.round((values - whole) * unit_ns).astype(np.int64)
+    frac = np.round((values - whole) * unit_ns).astype(np.int64)
+    return np.asarray(whole.astype(np.int64) * unit_ns + frac, dtype=np.int64)
 
 
 def _start_ns(cfg: IngestConfig, path: Path) -> int:
@@ -383,7 +384,7 @@ def _start_ns(cfg: IngestConfig, path: Path) -> int:
 def _parse_iso(col: pa.Array, path: Path, line0: int) -> np.ndarray:
     for tp in (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")):
         try:
-            return pc.cast(col, tp).cast(pa.int64()).to_numpy(zero_copy_only=False)
+            return np.asarray(pc.cast(col, tp).cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
     for i, v in enumerate(col.to_pylist()):

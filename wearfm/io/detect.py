@@ -6,6 +6,7 @@ import glob
 import gzip
 import importlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import IO
@@ -73,7 +74,7 @@ def read_head(path: Path, n: int = 4096) -> bytes:
     return head
 
 
-def expand_inputs(inputs: list[str | Path]) -> list[Path]:
+def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
     """Files, folders (searched recursively) and glob patterns -> sorted unique files."""
     out: dict[Path, None] = {}
     for item in inputs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -138,7 +138,7 @@ def _run_job(
 
 
 def ingest(
-    inputs: list[str | Path] | str | Path,
+    inputs: Sequence[str | Path] | str | Path,
     out: str | Path,
     cfg: IngestConfig | None = None,
     progress: Callable[[int, int, str], None] | None = None,

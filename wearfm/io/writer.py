@@ -46,6 +46,11 @@ class RecordingWriter:
         self._schema: pa.Schema | None = None
         self._closed = False
 
+    @property
+    def columns(self) -> list[str]:
+        """Column names of the recording (empty before the first chunk)."""
+        return [] if self._schema is None else list(self._schema.names)
+
     def write(self, table: pa.Table) -> None:
         """Append a canonical chunk (validated; its columns must match the first chunk's)."""
         if table.num_rows == 0:
