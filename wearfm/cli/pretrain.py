@@ -42,14 +42,10 @@ def pretrain_cmd(
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate (AdamW).")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps (overrides epochs).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Run folder to write.")] = None,
-    resume: Annotated[
-        str | None,
-        typer.Option(
-            "--resume",
-            is_flag=False,
-            flag_value="@out",
-            help="Continue a run: bare --resume continues --out; --resume RUN continues RUN (and writes there).",
-        ),
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
+    resume_from: Annotated[
+        Path | None,
+        typer.Option("--resume-from", help="Continue this run folder (or checkpoint.pt); --out defaults to it."),
     ] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")] = None,
     amp: Annotated[str | None, typer.Option("--amp", help="auto | bf16 | fp16 | off.")] = None,
@@ -68,8 +64,8 @@ def pretrain_cmd(
     rank = int(os.environ.get("RANK", "0"))
     setup_logging(quiet or rank != 0)
     with user_errors():
-        if resume not in (None, "@out") and out is None:
-            out = Path(resume)
+        if resume_from is not None and out is None:
+            out = resume_from.parent if resume_from.suffix == ".pt" else resume_from
         cfg = build_config(
             PretrainConfig, config, set_, data=str(data), method=method, encoder=encoder, rate_hz=rate,
             channels=channels, normalize=normalize, epochs=epochs, batch_size=batch, lr=lr, max_steps=max_steps,
@@ -82,8 +78,8 @@ def pretrain_cmd(
         if stride is not None:
             times["stride_s"] = parse_window(stride, cfg.rate_hz) / cfg.rate_hz
         cfg = apply_overrides(cfg, times)
-        resume_arg: bool | Path = False if resume is None else (True if resume == "@out" else Path(resume))
-        cli_args = {"argv": sys.argv, "resume": resume}
+        resume_arg: bool | Path = resume_from if resume_from is not None else resume
+        cli_args = {"argv": sys.argv, "resume": str(resume_arg)}
         from wearfm.train import pretrain
 
         progress = _Progress(enabled=not quiet and rank == 0)
@@ -101,7 +97,7 @@ def pretrain_cmd(
             highlight=False,
         )
         if result.interrupted:
-            err_console.print(f"continue with: wearfm pretrain {data} --resume {result.out_dir}", highlight=False)
+            err_console.print(f"continue with: wearfm pretrain {data} --resume-from {result.out_dir}", highlight=False)
 
 
 class _Progress:
