@@ -156,7 +156,7 @@ def convert_file(
                 continue
             if current is None:
                 path = out / f"{stem}.seg{len(done):03d}.parquet"
-                current = _Segment(RecordingWriter(path, meta, buffer_rows=cfg.chunk_rows))
+                current = _Segment(RecordingWriter(path, meta, buffer_rows=min(cfg.chunk_rows, 1_000_000)))
             if "gyr_x" in table.column_names:
                 current.writer.meta["gyr_unit"] = "deg/s"
             current.add(table, table.column("time").cast(pa.int64()).to_numpy())

@@ -283,7 +283,8 @@ def _open(path: Path, plan: _Plan, cfg: IngestConfig) -> pacsv.CSVStreamingReade
     for c in (plan.label, plan.subject_col):
         if c is not None:
             types[c] = pa.string()
-    block = int(min(max(cfg.chunk_rows * plan.bytes_per_row, 1 << 16), 1 << 26))
+    # small blocks: Arrow's reader holds several in flight, and 4-8 MB parse fastest here (measured)
+    block = int(min(max(cfg.chunk_rows * plan.bytes_per_row, 1 << 16), 8 << 20))
     ropts = pacsv.ReadOptions(column_names=plan.names, skip_rows=1 if plan.header else 0, block_size=block)
     popts = pacsv.ParseOptions(delimiter="," if plan.delimiter == "whitespace" else plan.delimiter)
     copts = pacsv.ConvertOptions(

@@ -23,9 +23,10 @@ _DYNAMIC = ("sample_rate_measured_hz", "info")
 class RecordingWriter:
     """Write one recording from a stream of canonical chunks to a temporary file next to ``path``.
 
-    Small recordings are buffered (up to ``buffer_rows``) and written in one go, so that every ``wearfm.*`` key
-    lands in the Arrow schema metadata. Larger ones are streamed; keys known only at the end (measured rate,
-    counters) are then added as file-level key-value metadata at close, which
+    Rows are buffered and written as row groups of ``buffer_rows``. A recording that fits in one buffer is
+    written at close, so every ``wearfm.*`` key lands in the Arrow schema metadata. Larger ones are streamed;
+    keys known only at the end (measured rate, counters) are then added as file-level key-value metadata at
+    close, which
     :func:`wearfm.io.schema.read_metadata` reads with priority. Nothing appears at ``path`` before
     :meth:`commit`; :meth:`abort` removes the temporary file.
 
@@ -34,7 +35,7 @@ class RecordingWriter:
         >>> w.write(table); w.close({"sample_rate_measured_hz": 50.0}); w.commit()  # doctest: +SKIP
     """
 
-    def __init__(self, path: Path, meta: dict[str, Any], buffer_rows: int = 2_000_000) -> None:
+    def __init__(self, path: Path, meta: dict[str, Any], buffer_rows: int = 1_000_000) -> None:
         self.path = Path(path)
         self.tmp = self.path.parent / f".{self.path.name}.{uuid.uuid4().hex[:8]}.tmp"
         self.meta = dict(meta)
@@ -61,16 +62,12 @@ class RecordingWriter:
         elif table.schema.names != self._schema.names:
             raise ValueError(f"chunk columns {table.schema.names} differ from the first chunk's {self._schema.names}")
         self.rows += table.num_rows
-        if self._writer is None:
-            self._buffer.append(table)
-            self._buffered += table.num_rows
-            if self._buffered > self._buffer_rows:
+        self._buffer.append(table)
+        self._buffered += table.num_rows
+        if self._buffered >= self._buffer_rows:  # one row group per full buffer
+            if self._writer is None:
                 self._open({k: v for k, v in self.meta.items() if k not in _DYNAMIC})
-                for t in self._buffer:
-                    self._write(t)
-                self._buffer = []
-        else:
-            self._write(table)
+            self._flush()
 
     def _open(self, meta: dict[str, Any]) -> None:
         assert self._schema is not None
@@ -80,9 +77,12 @@ class RecordingWriter:
         dict_cols = ["label"] if "label" in schema.names else False
         self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd", use_dictionary=dict_cols)
 
-    def _write(self, table: pa.Table) -> None:
-        assert self._writer is not None and self._schema is not None
-        self._writer.write_table(table.replace_schema_metadata(self._writer.schema.metadata), row_group_size=1 << 20)
+    def _flush(self) -> None:
+        assert self._writer is not None
+        if self._buffer:
+            table = pa.concat_tables(self._buffer).replace_schema_metadata(self._writer.schema.metadata)
+            self._buffer, self._buffered = [], 0
+            self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
 
     def close(self, final_meta: dict[str, Any] | None = None) -> None:
         """Finish the temporary file, adding ``final_meta`` (e.g. the measured rate) to the metadata."""
@@ -93,10 +93,9 @@ class RecordingWriter:
             if self._schema is None:
                 raise ValueError(f"{self.path}: nothing to write")
             self._open(self.meta)
-            for t in self._buffer:
-                self._write(t)
-            self._buffer = []
+            self._flush()
         else:
+            self._flush()
             self._writer.add_key_value_metadata(encode_metadata(self.meta))
         assert self._writer is not None
         self._writer.close()
