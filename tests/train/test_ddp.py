@@ -62,3 +62,44 @@ def test_two_gloo_ranks_agree(tiny_dataset, tmp_path, method):
         assert torch.equal(ck["model"][k], w0[k]), k
     # 2 ranks x 4 steps x batch 4 = 32 windows = 1.33 epochs of 24 windows
     assert ck["epoch"] == 1 and ck["batch_in_epoch"] == 1
+
+
+@pytest.mark.slow
+def test_torchrun_cli_two_processes(tiny_dataset, tmp_path):
+    """`torchrun --nproc_per_node 2 -m wearfm pretrain ...` (the documented multi-GPU command) on CPU/gloo."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "tr"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "wearfm", "pretrain",
+        str(tiny_dataset), "--encoder", "resnet1d_tiny", "--window", "5s", "--batch", "4", "--max-steps", "3",
+        "--out", str(out), "--device", "cpu", "--json", "-q",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert p.returncode == 0, p.stderr[-2000:]
+    summaries = [json.loads(s) for s in p.stdout.splitlines() if s.startswith("{")]
+    assert len(summaries) == 1 and summaries[0]["world_size"] == 2 and summaries[0]["steps"] == 3  # rank 0 only
+    assert (out / "encoder.pt").exists()
+
+
+@pytest.mark.gpu
+def test_one_process_nccl(tiny_dataset, tmp_path):
+    """DDP with one NCCL process on a GPU (skipped without CUDA)."""
+    out = tmp_path / "nccl"
+    out.mkdir()
+    os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
+    try:
+        from wearfm.train import pretrain
+
+        cfg = PretrainConfig(
+            data=str(tiny_dataset), out=str(out), method="simclr", encoder="resnet1d_tiny", window_s=5.0,
+            batch_size=4, max_steps=3, device="cuda",
+        )  # fmt: skip
+        r = pretrain(cfg)
+        assert r.world_size == 1 and r.device.startswith("cuda") and r.steps == 3
+    finally:
+        for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+            os.environ.pop(k, None)
