@@ -192,7 +192,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=float, nargs="*", default=[1, 3])
     ap.add_argument("--ref-max-days", type=float, default=3, help="skip reference readers on longer files")
-    ap.add_argument("--tmp", type=Path, default=Path("/tmp/wearfm-bench"))
+    ap.add_argument("--tmp", type=Path, default=Path("/tmp/wearfm-bench-devices"))
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; the fastest is reported")
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()

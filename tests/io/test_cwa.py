@@ -213,3 +213,16 @@ def test_all_blocks_corrupt_is_an_error(tmp_path: Path) -> None:
     p.write_bytes(bytes(data))
     with pytest.raises(FormatError, match="no valid data block"):
         cwa.read_all(p)
+
+
+def test_nine_axis_blocks_keep_acc_and_gyro(tmp_path: Path) -> None:
+    raw = np.random.default_rng(2).integers(-3000, 3000, size=(2, 26, 9))
+    light = (2 << 13) | (2 << 10)  # accel 1/1024 g, gyro 2000 dps full scale
+    blocks = [_block(k, 1.6e9 + 0.26 * k, raw[k], packed=False, light=light) for k in range(2)]
+    p = tmp_path / "nine.cwa"
+    p.write_bytes(_header(hw=0x64, sensor_config=0x12) + b"".join(blocks))
+    table, info = cwa.read_all(p)
+    flat = raw.reshape(-1, 9)
+    assert table.num_rows == 52 and info["device"] == "AX6"
+    np.testing.assert_allclose(table.column("gyr_y").to_numpy(), flat[:, 1] * 2000 / 32768, rtol=1e-6)
+    np.testing.assert_allclose(table.column("acc_x").to_numpy(), flat[:, 3] / 1024, rtol=1e-6)

@@ -205,8 +205,8 @@ class _Stream:
                 if j[-1, -1] > ar[-1]:
                     after = j > ar[-1]
                     rel[after] = tr[-1] + (j[after] - ar[-1]) * slope[hi - 2]
-            np.add(rel, 0.5, out=rel)  # round half up, then truncate: one pass fewer than rint + astype
-            out[rows] = np.floor(rel, out=rel).astype(np.int64)
+            rel += 0.5  # round to the nearest ns (truncation toward zero is off by <= 1 ns before an anchor)
+            out[rows] = rel
             out[rows] += t[lo]
         return out
 
