@@ -67,10 +67,12 @@ def dataset(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _one_torch_thread():
-    """Tiny models run far faster on one thread than on oversubscribed shared cores."""
+    """Tiny models and few-shot heads run far faster on one thread than on oversubscribed shared cores."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     n = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with threadpool_limits(limits=1):
+        yield
     torch.set_num_threads(n)
