@@ -1,0 +1,240 @@
+"""Pretraining throughput: loader items/s, training-step windows/s, and a pure encoder forward/backward.
+
+For every registered method x the chosen encoders: the DataLoader alone (items/s), full training steps as the
+loop runs them (autocast, backward, clip, AdamW; windows/s), and the encoder's forward+backward on random
+tensors of the shape it sees in a step (windows/s), so "step / pure" shows the method's overhead. Methods whose
+data needs are not met (a paired dataset, a distance model) are skipped with the reason.
+
+    python benchmarks/pretrain.py                       # synthetic data, CPU
+    python benchmarks/pretrain.py --data data/wisdm --device cuda --batch 256 --workers 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+import wearfm.methods  # noqa: F401, E402  (registers methods)
+from wearfm.config import PretrainConfig
+from wearfm.data.dataset import EpochSampler
+from wearfm.data.windows import load_windows
+from wearfm.io.manifest import entry_from_file, write_manifest
+from wearfm.io.schema import ACC, GYR, SCHEMA_VERSION, encode_metadata, schema_for
+from wearfm.methods.base import MethodContext, create_method, list_methods
+from wearfm.models import list_encoders
+from wearfm.models.saved import EncoderSpec
+
+
+def synthetic_dataset(root: Path, subjects: int, minutes: float, hz: float = 30.0) -> Path:
+    """Canonical recordings of a noisy walking-like signal (acc + gyr), one per subject."""
+    rng = np.random.default_rng(0)
+    paths = []
+    for s in range(subjects):
+        n = int(minutes * 60 * hz)
+        t = np.arange(n) / hz
+        v = 0.05 * rng.standard_normal((n, 6)).astype(np.float32)
+        v[:, 2] += 1.0 + 0.3 * np.sin(2 * np.pi * 1.8 * t)
+        v[:, 3:] *= 200
+        times = pa.array(1_700_000_000 * 10**9 + np.round(t * 1e9).astype(np.int64), pa.timestamp("ns"))
+        cols = ["time", *ACC, *GYR]
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "subject": f"S{s}",
+            "device": "synthetic",
+            "placement": "wrist",
+            "sample_rate_measured_hz": hz,
+            "time_reference": "utc",
+            "acc_unit": "g",
+            "gyr_unit": "deg/s",
+        }
+        arrays = [times] + [pa.array(v[:, k]) for k in range(6)]
+        table = pa.Table.from_arrays(arrays, schema=schema_for(cols).with_metadata(encode_metadata(meta)))
+        p = root / f"s{s}.parquet"
+        pq.write_table(table, p)
+        paths.append(p)
+    write_manifest(root, [entry_from_file(p, root) for p in paths])
+    return root
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench_loader(dataset, batch: int, workers: int, n_batches: int) -> float:
+    sampler = EpochSampler(len(dataset), batch, seed=0)
+    loader = DataLoader(dataset, batch_size=batch, sampler=sampler, drop_last=True, num_workers=workers,
+                        prefetch_factor=4 if workers else None, persistent_workers=False)  # fmt: skip
+    it = iter(loader)
+    next(it)  # workers started
+    t0, n = time.perf_counter(), 0
+    for _ in range(n_batches):
+        try:
+            b = next(it)
+        except StopIteration:
+            sampler.set_epoch(sampler.epoch + 1)
+            it = iter(loader)
+            b = next(it)
+        n += len(next(iter(b.values())))
+    return n / (time.perf_counter() - t0)
+
+
+def bench_steps(method, dataset, batch: int, workers: int, device, amp, steps: int, warmup: int):
+    """Training steps as the loop runs them; returns (windows/s, encoder input shapes seen in one step)."""
+    shapes: list[tuple[int, ...]] = []
+    encoder = _encoder(method)
+    if encoder is not None:  # record what the encoder is fed (methods call forward_features, not forward)
+        inner = encoder.forward_features
+
+        def recording(x, *a, **k):
+            shapes.append(tuple(x.shape))
+            return inner(x, *a, **k)
+
+        encoder.forward_features = recording
+    params = [p for p in method.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4, fused=device.type == "cuda")
+    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if amp else nullcontext()
+    sampler = EpochSampler(len(dataset), batch, seed=0)
+    loader = DataLoader(dataset, batch_size=batch, sampler=sampler, drop_last=True, num_workers=workers,
+                        collate_fn=method.collate_fn(), pin_memory=device.type == "cuda")  # fmt: skip
+    method.train()
+    it, done, t0 = iter(loader), 0, 0.0
+    while done < warmup + steps:
+        try:
+            b = next(it)
+        except StopIteration:
+            sampler.set_epoch(sampler.epoch + 1)
+            it = iter(loader)
+            continue
+        if done == warmup:
+            _sync(device)
+            t0 = time.perf_counter()
+            step_shapes = list(shapes)
+        shapes.clear()
+        b = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in b.items()}
+        with ctx:
+            loss, _ = method(b)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        method.on_step_end(done)
+        done += 1
+    _sync(device)
+    if encoder is not None:
+        del encoder.forward_features  # back to the class method
+    return steps * batch / (time.perf_counter() - t0), step_shapes
+
+
+def _encoder(method):
+    model = method.embedding_model()
+    return getattr(model, "encoder", None)
+
+
+def bench_pure(encoder, shapes, device, amp, steps: int, warmup: int) -> float:
+    """Forward + backward of the encoder alone on random tensors of the shapes it saw in one step."""
+    xs = [torch.randn(s, device=device) for s in shapes]
+    opt = torch.optim.AdamW(encoder.parameters(), lr=1e-4, fused=device.type == "cuda")
+    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if amp else nullcontext()
+    encoder.train()
+    for i in range(warmup + steps):
+        if i == warmup:
+            _sync(device)
+            t0 = time.perf_counter()
+        with ctx:
+            loss = sum(encoder.forward_features(x).float().pow(2).mean() for x in xs)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    _sync(device)
+    return steps / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, help="canonical dataset (default: synthetic)")
+    ap.add_argument("--encoders", default="resnet1d,cnn_gru", help="comma list, or 'all'")
+    ap.add_argument("--methods", default="all", help="comma list, or 'all'")
+    ap.add_argument("--channels", default="acc")
+    ap.add_argument("--rate", type=float, default=30.0)
+    ap.add_argument("--window", type=float, default=10.0, help="seconds")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch default)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    amp = device.type == "cuda"
+    tmp = None
+    if args.data is None:
+        tmp = tempfile.TemporaryDirectory()
+        args.data = synthetic_dataset(Path(tmp.name), subjects=8, minutes=30, hz=args.rate)
+    window = round(args.window * args.rate)
+    t0 = time.perf_counter()
+    ws = load_windows(args.data, rate_hz=args.rate, window=window, channels=args.channels)
+    print(f"data: {args.data}  {len(ws)} windows of {window} x {len(ws.channels)}  (loaded in "
+          f"{time.perf_counter() - t0:.1f}s)  device {device}  batch {args.batch}  workers {args.workers}  "
+          f"torch threads {torch.get_num_threads()}  amp {'bf16' if amp else 'off'}")  # fmt: skip
+    encoders = list_encoders() if args.encoders == "all" else args.encoders.split(",")
+    methods = list_methods() if args.methods == "all" else args.methods.split(",")
+    rows, skipped = [], []
+    for method_name in methods:
+        for enc in encoders:
+            cfg = PretrainConfig(data=str(args.data), method=method_name, encoder=enc, rate_hz=args.rate,
+                                 window_s=args.window, channels=args.channels, batch_size=args.batch)  # fmt: skip
+            spec = EncoderSpec(enc, {"in_channels": len(ws.channels)}, args.rate, window, tuple(ws.channels),
+                               method=method_name)  # fmt: skip
+            try:
+                torch.manual_seed(0)
+                method = create_method(cfg, spec, MethodContext(Path(args.data), ws, device)).to(device)
+                dataset = method.make_dataset(ws)
+            except Exception as e:  # noqa: BLE001 - report and go on: e.g. a method needing paired data
+                skipped.append((method_name, enc, f"{type(e).__name__}: {str(e)[:140]}"))
+                continue
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            loader = bench_loader(dataset, args.batch, args.workers, n_batches=20)
+            step, shapes = bench_steps(method, dataset, args.batch, args.workers, device, amp, args.steps, args.warmup)
+            encoder = _encoder(method)
+            if encoder is not None and shapes:
+                pure = bench_pure(encoder, shapes, device, amp, args.steps, args.warmup) * args.batch
+            else:
+                pure = float("nan")  # step-equivalents of windows/s
+            n_enc = sum(p.numel() for p in encoder.parameters()) if encoder is not None else 0
+            mem = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
+            rows.append((method_name, enc, n_enc, "+".join("x".join(map(str, s)) for s in shapes), loader, step,
+                         pure, step / pure, mem))  # fmt: skip
+            print(f"  {method_name:>16} {enc:<14} loader {loader:9.0f} it/s  step {step:7.1f} win/s  "
+                  f"pure fwd/bwd {pure:7.1f} win/s", flush=True)  # fmt: skip
+            del method, dataset
+    print()
+    hdr = "| method | encoder | enc. params | encoder input per step | loader items/s | step windows/s | " \
+          "pure fwd+bwd windows/s | step/pure | peak GiB |"  # fmt: skip
+    print(hdr)
+    print("|" + "---|" * 9)
+    for m, e, n, s, lo, st, pu, ratio, mem in rows:
+        print(f"| {m} | {e} | {n / 1e6:.2f} M | {s} | {lo:,.0f} | {st:,.1f} | {pu:,.1f} | {ratio:.2f} | {mem:.2f} |")
+    for m, e, why in skipped:
+        print(f"skipped {m} x {e}: {why}")
+    if tmp is not None:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
