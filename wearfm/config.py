@@ -161,6 +161,7 @@ class PretrainConfig:
     amp: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | off
     compile: bool = False
     num_workers: int = 0
+    cache_dir: str | None = None  # keep resampled recordings here and memory-map them (built once)
     ckpt_every: int = 500
     log_every: int = 10
     simclr: SimCLRConfig = field(default_factory=SimCLRConfig)

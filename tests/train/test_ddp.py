@@ -36,6 +36,7 @@ def _worker(rank: int, world: int, port: int, data: str, out: str, method: str |
         log_every=1,
         warmup_steps=1,
         device="cpu",
+        cache_dir=f"{out}/cache",
     )
     r = pretrain(cfg)
     torch.save({k: v.detach().cpu() for k, v in r.method.state_dict().items()}, f"{out}/rank{rank}.pt")
@@ -62,6 +63,7 @@ def test_two_gloo_ranks_agree(tiny_dataset, tmp_path, method):
         assert torch.equal(ck["model"][k], w0[k]), k
     # 2 ranks x 4 steps x batch 4 = 32 windows = 1.33 epochs of 24 windows
     assert ck["epoch"] == 1 and ck["batch_in_epoch"] == 1
+    assert list((out / "cache").glob("*/data.npy"))  # rank 0 built the memory-mapped cache, rank 1 mapped it
 
 
 @pytest.mark.slow

@@ -146,3 +146,11 @@ def test_gyroscope_channels(tmp_path, toy_method):
     r = pretrain(_cfg(data, tmp_path / "gr", toy_method, channels="acc+gyr", max_steps=2))
     assert r.model.spec.channels[3:] == ("gyr_x", "gyr_y", "gyr_z")
     assert r.model.encoder.in_channels == 6
+
+
+def test_memory_mapped_cache(tiny_dataset, tmp_path, toy_method):
+    cache = tmp_path / "cache"
+    r = pretrain(_cfg(tiny_dataset, tmp_path / "c1", toy_method, max_steps=1, cache_dir=str(cache)))
+    assert r.windows == 24 and len(list(cache.glob("*/data.npy"))) == 1
+    r2 = pretrain(_cfg(tiny_dataset, tmp_path / "c2", toy_method, max_steps=1, cache_dir=str(cache)))
+    assert r2.windows == 24

@@ -52,6 +52,9 @@ def pretrain_cmd(
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the training step.")] = False,
     workers: Annotated[int | None, typer.Option("--workers", help="DataLoader worker processes.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    cache: Annotated[
+        Path | None, typer.Option("--cache", help="Folder to keep resampled data in (memory-mapped, reused).")
+    ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     json_: JsonOpt = False,
@@ -70,7 +73,7 @@ def pretrain_cmd(
             PretrainConfig, config, set_, data=str(data), method=method, encoder=encoder, rate_hz=rate,
             channels=channels, normalize=normalize, epochs=epochs, batch_size=batch, lr=lr, max_steps=max_steps,
             out=None if out is None else str(out), device=device, amp=amp, compile=compile or None,
-            num_workers=workers, seed=seed,
+            num_workers=workers, seed=seed, cache_dir=None if cache is None else str(cache),
         )  # fmt: skip
         times: dict[str, Any] = {}
         if window is not None:

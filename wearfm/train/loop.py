@@ -106,7 +106,11 @@ def _pretrain(
     torch.manual_seed(cfg.seed + dist.rank)
 
     # --- data: one contiguous array, windows are index views ---------------------------------------------
+    if cfg.cache_dir and not dist.is_main:
+        barrier()  # rank 0 builds the memory-mapped cache first; the others then map it
     ws = _load(cfg)
+    if cfg.cache_dir and dist.is_main:
+        barrier()
     if cfg.normalize:
         mean, std = channel_stats(ws)
         normalization: dict[str, list[float]] | None = {"mean": mean.tolist(), "std": std.tolist()}
@@ -124,12 +128,13 @@ def _pretrain(
     ctx = MethodContext(Path(cfg.data), ws, device, dist.rank, dist.world_size)
     method = create_method(cfg, spec, ctx).to(device)
     dataset = method.make_dataset(ws)
-    if len(dataset) < cfg.batch_size * dist.world_size:
+    n_items = len(dataset)  # type: ignore[arg-type]  # map-style datasets are sized
+    if n_items < cfg.batch_size * dist.world_size:
         raise DataError(
-            f"{cfg.data}: {len(dataset)} training items, fewer than one batch of {cfg.batch_size} x "
+            f"{cfg.data}: {n_items} training items, fewer than one batch of {cfg.batch_size} x "
             f"{dist.world_size} process(es); lower --batch or add data"
         )
-    sampler = EpochSampler(len(dataset), cfg.batch_size, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size)
+    sampler = EpochSampler(n_items, cfg.batch_size, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size)
     loader = DataLoader(
         dataset, batch_size=cfg.batch_size, sampler=sampler, drop_last=True, num_workers=cfg.num_workers,
         collate_fn=method.collate_fn(), pin_memory=device.type == "cuda",
@@ -293,7 +298,9 @@ def _load(cfg: PretrainConfig) -> WindowSet:
     stride = round(cfg.stride_s * cfg.rate_hz) if cfg.stride_s else None
     if window < 1:
         raise ConfigError(f"window {cfg.window_s} s is shorter than one sample at {cfg.rate_hz:g} Hz")
-    return load_windows(cfg.data, rate_hz=cfg.rate_hz, window=window, channels=cfg.channels, stride=stride)
+    return load_windows(
+        cfg.data, rate_hz=cfg.rate_hz, window=window, channels=cfg.channels, stride=stride, cache_dir=cfg.cache_dir
+    )
 
 
 def _save(state: dict[str, Any], out: Path, dist: DistInfo) -> None:
