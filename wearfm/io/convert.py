@@ -17,7 +17,6 @@ import pyarrow.compute as pc
 
 from wearfm import __version__
 from wearfm.config import IngestConfig, to_dict
-from wearfm.data.resample import resample
 from wearfm.errors import ConfigError, DataError
 from wearfm.io.annotations import Annotations
 from wearfm.io.manifest import RecordingEntry
@@ -107,9 +106,14 @@ def convert_file(
     res = ConvertResult(source=str(source))
     sources = [source, *(companions or [])]
     hasher: ThreadPoolExecutor | None = None
-    if previous and not cfg.overwrite:
+    small = sum(p.stat().st_size for p in sources) < (32 << 20)
+    if small or (previous and not cfg.overwrite):
         digest = sha256_of(sources)
-        if all(e.source_sha256 == digest and (out / e.path).exists() for e in previous):
+        if (
+            previous
+            and not cfg.overwrite
+            and all(e.source_sha256 == digest and (out / e.path).exists() for e in previous)
+        ):
             res.entries, res.skipped = list(previous), True
             res.rows = sum(e.samples for e in previous)
             return res
@@ -344,6 +348,8 @@ def _resampled(pending: list[pa.Table], rate: float, max_gap_s: float) -> Iterat
         enc = pc.dictionary_encode(table.column("label").combine_chunks().dictionary_decode())
         names = enc.dictionary.to_pylist()
         labels = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+    from wearfm.data.resample import resample  # scipy costs ~0.5-2 s to import: only when resampling
+
     segs, _ = resample(t, vals, float(rate), labels=labels, max_gap_s=max_gap_s)
     for k, s in enumerate(segs):
         if k:
