@@ -10,6 +10,9 @@ children's, from getrusage). Datasets:
 Usage:
     python benchmarks/ingest.py                      # the full 60 M row file (~4 GB of CSV)
     python benchmarks/ingest.py --rows 2000000       # a quick run
+    python benchmarks/ingest.py --skip-large         # the real files only
+
+``wearfm-j2`` is ``wearfm ingest --jobs 2`` (worker processes; used for the many-file set only).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("wearfm", "polars", "pandas")
+VARIANTS = ("wearfm", "wearfm-j2", "polars", "pandas")
 
 
 def data_dir() -> Path | None:
@@ -74,8 +77,10 @@ def child(variant: str, inputs: list[str], out: str) -> None:
         from wearfm.config import IngestConfig
         from wearfm.io.ingest import ingest
 
-        fmt = "sp-sw-har" if variant.endswith("sp-sw-har") else "csv"
-        s = ingest(inputs, out, IngestConfig(format=fmt, gyr_unit="deg/s" if fmt == "csv" else "rad/s"))
+        fmt = "sp-sw-har" if "sp-sw-har" in variant else "csv"
+        jobs = 2 if variant.endswith("-j2") else 1
+        cfg = IngestConfig(format=fmt, gyr_unit="deg/s" if fmt == "csv" else "rad/s", jobs=jobs)
+        s = ingest(inputs, out, cfg)
         rows = s.rows
         if s.errors:
             raise SystemExit(f"wearfm errors: {s.errors[:3]}")
@@ -151,7 +156,9 @@ def main() -> None:
     for name, inputs, wearfm_variant in sets:
         res = {}
         for v in variants:
-            key = wearfm_variant if v == "wearfm" else v
+            if v == "wearfm-j2" and len(inputs) == 1:
+                continue  # one file is one job
+            key = wearfm_variant + v[len("wearfm") :] if v.startswith("wearfm") else v
             print(f"running {v} on {name}...", file=sys.stderr)
             res[v] = measure(key, inputs, a.tmp / f"out_{v}")
         for v, r in res.items():
