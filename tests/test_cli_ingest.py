@@ -53,8 +53,9 @@ def test_bad_inputs_give_one_clear_line(tmp_path):
     _one_line_error(run("ingest", tmp_path / "blob.xyz", "--out", tmp_path / "o"), "blob.xyz", "--format")
     (tmp_path / "cols.csv").write_text("time,u,v\n" + "".join(f"{i},1,2\n" for i in range(100)))
     _one_line_error(run("ingest", tmp_path / "cols.csv", "--out", tmp_path / "o"), "cols.csv", "--acc-cols")
-    (tmp_path / "nan.csv").write_text("time,x,y,z\n" + "".join(f"{1000 + 20 * i},0,0,{'nan' if i > 50 else 1}\n"
-                                                               for i in range(100)))
+    (tmp_path / "nan.csv").write_text(
+        "time,x,y,z\n" + "".join(f"{1000 + 20 * i},0,0,{'nan' if i > 50 else 1}\n" for i in range(100))
+    )
     _one_line_error(run("ingest", tmp_path / "nan.csv", "--out", tmp_path / "o"), "nan.csv", "line 53")
     (tmp_path / "time.csv").write_text("time,x,y,z\n" + "".join(f"noon{i},0,0,1\n" for i in range(100)))
     _one_line_error(run("ingest", tmp_path / "time.csv", "--out", tmp_path / "o"), "time.csv", "line 2")
@@ -78,3 +79,29 @@ def test_on_error_skip_lists_failures_and_exits_nonzero(tmp_path):
 def test_info_on_missing_dataset(tmp_path):
     (tmp_path / "d").mkdir()
     _one_line_error(run("info", tmp_path / "d"), "no recordings")
+
+
+def test_issue_example_glob_columns_subject_from_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for subj in ("p1", "p2"):
+        d = tmp_path / "recordings" / subj
+        d.mkdir(parents=True)
+        lines = ["t;ax;ay;az;temp"] + [f"{i * 0.01:.2f};0.0;0.0;9.81;30" for i in range(300)]
+        (d / "day1.csv").write_text("\n".join(lines) + "\n")
+    r = run(
+        "ingest",
+        "recordings/**/*.csv",
+        "--acc-cols",
+        "ax,ay,az",
+        "--time-col",
+        "t",
+        "--subject-from",
+        "path:1",
+        "--out",
+        "data/mine",
+        "--json",
+    )
+    assert r.exit_code == 0, r.output
+    d = json.loads(run("info", "data/mine", "--json").stdout)
+    assert d["subject_ids"] == ["p1", "p2"] and d["rate_hz"]["median"] == pytest.approx(100.0)
+    assert sorted(x["path"] for x in d["recording_list"]) == ["p1/day1.parquet", "p2/day1.parquet"]
