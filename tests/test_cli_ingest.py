@@ -21,7 +21,8 @@ def test_help():
 
 
 def test_ingest_then_info_json(tmp_path):
-    write_csv(tmp_path / "in" / "a.csv" if (tmp_path / "in").mkdir() is None else None, labels=True)
+    (tmp_path / "in").mkdir()
+    write_csv(tmp_path / "in" / "a.csv", labels=True)
     write_csv(tmp_path / "in" / "b.csv", seed=1)
     r = run("ingest", tmp_path / "in", "--out", tmp_path / "out", "--json", "--subject-from", "name:(\\w)\\.csv")
     assert r.exit_code == 0, r.output

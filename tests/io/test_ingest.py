@@ -116,8 +116,9 @@ def test_skip_up_to_date_overwrite_and_change(tmp_path):
 
 
 def test_manifest_merges_datasets_and_jobs(tmp_path):
+    (tmp_path / "in").mkdir()
     for i in range(3):
-        write_csv(tmp_path / "in" / f"s{i}.csv" if (tmp_path / "in").mkdir(exist_ok=True) is None else None, seed=i)
+        write_csv(tmp_path / "in" / f"s{i}.csv", seed=i)
     write_csv(tmp_path / "b.csv")
     out = tmp_path / "out"
     s = ingest([tmp_path / "in"], out, replace(CFG, jobs=2))
