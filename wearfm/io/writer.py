@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from wearfm.errors import DataError, FormatError
 from wearfm.io.schema import encode_metadata, validate_table
 
 __all__ = ["RecordingWriter", "write_recording"]
@@ -60,7 +61,9 @@ class RecordingWriter:
         if self._schema is None:
             self._schema = table.schema.remove_metadata()
         elif table.schema.names != self._schema.names:
-            raise ValueError(f"chunk columns {table.schema.names} differ from the first chunk's {self._schema.names}")
+            raise FormatError(
+                f"{self.path}: chunk columns {table.schema.names} differ from the first chunk's {self._schema.names}"
+            )
         self.rows += table.num_rows
         self._buffer.append(table)
         self._buffered += table.num_rows
@@ -91,7 +94,7 @@ class RecordingWriter:
         self.meta.update(final_meta or {})
         if self._writer is None:
             if self._schema is None:
-                raise ValueError(f"{self.path}: nothing to write")
+                raise DataError(f"{self.path}: nothing to write")
             self._open(self.meta)
             self._flush()
         else:
