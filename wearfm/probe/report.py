@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from wearfm import __version__
@@ -45,7 +46,7 @@ def tables(result: ProbeResult) -> list[Table]:
     """One Rich table per encoder: a row per shot count, ``mean ± s.e.`` per metric."""
     out = []
     for r in result.encoders:
-        t = Table(title=f"{r.name} [{r.head}] ({r.n_test_windows} test windows)", title_justify="left")
+        t = Table(title=escape(f"{r.name} [{r.head}] ({r.n_test_windows} test windows)"), title_justify="left")
         t.add_column("k", justify="right")
         for m in result.metrics:
             t.add_column(_TITLES.get(m, m), justify="right")

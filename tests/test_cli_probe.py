@@ -1,0 +1,104 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.probe.conftest import write_dataset
+from wearfm.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
+@pytest.fixture
+def data(tmp_path):
+    return write_dataset(tmp_path / "data")
+
+
+def _run(args):
+    return runner.invoke(app, ["probe", *map(str, args)])
+
+
+def test_help():
+    r = _run(["--help"])
+    assert r.exit_code == 0 and "--encoder" in r.output and "--finetune" in r.output
+
+
+def test_probe_writes_reports_and_tables(data, tmp_path):
+    out = tmp_path / "rep"
+    r = _run(
+        [
+            data,
+            "--encoder",
+            "features",
+            "--encoder",
+            "random:resnet1d_tiny",
+            "--shots",
+            "1,5",
+            "--trials",
+            "2",
+            "--window",
+            "2",
+            "--test-subjects",
+            "s2",
+            "--out",
+            out,
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    assert "random:resnet1d_tiny [logreg]" in r.output and "macro-F1" in r.output and "±" in r.output
+    for f in ("results.json", "results.csv", "f1_vs_shots.png", "confusion_k5.png", "run.json"):
+        assert (out / f).is_file()
+    d = json.loads((out / "results.json").read_text())
+    assert d["split"] == {"train_subjects": ["s1", "s3", "s4"], "test_subjects": ["s2"]}
+
+
+def test_probe_json(data, tmp_path):
+    r = _run(
+        [
+            data,
+            "-e",
+            "features",
+            "--shots",
+            "2",
+            "--trials",
+            "2",
+            "--window",
+            "2",
+            "--out",
+            tmp_path / "o",
+            "--json",
+            "--head",
+            "knn",
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout.strip().splitlines()[-1])
+    assert d["encoders"][0]["head"] == "knn" and d["encoders"][0]["results"][0]["k"] == 2
+    assert not set(d["split"]["train_subjects"]) & set(d["split"]["test_subjects"])
+
+
+@pytest.mark.parametrize(
+    "make, extra, msg",
+    [
+        (dict(labelled=False), [], "no recording has labels"),
+        (dict(subjects=("only",)), [], "1 subject(s)"),
+        ({}, ["--shots", "1,500", "--few-classes", "stop"], "only 57 window(s) from train subjects, fewer than k=500"),
+        ({}, ["--set", "channels=acc+gyr"], "needs channels"),
+        ({}, ["--test-subjects", "nobody"], "not in the data"),
+        ({}, ["-e", "random:nope"], "unknown encoder 'nope'"),
+    ],
+)
+def test_bad_input_gives_one_red_line(tmp_path, make, extra, msg):
+    data = write_dataset(tmp_path / "d", **make)
+    r = _run([data, "-e", "features", "--window", "2", "--trials", "1", "--shots", "1", "-o", tmp_path / "o", *extra])
+    assert r.exit_code == 1
+    assert "error:" in r.output and msg in r.output.replace("\n", " ")
+    assert "Traceback" not in r.output
