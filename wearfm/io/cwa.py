@@ -274,7 +274,7 @@ class _Stream:
 
         def channel(v: np.ndarray, scale: np.ndarray) -> np.ndarray:
             factor = scale[0] if np.all(scale == scale[0]) else scale[:, None]
-            x = np.multiply(v, factor, dtype=np.float32)  # int -> float32 and scale in one pass
+            x: np.ndarray = np.multiply(v, factor, dtype=np.float32)  # int -> float32 and scale in one pass
             return x.reshape(-1) if keep is None else x[keep]
 
         acc_scale = (1.0 / np.left_shift(1, 8 + ((light >> 13) & 7))).astype(np.float32)
