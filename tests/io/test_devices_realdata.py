@@ -219,3 +219,13 @@ def test_other_kind_behind_device_extension(real_data: Path, tmp_path: Path) -> 
         with pytest.raises(FormatError) as e:
             mod.read_all(p)
         assert str(p) in str(e.value)
+
+
+def test_gt3x_gz_and_uppercase(real_data: Path, tmp_path: Path) -> None:
+    src = real_data / "devices" / "gt3x" / "ggir_actigraph_testfile.gt3x"
+    up = tmp_path / "SUBJ.GT3X"
+    shutil.copy(src, up)
+    gz = tmp_path / "subj.gt3x.gz"
+    gz.write_bytes(gzip.compress(src.read_bytes()))
+    a, _ = gt3x.read_all(src)
+    assert gt3x.read_all(up)[0].equals(a) and gt3x.read_all(gz)[0].equals(a)
