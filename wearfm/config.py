@@ -185,6 +185,7 @@ class ProbeConfig:
     test_subjects: tuple[str, ...] = ()
     test_fraction: float = 0.3
     label_purity: float = 1.0  # share of a window one label must cover for the window to be labelled
+    stride_s: float | None = None  # step between probe windows (None: the window length, no overlap)
     target: str = "label"
     few_classes: str = "use-available"  # use-available | stop
     seed: int = 0

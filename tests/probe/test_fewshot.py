@@ -187,3 +187,11 @@ def test_report_files(dataset, tmp_path):
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert [int(x["k"]) for x in rows] == [1, 5] and float(rows[1]["macro_f1_mean"]) > 0.5
     assert (out / "f1_vs_shots.png").stat().st_size > 1000
+
+
+def test_overlapping_windows_with_stride(dataset):
+    plain = probe(_cfg(dataset, trials=1, shots=(1,), test_subjects=("s1",)))
+    dense = probe(_cfg(dataset, trials=1, shots=(1,), test_subjects=("s1",), stride_s=1.0))
+    assert dense.encoders[0].n_test_windows == 2 * plain.encoders[0].n_test_windows  # 1199 samples: 38 vs 19
+    with pytest.raises(ConfigError, match="stride_s"):
+        probe(_cfg(dataset, stride_s=0.0))

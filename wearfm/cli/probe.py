@@ -60,6 +60,9 @@ def probe_command(
     window: Annotated[
         float | None, typer.Option(help="Baselines: window in seconds (default: first encoder's).")
     ] = None,
+    stride: Annotated[
+        float | None, typer.Option(help="Seconds between window starts (default: the window, no overlap).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the subject split and shot draws.")] = None,
     device: Annotated[str | None, typer.Option(help="Torch device: auto, cpu, cuda, cuda:N.")] = None,
     config: ConfigOpt = None,
@@ -88,6 +91,7 @@ def probe_command(
             few_classes=few_classes,
             rate_hz=rate,
             window_s=window,
+            stride_s=stride,
             seed=seed,
             device=device,
         )

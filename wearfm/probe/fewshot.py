@@ -210,7 +210,10 @@ def probe(cfg: ProbeConfig) -> ProbeResult:
                 f"{cfg.data} lack (e.g. {missing[0]}, which has {list(_entry(entries, missing[0]).channels)}); "
                 "use an encoder trained on channels the data has"
             )
-        ws = load_windows(root, rate_hz=rate, window=window, channels=channels, label_purity=cfg.label_purity)
+        stride = max(1, int(round(cfg.stride_s * rate))) if cfg.stride_s else None
+        ws = load_windows(
+            root, rate_hz=rate, window=window, channels=channels, stride=stride, label_purity=cfg.label_purity
+        )
         task = make_task(ws, train_s, test_s, cfg, source=str(cfg.data))
         for enc in encs:
             by_spec[enc.spec] = _evaluate(enc, ws, task, cfg)
@@ -247,6 +250,8 @@ def _check_config(cfg: ProbeConfig) -> None:
         raise ConfigError(f"unknown --head {cfg.head!r}; choose from {list(HEADS)}")
     if cfg.few_classes not in ("use-available", "stop"):
         raise ConfigError(f"few_classes must be 'use-available' or 'stop', got {cfg.few_classes!r}")
+    if cfg.stride_s is not None and cfg.stride_s <= 0:
+        raise ConfigError(f"stride_s must be positive, got {cfg.stride_s}")
     if not 0.0 < cfg.label_purity <= 1.0:
         raise ConfigError(f"label_purity must be in (0, 1], got {cfg.label_purity}")
     if cfg.target != "label":
