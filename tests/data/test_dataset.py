@@ -107,3 +107,11 @@ def test_parse_window(spec, rate, expected):
 def test_parse_window_rejects(spec):
     with pytest.raises(ConfigError):
         parse_window(spec, 30)
+
+
+def test_subclass_items_are_honoured_by_batched_fetch(ws):
+    class Shifted(WindowDataset):
+        def __getitem__(self, i):
+            return {"x": np.zeros((1, 2), np.float32), "index": int(i) + 1000}
+
+    assert [b["index"] for b in Shifted(ws).__getitems__([1, 2])] == [1001, 1002]

@@ -49,6 +49,8 @@ class WindowDataset(Dataset):
 
     def __getitems__(self, idx: list[int]) -> list[dict[str, Any]]:
         # torch's fetcher calls this with the whole batch of indices: one vectorised gather instead of B.
+        if type(self).__getitem__ is not WindowDataset.__getitem__:  # a subclass changed the items: honour it
+            return [self[int(i)] for i in idx]
         xb = self.windows.batch(np.asarray(idx, dtype=np.int64))  # (B, C, T)
         return [{"x": xb[k], "index": int(i)} for k, i in enumerate(idx)]
 
