@@ -91,6 +91,8 @@ def test_resume_can_extend_a_finished_run(tiny_dataset, tmp_path, toy_method):
     pretrain(cfg)
     r = pretrain(dataclasses.replace(cfg, max_steps=8), resume=tmp_path / "r")
     assert r.steps == 8 and r.resumed_from == 4
+    again = pretrain(dataclasses.replace(cfg, max_steps=8), resume=tmp_path / "r")  # nothing left to do
+    assert again.steps == 8 and again.final_loss == r.final_loss
 
 
 def test_normalization_is_saved_with_the_encoder(tiny_dataset, tmp_path, toy_method):

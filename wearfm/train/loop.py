@@ -255,6 +255,9 @@ def _pretrain(
         if dist.is_main:
             metrics_file.close()
     train_s = time.perf_counter() - t_train
+    if math.isnan(last_loss) and dist.is_main and metrics_path.exists():  # resumed a finished run: no new step
+        lines = metrics_path.read_text().splitlines()
+        last_loss = float(json.loads(lines[-1])["loss"]) if lines else last_loss
     if dist.distributed:  # DDP syncs buffers (BatchNorm statistics) at each forward: end on rank 0's, as saved
         for b in method.buffers():
             torch.distributed.broadcast(b.data, src=0)
