@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -30,13 +29,20 @@ from wearfm.io.detect import (
     read_head,
     sniff_delimiter,
 )
-from wearfm.io.schema import ACC, GYR, STANDARD_GRAVITY, schema_for
+from wearfm.io.textutil import (
+    UNIT_NS,
+    WhitespaceReader,
+    canonical_chunk,
+    id_from_spec,
+    parse_iso,
+    start_ns,
+    to_ns,
+)
 
-__all__ = ["sniff", "read", "canonical_chunk", "id_from_spec", "UNIT_NS"]
+__all__ = ["sniff", "read", "canonical_chunk", "id_from_spec"]
 
 log = logging.getLogger(__name__)
 
-UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 _ACC_NAMES = [
     ("acc_x", "acc_y", "acc_z"),
     ("x_acc", "y_acc", "z_acc"),
@@ -83,42 +89,6 @@ def _isnum(s: str) -> bool:
 
 def _split(line: str, delimiter: str) -> list[str]:
     return line.split() if delimiter == "whitespace" else line.split(delimiter)
-
-
-class _Whitespace(io.RawIOBase):
-    """File wrapper turning runs of blanks into commas (and dropping ``;`` line ends) for the CSV parser."""
-
-    def __init__(self, raw: IO[bytes], blanks: bool, semicolons: bool) -> None:
-        self._raw, self._blanks, self._semi, self._buf, self._carry = raw, blanks, semicolons, b"", b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        while not self._buf:
-            block = self._raw.read(1 << 22)
-            if not block:
-                if not self._carry:
-                    return 0
-                block, self._carry = self._carry + b"\n", b""
-            else:
-                block = self._carry + block
-                cut = block.rfind(b"\n") + 1
-                block, self._carry = block[:cut], block[cut:]
-            if self._semi:
-                block = block.replace(b";", b"")
-            if self._blanks:
-                block = re.sub(rb"(?m)^[ \t]+|[ \t]+(?=\r?$)", b"", block)
-                block = re.sub(rb"[ \t]+", b",", block)
-            self._buf = block
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        return n
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
 
 
 @dataclass
@@ -217,35 +187,6 @@ def _plan(path: Path, head: bytes, cfg: IngestConfig) -> _Plan:
     return _Plan(names, header, d, acc, gyr, time, time_numeric, label, subject_col, bpr)
 
 
-def id_from_spec(spec: str | None, path: Path, column_value: str | None = None) -> str | None:
-    """Resolve an id source into an identifier.
-
-    Sources: ``path:N`` (component N of the path as given; negative counts from the end, -2 is the folder),
-    ``name:REGEX`` (first group, or the match, in the file name), ``column:NAME`` (``column_value``) and
-    ``value:ID``.
-    """
-    if spec is None:
-        return None
-    kind, _, arg = spec.partition(":")
-    if kind == "value":
-        return arg
-    if kind == "column":
-        return column_value
-    if kind == "path":
-        try:
-            parts = path.parts
-            return parts[int(arg)]
-        except (ValueError, IndexError):
-            raise ConfigError(f"{spec!r}: {path} has no path component {arg} (it has {list(path.parts)})") from None
-    if kind == "name":
-        name = path.name
-        m = re.search(arg, name)
-        if not m:
-            raise DataError(f"{path}: the pattern {arg!r} (from {spec!r}) does not match the file name")
-        return m.group(1) if m.groups() else m.group(0)
-    raise ConfigError(f"bad id source {spec!r}; use path:N, name:REGEX, column:NAME or value:ID")
-
-
 def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
     """Stream ``path`` as canonical tables (see module docstring); ``info`` fills while iterating.
 
@@ -295,7 +236,7 @@ def _open(path: Path, plan: _Plan, cfg: IngestConfig) -> pacsv.CSVStreamingReade
     )
     source: Any = str(path)
     if plan.delimiter == "whitespace":
-        source = io.BufferedReader(_Whitespace(open_binary(path), True, False), 1 << 20)
+        source = io.BufferedReader(WhitespaceReader(open_binary(path), True, False), 1 << 20)
     try:
         return pacsv.open_csv(source, read_options=ropts, parse_options=popts, convert_options=copts)
     except pa.ArrowInvalid as e:
@@ -331,7 +272,7 @@ def _iterate(path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any]) -
             acc_unit = detect_acc_unit(acc[:200_000], path)  # a few minutes of data are enough
             counters["acc_unit_input"] = acc_unit
         if plan.time is None:
-            start = _start_ns(cfg, path)
+            start = start_ns(cfg, path)
             t = start + np.round((row0 + np.arange(n)) * (1e9 / float(cfg.rate_hz or 1))).astype(np.int64)
         elif plan.time_numeric:
             tv = batch.column(plan.time).to_numpy(zero_copy_only=False)
@@ -344,10 +285,10 @@ def _iterate(path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any]) -
             if bad.any():
                 line = row0 + int(np.argmax(bad)) + 1 + plan.header
                 raise DataError(f"{path}: line {line}: time value is missing or not a number; fix or remove the line")
-            t = _to_ns(tv, UNIT_NS[time_unit])
+            t = to_ns(tv, UNIT_NS[time_unit])
         else:
             counters["time_unit"] = "iso"
-            t = _parse_iso(batch.column(plan.time), path, row0 + 1 + plan.header)
+            t = parse_iso(batch.column(plan.time), path, row0 + 1 + plan.header)
         gyr = np.column_stack([batch.column(c).to_numpy(zero_copy_only=False) for c in plan.gyr]) if plan.gyr else None
         label = batch.column(plan.label) if plan.label else None
         if plan.subject_col is not None:
@@ -367,84 +308,3 @@ def _iterate(path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any]) -
         counters["rows_read"] = row0
     if row0 == 0:
         raise DataError(f"{path}: no data rows; the file has only a header")
-
-
-def _to_ns(values: np.ndarray, unit_ns: int) -> np.ndarray:
-    """Numbers in a unit -> int64 ns, exact for whole numbers (no float rounding of epoch milliseconds)."""
-    whole = np.floor(values)
-    frac = np.round((values - whole) * unit_ns).astype(np.int64)
-    return np.asarray(whole.astype(np.int64) * unit_ns + frac, dtype=np.int64)
-
-
-def _start_ns(cfg: IngestConfig, path: Path) -> int:
-    if not cfg.start_time:
-        return 0
-    try:
-        return int(pc.cast(pa.array([cfg.start_time]), pa.timestamp("ns")).cast(pa.int64())[0].as_py())
-    except pa.ArrowInvalid:
-        raise ConfigError(f"--start-time {cfg.start_time!r} is not an ISO time like 2024-05-01T08:00:00") from None
-
-
-def _parse_iso(col: pa.Array, path: Path, line0: int) -> np.ndarray:
-    for tp in (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")):
-        try:
-            return np.asarray(pc.cast(col, tp).cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-    for i, v in enumerate(col.to_pylist()):
-        try:
-            pc.cast(pa.array([v]), pa.timestamp("ns"))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            try:
-                pc.cast(pa.array([v]), pa.timestamp("ns", tz="UTC"))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise DataError(
-                    f"{path}: line {line0 + i}: cannot parse time {v!r}; use ISO 8601 "
-                    "(2024-05-01T08:00:00.000) or numbers with --time-unit"
-                ) from None
-    raise DataError(f"{path}: the time column mixes time zones and plain times; make it uniform")
-
-
-def canonical_chunk(
-    path: Path,
-    t: np.ndarray,
-    acc: np.ndarray,
-    gyr: np.ndarray | None,
-    label: pa.Array | pa.ChunkedArray | None,
-    acc_unit: str,
-    gyr_unit: str,
-    line0: int,
-    cfg: IngestConfig,
-) -> pa.Table:
-    """Build one canonical table (g, deg/s, float32) from raw arrays, rejecting non-finite samples."""
-    if acc_unit not in ("g", "m/s2", "m/s^2"):
-        raise ConfigError(f"unknown acceleration unit {acc_unit!r}; use g or m/s2")
-    if gyr_unit not in ("rad/s", "deg/s"):
-        raise ConfigError(f"unknown gyroscope unit {gyr_unit!r}; use rad/s or deg/s")
-    vals = acc if gyr is None else np.concatenate([acc, gyr], axis=1)
-    finite = np.isfinite(vals).all(axis=1)
-    if not finite.all():
-        bad = int((~finite).sum())
-        if cfg.nonfinite == "error":
-            line = line0 + int(np.argmax(~finite))
-            raise DataError(
-                f"{path}: line {line}: missing, NaN or infinite sensor value ({bad} such rows in this "
-                "chunk); fix the file or pass --set nonfinite=drop to drop those rows"
-            )
-        t, acc = t[finite], acc[finite]
-        gyr = gyr[finite] if gyr is not None else None
-        label = label.filter(pa.array(finite)) if label is not None else None
-    scale = 1.0 / STANDARD_GRAVITY if acc_unit != "g" else 1.0
-    cols: dict[str, Any] = {"time": pa.array(t.astype(np.int64), pa.int64()).cast(pa.timestamp("ns"))}
-    for i, c in enumerate(ACC):
-        cols[c] = pa.array(np.ascontiguousarray(acc[:, i] if scale == 1.0 else acc[:, i] * scale, np.float32))
-    if gyr is not None:
-        gscale = 180.0 / np.pi if gyr_unit == "rad/s" else 1.0
-        for i, c in enumerate(GYR):
-            cols[c] = pa.array(np.ascontiguousarray(gyr[:, i] if gscale == 1.0 else gyr[:, i] * gscale, np.float32))
-    if label is not None:
-        lab = label.cast(pa.string()) if label.type != pa.string() else label
-        if isinstance(lab, pa.ChunkedArray):
-            lab = lab.combine_chunks()
-        cols["label"] = pc.dictionary_encode(lab).cast(pa.dictionary(pa.int32(), pa.string()))
-    return pa.table(cols, schema=schema_for(list(cols)))

@@ -21,9 +21,9 @@ from pyarrow import csv as pacsv
 
 from wearfm.config import IngestConfig
 from wearfm.errors import DataError
-from wearfm.io.csv import _Whitespace, canonical_chunk
 from wearfm.io.detect import open_binary, read_head
 from wearfm.io.merge import pair_nearest
+from wearfm.io.textutil import WhitespaceReader, canonical_chunk
 
 __all__ = ["sniff", "accepts", "companions", "output_name", "read", "activity_names"]
 
@@ -85,7 +85,7 @@ def activity_names(path: Path, levels: int = 5) -> dict[str, str]:
 
 def _load(path: Path) -> pa.Table:
     read_head(path)
-    src = io.BufferedReader(_Whitespace(open_binary(path), False, True), 1 << 20)
+    src = io.BufferedReader(WhitespaceReader(open_binary(path), False, True), 1 << 20)
     try:
         t = pacsv.read_csv(
             src,

@@ -1,0 +1,171 @@
+"""Helpers shared by the text readers: line normalising, id sources, time parsing, canonical chunks."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from wearfm.config import IngestConfig
+from wearfm.errors import ConfigError, DataError
+from wearfm.io.schema import ACC, GYR, STANDARD_GRAVITY, schema_for
+
+__all__ = ["WhitespaceReader", "id_from_spec", "to_ns", "start_ns", "parse_iso", "canonical_chunk", "UNIT_NS"]
+
+UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+class WhitespaceReader(io.RawIOBase):
+    """File wrapper turning runs of blanks into commas (and dropping ``;`` line ends) for the CSV parser."""
+
+    def __init__(self, raw: IO[bytes], blanks: bool, semicolons: bool) -> None:
+        self._raw, self._blanks, self._semi, self._buf, self._carry = raw, blanks, semicolons, b"", b""
+
+    def readable(self) -> bool:
+        """Always readable."""
+        return True
+
+    def readinto(self, b: Any) -> int:
+        """Fill ``b`` with normalised bytes; cut at line ends so a run of blanks is never split."""
+        while not self._buf:
+            block = self._raw.read(1 << 22)
+            if not block:
+                if not self._carry:
+                    return 0
+                block, self._carry = self._carry + b"\n", b""
+            else:
+                block = self._carry + block
+                cut = block.rfind(b"\n") + 1
+                block, self._carry = block[:cut], block[cut:]
+            if self._semi:
+                block = block.replace(b";", b"")
+            if self._blanks:
+                block = re.sub(rb"(?m)^[ \t]+|[ \t]+(?=\r?$)", b"", block)
+                block = re.sub(rb"[ \t]+", b",", block)
+            self._buf = block
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def close(self) -> None:
+        """Close the wrapped file too."""
+        self._raw.close()
+        super().close()
+
+
+def id_from_spec(spec: str | None, path: Path, column_value: str | None = None) -> str | None:
+    """Resolve an id source into an identifier.
+
+    Sources: ``path:N`` (component N of the path as given; negative counts from the end, -2 is the folder),
+    ``name:REGEX`` (first group, or the match, in the file name), ``column:NAME`` (``column_value``) and
+    ``value:ID``.
+    """
+    if spec is None:
+        return None
+    kind, _, arg = spec.partition(":")
+    if kind == "value":
+        return arg
+    if kind == "column":
+        return column_value
+    if kind == "path":
+        try:
+            parts = path.parts
+            return parts[int(arg)]
+        except (ValueError, IndexError):
+            raise ConfigError(f"{spec!r}: {path} has no path component {arg} (it has {list(path.parts)})") from None
+    if kind == "name":
+        name = path.name
+        m = re.search(arg, name)
+        if not m:
+            raise DataError(f"{path}: the pattern {arg!r} (from {spec!r}) does not match the file name")
+        return m.group(1) if m.groups() else m.group(0)
+    raise ConfigError(f"bad id source {spec!r}; use path:N, name:REGEX, column:NAME or value:ID")
+
+
+def to_ns(values: np.ndarray, unit_ns: int) -> np.ndarray:
+    """Numbers in a unit -> int64 ns, exact for whole numbers (no float rounding of epoch milliseconds)."""
+    whole = np.floor(values)
+    frac = np.round((values - whole) * unit_ns).astype(np.int64)
+    return np.asarray(whole.astype(np.int64) * unit_ns + frac, dtype=np.int64)
+
+
+def start_ns(cfg: IngestConfig, path: Path) -> int:
+    """``cfg.start_time`` (ISO) in ns since 1970, 0 when unset, for files without a time column."""
+    if not cfg.start_time:
+        return 0
+    try:
+        return int(pc.cast(pa.array([cfg.start_time]), pa.timestamp("ns")).cast(pa.int64())[0].as_py())
+    except pa.ArrowInvalid:
+        raise ConfigError(f"--start-time {cfg.start_time!r} is not an ISO time like 2024-05-01T08:00:00") from None
+
+
+def parse_iso(col: pa.Array, path: Path, line0: int) -> np.ndarray:
+    """ISO 8601 strings -> int64 ns (offsets converted to UTC); names the first bad line (``line0`` is row 0's)."""
+    for tp in (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")):
+        try:
+            return np.asarray(pc.cast(col, tp).cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    for i, v in enumerate(col.to_pylist()):
+        try:
+            pc.cast(pa.array([v]), pa.timestamp("ns"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            try:
+                pc.cast(pa.array([v]), pa.timestamp("ns", tz="UTC"))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise DataError(
+                    f"{path}: line {line0 + i}: cannot parse time {v!r}; use ISO 8601 "
+                    "(2024-05-01T08:00:00.000) or numbers with --time-unit"
+                ) from None
+    raise DataError(f"{path}: the time column mixes time zones and plain times; make it uniform")
+
+
+def canonical_chunk(
+    path: Path,
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray | None,
+    label: pa.Array | pa.ChunkedArray | None,
+    acc_unit: str,
+    gyr_unit: str,
+    line0: int,
+    cfg: IngestConfig,
+) -> pa.Table:
+    """Build one canonical table (g, deg/s, float32) from raw arrays, rejecting non-finite samples."""
+    if acc_unit not in ("g", "m/s2", "m/s^2"):
+        raise ConfigError(f"unknown acceleration unit {acc_unit!r}; use g or m/s2")
+    if gyr_unit not in ("rad/s", "deg/s"):
+        raise ConfigError(f"unknown gyroscope unit {gyr_unit!r}; use rad/s or deg/s")
+    vals = acc if gyr is None else np.concatenate([acc, gyr], axis=1)
+    finite = np.isfinite(vals).all(axis=1)
+    if not finite.all():
+        bad = int((~finite).sum())
+        if cfg.nonfinite == "error":
+            line = line0 + int(np.argmax(~finite))
+            raise DataError(
+                f"{path}: line {line}: missing, NaN or infinite sensor value ({bad} such rows in this "
+                "chunk); fix the file or pass --set nonfinite=drop to drop those rows"
+            )
+        t, acc = t[finite], acc[finite]
+        gyr = gyr[finite] if gyr is not None else None
+        label = label.filter(pa.array(finite)) if label is not None else None
+    scale = 1.0 / STANDARD_GRAVITY if acc_unit != "g" else 1.0
+    cols: dict[str, Any] = {"time": pa.array(t.astype(np.int64), pa.int64()).cast(pa.timestamp("ns"))}
+    for i, c in enumerate(ACC):
+        cols[c] = pa.array(np.ascontiguousarray(acc[:, i] if scale == 1.0 else acc[:, i] * scale, np.float32))
+    if gyr is not None:
+        gscale = 180.0 / np.pi if gyr_unit == "rad/s" else 1.0
+        for i, c in enumerate(GYR):
+            cols[c] = pa.array(np.ascontiguousarray(gyr[:, i] if gscale == 1.0 else gyr[:, i] * gscale, np.float32))
+    if label is not None:
+        lab = label.cast(pa.string()) if label.type != pa.string() else label
+        if isinstance(lab, pa.ChunkedArray):
+            lab = lab.combine_chunks()
+        cols["label"] = pc.dictionary_encode(lab).cast(pa.dictionary(pa.int32(), pa.string()))
+    return pa.table(cols, schema=schema_for(list(cols)))
