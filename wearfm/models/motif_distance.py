@@ -111,7 +111,8 @@ class _DilatedStack(nn.Module):
         self.blocks = nn.Sequential(*[_Block(dim, kernel_size, 2**i) for i in range(blocks)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(_instance_norm(F.gelu(self.stem(x))))
+        out: torch.Tensor = self.blocks(_instance_norm(F.gelu(self.stem(x))))
+        return out
 
 
 @dataclass
@@ -235,7 +236,7 @@ class MotifDistance(nn.Module):
 
     def distance(self, anchor: torch.Tensor, candidate: torch.Tensor) -> torch.Tensor:
         """Squared reconstruction error of ``anchor`` from ``candidate`` per pair, summed in fp32; (B,)."""
-        rec = self(anchor, candidate)
+        rec: torch.Tensor = self(anchor, candidate)
         return (rec.float() - anchor.float()).pow(2).sum(dim=(1, 2))
 
     @torch.no_grad()
