@@ -208,6 +208,10 @@ class ExportConfig:
     quantize: str = "none"  # none | int8
     check: bool = True
     atol: float = 1e-4
+    exporter: str = "auto"  # auto | dynamo | torchscript (see wearfm/export/onnx.py)
+    quant_mode: str = "auto"  # auto | dynamic | static (int8; auto picks per architecture)
+    calibration: str | None = None  # dataset for static int8 calibration and real-window checks
+    calibration_windows: int = 256
 
 
 # --- loading and overriding -------------------------------------------------------------------------

@@ -7,5 +7,6 @@ from wearfm.cli import probe as _probe  # noqa: F401, E402
 from wearfm.cli import pretrain as _pretrain  # noqa: F401, E402
 from wearfm.cli import pair as _pair  # noqa: F401, E402
 from wearfm.cli import ingest as _ingest  # noqa: F401, E402
+from wearfm.cli import export as _export  # noqa: F401, E402
 
 __all__ = ["app"]
