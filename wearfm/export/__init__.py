@@ -35,5 +35,7 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # the function, not the same-named submodule the import just bound
+        return value
     raise AttributeError(f"module 'wearfm.export' has no attribute {name!r}")
