@@ -21,8 +21,9 @@ runner = CliRunner()
 def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cli_export")
     write_dataset(root / "data", subjects=("s1", "s2"), seconds=20)
-    save_encoder(build_model(EncoderSpec("cnn_gru_tiny", {"in_channels": 3}, 30.0, 60, ACC, method="simclr")),
-                 root / "run")
+    save_encoder(
+        build_model(EncoderSpec("cnn_gru_tiny", {"in_channels": 3}, 30.0, 60, ACC, method="simclr")), root / "run"
+    )
     save_encoder(build_model(EncoderSpec("resnet1d_tiny", {"in_channels": 3}, 30.0, 60, ACC)), root / "conv")
     return root
 
@@ -41,8 +42,9 @@ def test_export_embed_chain(work: Path) -> None:
     assert {c["batch"] for c in s["checks"]} == {1, 7, 64}
     r = runner.invoke(app, ["info", str(work / "m.onnx"), "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["metadata"]["method"] == "simclr"
-    r = runner.invoke(app, ["embed", str(work / "data"), "--model", str(work / "m.onnx"), "--out",
-                            str(work / "e.parquet"), "--json"])
+    r = runner.invoke(
+        app, ["embed", str(work / "data"), "--model", str(work / "m.onnx"), "--out", str(work / "e.parquet"), "--json"]
+    )
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout.strip().splitlines()[-1])
     assert pq.read_table(work / "e.parquet").num_rows == s["windows"] > 0
@@ -50,8 +52,20 @@ def test_export_embed_chain(work: Path) -> None:
 
 def test_export_int8_static_with_calibration(work: Path) -> None:
     out = work / "q.onnx"
-    r = runner.invoke(app, ["export", str(work / "conv"), "--out", str(out), "--quantize", "int8", "--calibration",
-                            str(work / "data"), "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "export",
+            str(work / "conv"),
+            "--out",
+            str(out),
+            "--quantize",
+            "int8",
+            "--calibration",
+            str(work / "data"),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout.strip().splitlines()[-1])
     assert s["quantization"] == "int8-static-qdq" and Path(s["fp32_path"]).exists() and out.exists()
@@ -69,10 +83,12 @@ def test_bad_inputs(work: Path, tmp_path: Path) -> None:
     r = runner.invoke(app, ["export", str(work / "conv"), "--out", str(tmp_path / "x.onnx"), "--quantize", "int8"])
     assert r.exit_code == 1 and "calibration" in r.output
     (tmp_path / "f").write_text("x")
-    r = runner.invoke(app, ["embed", str(work / "data"), "--model", str(work / "run"), "--out",
-                            str(tmp_path / "f" / "e.parquet")])
+    r = runner.invoke(
+        app, ["embed", str(work / "data"), "--model", str(work / "run"), "--out", str(tmp_path / "f" / "e.parquet")]
+    )
     assert r.exit_code == 1 and "cannot create the output folder" in r.output
     d50 = write_dataset(tmp_path / "d50", subjects=("s1",), activities=("walk",), seconds=20, hz=50.0)
-    r = runner.invoke(app, ["embed", str(d50), "--model", str(work / "run"), "--out", str(tmp_path / "e.parquet"),
-                            "--strict"])
+    r = runner.invoke(
+        app, ["embed", str(d50), "--model", str(work / "run"), "--out", str(tmp_path / "e.parquet"), "--strict"]
+    )
     assert r.exit_code == 1 and "30 Hz" in r.output and "Traceback" not in r.output

@@ -18,9 +18,19 @@ from wearfm.models.saved import EncoderSpec, build_model
 ACC = ("acc_x", "acc_y", "acc_z")
 IMU = ACC + ("gyr_x", "gyr_y", "gyr_z")
 CONTRACT = [
-    "wearfm.sample_rate_hz", "wearfm.window_samples", "wearfm.channels", "wearfm.units", "wearfm.normalization",
-    "wearfm.embed_dim", "wearfm.method", "wearfm.encoder", "wearfm.encoder_kwargs", "wearfm.version",
-    "wearfm.checkpoint_sha256", "wearfm.opset", "wearfm.quantization",
+    "wearfm.sample_rate_hz",
+    "wearfm.window_samples",
+    "wearfm.channels",
+    "wearfm.units",
+    "wearfm.normalization",
+    "wearfm.embed_dim",
+    "wearfm.method",
+    "wearfm.encoder",
+    "wearfm.encoder_kwargs",
+    "wearfm.version",
+    "wearfm.checkpoint_sha256",
+    "wearfm.opset",
+    "wearfm.quantization",
 ]
 
 
@@ -28,8 +38,7 @@ def _model(name: str, channels=ACC, window: int = 64, head=None) -> torch.nn.Mod
     torch.manual_seed(0)
     c = len(channels)
     norm = {"mean": [0.0] * (c - 1) + [1.0], "std": [0.5] * c}
-    spec = EncoderSpec(name, {"in_channels": c}, 30.0, window, channels, normalization=norm, head=head,
-                       method="simclr")
+    spec = EncoderSpec(name, {"in_channels": c}, 30.0, window, channels, normalization=norm, head=head, method="simclr")
     return build_model(spec).eval()
 
 

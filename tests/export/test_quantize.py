@@ -46,8 +46,9 @@ def _macro_f1(path: Path, x: np.ndarray, y: np.ndarray) -> float:
     return float(f1_score(y[~tr], clf.predict(z[~tr]), average="macro"))
 
 
-@pytest.mark.parametrize(("name", "mode"), [("resnet1d_tiny", "static"), ("cnn_gru_tiny", "dynamic"),
-                                            ("patchtst_tiny", "dynamic")])
+@pytest.mark.parametrize(
+    ("name", "mode"), [("resnet1d_tiny", "static"), ("cnn_gru_tiny", "dynamic"), ("patchtst_tiny", "dynamic")]
+)
 def test_int8_per_architecture(name: str, mode: str, tmp_path: Path) -> None:
     fp32 = _export(name, tmp_path)
     assert choose_mode(fp32) == mode

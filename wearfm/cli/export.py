@@ -53,8 +53,15 @@ def export_command(
     setup_logging(quiet or json_)
     with user_errors():
         cfg = build_config(
-            ExportConfig, config, set_, model=str(run), out=None if out is None else str(out), opset=opset,
-            quantize=quantize, calibration=None if calibration is None else str(calibration), exporter=exporter,
+            ExportConfig,
+            config,
+            set_,
+            model=str(run),
+            out=None if out is None else str(out),
+            opset=opset,
+            quantize=quantize,
+            calibration=None if calibration is None else str(calibration),
+            exporter=exporter,
             check=check,
         )
         with timed("export"):
@@ -72,8 +79,11 @@ def export_command(
     if res["checks"]:
         t.add_row("max |onnx - torch|", f"{res['max_abs_diff']:.2e} over {len(res['checks'])} checks (batch 1, 7, 64)")
     if res["quantization"] != "none":
-        t.add_row("quantization", f"{res['quantization']} (fp32 {res['fp32_size_bytes'] / 1e6:.2f} MB kept at "
-                  f"{res['fp32_path']}; mean cosine int8 vs fp32 {res['int8_mean_cosine']:.4f})")
+        t.add_row(
+            "quantization",
+            f"{res['quantization']} (fp32 {res['fp32_size_bytes'] / 1e6:.2f} MB kept at "
+            f"{res['fp32_path']}; mean cosine int8 vs fp32 {res['int8_mean_cosine']:.4f})",
+        )
     err_console.print(t)
 
 
@@ -104,5 +114,6 @@ def embed_command(
     elif not quiet:
         err_console.print(
             f"[green]wrote[/] {res['windows']} embeddings ({res['embed_dim']}-d, {res['window_samples']} samples at "
-            f"{res['rate_hz']:g} Hz) to {res['out']}", highlight=False
+            f"{res['rate_hz']:g} Hz) to {res['out']}",
+            highlight=False,
         )

@@ -57,8 +57,13 @@ def _torch_model(path: Path) -> tuple[Callable[[np.ndarray], np.ndarray], float,
         with torch.inference_mode():
             return np.asarray(model.forward_features(torch.from_numpy(x)).numpy(), dtype=np.float32)
 
-    return run, float(s.rate_hz), int(s.window_samples), tuple(s.channels), {"model": str(path), "kind": "torch",
-                                                                               "method": s.method}
+    return (
+        run,
+        float(s.rate_hz),
+        int(s.window_samples),
+        tuple(s.channels),
+        {"model": str(path), "kind": "torch", "method": s.method},
+    )
 
 
 def embed(
@@ -108,13 +113,17 @@ def embed(
     _, entries = list_recordings(data)
     lacking = [e.path for e in entries if not all(c in e.channels for c in channels)]
     if lacking:
-        raise DataError(f"{data}: {len(lacking)} recording(s) lack the model's channels {list(channels)} "
-                        f"(e.g. {lacking[0]} has {list(_entry(entries, lacking[0]).channels)}); "
-                        "embed data recorded with those sensors, or use a model trained on these channels")
+        raise DataError(
+            f"{data}: {len(lacking)} recording(s) lack the model's channels {list(channels)} "
+            f"(e.g. {lacking[0]} has {list(_entry(entries, lacking[0]).channels)}); "
+            "embed data recorded with those sensors, or use a model trained on these channels"
+        )
     off = [e for e in entries if e.sample_rate_hz and abs(e.sample_rate_hz / rate - 1) > _RATE_TOLERANCE]
     if off:
-        msg = (f"{len(off)} of {len(entries)} recording(s) are not at the model's {rate:g} Hz "
-               f"(e.g. {off[0].path} at {off[0].sample_rate_hz:.1f} Hz)")
+        msg = (
+            f"{len(off)} of {len(entries)} recording(s) are not at the model's {rate:g} Hz "
+            f"(e.g. {off[0].path} at {off[0].sample_rate_hz:.1f} Hz)"
+        )
         if strict:
             raise DataError(f"{data}: {msg}; resample it with `wearfm ingest --resample-hz {rate:g}` or drop --strict")
         log.info("%s: resampling to %g Hz", msg, rate)
@@ -137,16 +146,30 @@ def embed(
         cols["label"] = pa.array(ws.label_strings().tolist(), pa.string())
     cols["embedding"] = pa.ListArray.from_arrays(np.arange(0, z.size + 1, dim, dtype=np.int32), pa.array(z.ravel()))
     table = pa.table(cols)
-    meta = {"model": str(model_p), "sample_rate_hz": str(rate), "window_samples": str(window),
-            "channels": ",".join(channels), "embed_dim": str(dim), "method": str(info["method"])}
+    meta = {
+        "model": str(model_p),
+        "sample_rate_hz": str(rate),
+        "window_samples": str(window),
+        "channels": ",".join(channels),
+        "embed_dim": str(dim),
+        "method": str(info["method"]),
+    }
     table = table.replace_schema_metadata({f"wearfm.embed.{k}".encode(): v.encode() for k, v in meta.items()})
     tmp = out_p.with_name(f".{out_p.name}.{os.getpid()}.tmp")
     pq.write_table(table, tmp)
     tmp.replace(out_p)
     log.info("wrote %d embeddings of %d dims to %s", len(z), dim, out_p)
-    return {"out": str(out_p), "windows": int(len(z)), "embed_dim": dim, "rate_hz": rate, "window_samples": window,
-            "channels": list(channels), "resampled_recordings": len(off), "model_kind": info["kind"],
-            "labelled_windows": int((ws.label >= 0).sum())}
+    return {
+        "out": str(out_p),
+        "windows": int(len(z)),
+        "embed_dim": dim,
+        "rate_hz": rate,
+        "window_samples": window,
+        "channels": list(channels),
+        "resampled_recordings": len(off),
+        "model_kind": info["kind"],
+        "labelled_windows": int((ws.label >= 0).sum()),
+    }
 
 
 def _entry(entries: list[Any], path: str) -> Any:

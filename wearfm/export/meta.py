@@ -68,8 +68,15 @@ def decode_onnx_metadata(raw: dict[str, str]) -> dict[str, Any]:
             out[key] = float(v)
         elif key in ("window_samples", "embed_dim", "opset"):
             out[key] = int(float(v))
-        elif key in ("channels", "units", "normalization", "encoder_kwargs", "head", "quantization_info",
-                     "dynamic_axes"):
+        elif key in (
+            "channels",
+            "units",
+            "normalization",
+            "encoder_kwargs",
+            "head",
+            "quantization_info",
+            "dynamic_axes",
+        ):
             try:
                 out[key] = json.loads(v)
             except json.JSONDecodeError:
@@ -106,7 +113,8 @@ def write_onnx_metadata(path: str | Path, meta: dict[str, str]) -> None:
         model.metadata_props.add(key=k, value=props[k])
     model.doc_string = (
         f"wearfm encoder {props.get('wearfm.encoder', '?')} ({props.get('wearfm.method', '?')}): "
-        f"input '{INPUT_NAME}' (batch, channels, time) float32 in g / deg/s at {props.get('wearfm.sample_rate_hz')} Hz; "
+        f"input '{INPUT_NAME}' (batch, channels, time) float32 in g / deg/s "
+        f"at {props.get('wearfm.sample_rate_hz')} Hz; "
         f"output '{OUTPUT_NAME}' (batch, {props.get('wearfm.embed_dim')})."
     )
     tmp = Path(path).with_name(f".{Path(path).name}.meta.tmp")
@@ -120,7 +128,8 @@ def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
     Raises:
         CheckpointError: the file is not a loadable ONNX model.
     """
-    return describe_onnx(path)["metadata"]
+    meta: dict[str, Any] = describe_onnx(path)["metadata"]
+    return meta
 
 
 def describe_onnx(path: str | Path) -> dict[str, Any]:

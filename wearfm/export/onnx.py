@@ -103,8 +103,11 @@ class ExportResult:
 
 
 def realistic_windows(n: int, channels: tuple[str, ...], length: int, rate_hz: float, seed: int = 0) -> np.ndarray:
-    """(n, C, T) float32 windows that look like wrist/pocket IMU: gravity in a random direction, gait-like
-    oscillations in g and, for gyroscope channels, rotations of tens of deg/s, plus sensor noise."""
+    """(n, C, T) float32 windows that look like wrist/pocket IMU data.
+
+    Gravity points in a random direction; gait-like oscillations in g and, for gyroscope channels, rotations of
+    tens of deg/s, plus sensor noise.
+    """
     rng = np.random.default_rng(seed)
     t = np.arange(length) / max(rate_hz, 1e-6)
     out = np.zeros((n, len(channels), length), dtype=np.float64)
@@ -218,7 +221,9 @@ def export_onnx(
     if x.ndim != 3 or x.shape[1] != c:
         raise ConfigError(f"example_input must be (batch, {c}, time), got {tuple(x.shape)}")
     recurrent = any(isinstance(m, torch.nn.RNNBase) for m in model.modules())
-    order = [exporter] if exporter != "auto" else (["torchscript", "dynamo"] if recurrent else ["dynamo", "torchscript"])
+    order = (
+        [exporter] if exporter != "auto" else (["torchscript", "dynamo"] if recurrent else ["dynamo", "torchscript"])
+    )
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     errors: list[str] = []
     for kind in order:
@@ -234,8 +239,9 @@ def export_onnx(
             if check or 2 in axes:
                 lengths = (t, _other_length(t)) if 2 in axes else (t,)
                 try:
-                    checks = compare_onnx(model, tmp, windows=windows, lengths=lengths, batch_sizes=BATCH_SIZES if check
-                                          else (2,))
+                    checks = compare_onnx(
+                        model, tmp, windows=windows, lengths=lengths, batch_sizes=BATCH_SIZES if check else (2,)
+                    )
                 except Exception as e:  # noqa: BLE001 - onnxruntime refuses shapes with assorted errors
                     errors.append(f"{kind} (dynamic time={dynamic_time}): onnxruntime: {str(e)[:300]}")
                     log.info("%s", errors[-1])
@@ -243,23 +249,33 @@ def export_onnx(
                 worst = max(ch["max_abs_diff"] for ch in checks)
                 if not worst <= atol:
                     bad = [ch for ch in checks if not ch["max_abs_diff"] <= atol]
-                    errors.append(f"{kind} (dynamic time={dynamic_time}): max |onnx - torch| = {worst:.2e} > {atol:g} "
-                                  f"(e.g. {bad[0]})")
+                    errors.append(
+                        f"{kind} (dynamic time={dynamic_time}): max |onnx - torch| = {worst:.2e} > {atol:g} "
+                        f"(e.g. {bad[0]})"
+                    )
                     log.info("%s", errors[-1])
                     continue
                 if not check:
                     checks = []
             diff = max((ch["max_abs_diff"] for ch in checks), default=float("nan"))
             opset_used = describe_onnx(tmp)["opset"] or opset
-            meta = build_metadata(model, opset=opset_used, exporter=kind, dynamic_axes=axes,
-                                  checkpoint_sha256=checkpoint_sha256)
+            meta = build_metadata(
+                model, opset=opset_used, exporter=kind, dynamic_axes=axes, checkpoint_sha256=checkpoint_sha256
+            )
             meta.update(metadata or {})
             write_onnx_metadata(tmp, meta)
             tmp.replace(path)
-            res = ExportResult(path, kind, opset_used, axes, diff, checks, path.stat().st_size,
-                               time.perf_counter() - t_start, meta)
-            log.info("exported %s with %s (opset %d, dynamic axes %s; max |onnx - torch| = %.2e)", path, kind,
-                     opset_used, axes, diff)
+            res = ExportResult(
+                path, kind, opset_used, axes, diff, checks, path.stat().st_size, time.perf_counter() - t_start, meta
+            )
+            log.info(
+                "exported %s with %s (opset %d, dynamic axes %s; max |onnx - torch| = %.2e)",
+                path,
+                kind,
+                opset_used,
+                axes,
+                diff,
+            )
             return res
     tmp.unlink(missing_ok=True)
     raise VerificationError(f"{path}: could not export {spec.encoder} to ONNX: " + "; ".join(errors))
@@ -280,17 +296,34 @@ def _export(model: Any, path: Path, x: Any, opset: int, kind: str, dynamic_time:
             dims: dict[int, Any] = {0: torch.export.Dim("batch", min=1, max=1 << 16)}
             if dynamic_time:
                 dims[2] = torch.export.Dim("time", min=max(2, int(getattr(enc, "min_length", 2))), max=1 << 20)
-            prog = torch.onnx.export(model, (x,), dynamo=True, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                                     dynamic_shapes=(dims,), opset_version=opset, external_data=False,
-                                     verbose=False, optimize=True)
+            prog = torch.onnx.export(
+                model,
+                (x,),
+                dynamo=True,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes=(dims,),
+                opset_version=opset,
+                external_data=False,
+                verbose=False,
+                optimize=True,
+            )
             if prog is None:  # pragma: no cover - torch returns the program when no file is given
                 raise RuntimeError("torch.onnx.export returned nothing")
             prog.save(str(path))
         else:
             axes = {0: "batch", 2: "time"} if dynamic_time else {0: "batch"}
-            torch.onnx.export(model, (x,), str(path), dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
-                              output_names=[OUTPUT_NAME], dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: {0: "batch"}},
-                              do_constant_folding=True)
+            torch.onnx.export(
+                model,
+                (x,),
+                str(path),
+                dynamo=False,
+                opset_version=opset,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: {0: "batch"}},
+                do_constant_folding=True,
+            )
     if buf.getvalue().strip():
         log.debug("exporter output:\n%s", buf.getvalue())
 
@@ -344,8 +377,14 @@ def compare_onnx(
         got = sess.run([OUTPUT_NAME], {INPUT_NAME: xb})[0]
         if got.shape != ref.shape:
             raise VerificationError(f"{path}: output shape {got.shape} differs from PyTorch's {ref.shape}")
-        out.append({"inputs": kind, "batch": int(xb.shape[0]), "length": int(xb.shape[2]),
-                    "max_abs_diff": float(np.max(np.abs(got - ref))) if np.isfinite(got).all() else float("inf")})
+        out.append(
+            {
+                "inputs": kind,
+                "batch": int(xb.shape[0]),
+                "length": int(xb.shape[2]),
+                "max_abs_diff": float(np.max(np.abs(got - ref))) if np.isfinite(got).all() else float("inf"),
+            }
+        )
     return out
 
 
@@ -379,4 +418,4 @@ def verify_onnx(
         log.debug("check %s", ch)
     if not worst <= atol:
         raise VerificationError(f"{path}: max |onnx - torch| = {worst:.2e} exceeds {atol:g}")
-    return worst
+    return float(worst)

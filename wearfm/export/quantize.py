@@ -94,9 +94,16 @@ def quantize_onnx(
                 i = next(self._it, None)
                 return None if i is None else {INPUT_NAME: x[i : i + 32]}
 
-        quantize_static(str(src), str(tmp), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
+        quantize_static(
+            str(src),
+            str(tmp),
+            _Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
         info["calibration_windows"] = int(len(x))
     label = "int8-dynamic" if chosen == "dynamic" else "int8-static-qdq"
     write_onnx_metadata(tmp, {"wearfm.quantization": label, "wearfm.quantization_info": _json(info)})

@@ -51,10 +51,23 @@ def export(cfg: ExportConfig) -> dict[str, Any]:
     if cfg.calibration:
         windows = _calibration_windows(cfg.calibration, model.spec, cfg.calibration_windows)
     fp32_path = out.with_name(out.stem + ".fp32.onnx") if cfg.quantize == "int8" else out
-    res = export_onnx(model, fp32_path, opset=cfg.opset, exporter=cfg.exporter, check=cfg.check, atol=cfg.atol,
-                      windows=None if windows is None else windows[:64], checkpoint_sha256=file_sha256(ckpt))
-    summary: dict[str, Any] = {"model": str(src), "encoder": model.spec.encoder, "method": model.spec.method,
-                               **res.summary(), "quantization": "none"}
+    res = export_onnx(
+        model,
+        fp32_path,
+        opset=cfg.opset,
+        exporter=cfg.exporter,
+        check=cfg.check,
+        atol=cfg.atol,
+        windows=None if windows is None else windows[:64],
+        checkpoint_sha256=file_sha256(ckpt),
+    )
+    summary: dict[str, Any] = {
+        "model": str(src),
+        "encoder": model.spec.encoder,
+        "method": model.spec.method,
+        **res.summary(),
+        "quantization": "none",
+    }
     if cfg.quantize == "int8":
         import onnxruntime as ort
 
@@ -67,8 +80,15 @@ def export(cfg: ExportConfig) -> dict[str, Any]:
         a = ort.InferenceSession(str(fp32_path), providers=["CPUExecutionProvider"]).run(None, {"x": probe_x})[0]
         b = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"x": probe_x})[0]
         cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
-        summary.update(path=str(out), fp32_path=str(fp32_path), fp32_size_bytes=res.size_bytes,
-                       size_bytes=out.stat().st_size, quantization=info["quantization"], quantization_info=info,
-                       int8_max_abs_diff=float(np.abs(a - b).max()), int8_mean_cosine=float(cos.mean()))
+        summary.update(
+            path=str(out),
+            fp32_path=str(fp32_path),
+            fp32_size_bytes=res.size_bytes,
+            size_bytes=out.stat().st_size,
+            quantization=info["quantization"],
+            quantization_info=info,
+            int8_max_abs_diff=float(np.abs(a - b).max()),
+            int8_mean_cosine=float(cos.mean()),
+        )
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     return summary
