@@ -90,25 +90,47 @@ def main() -> None:
                 sf = ort.InferenceSession(str(fp32), so, providers=["CPUExecutionProvider"])
                 sq = ort.InferenceSession(str(q), so, providers=["CPUExecutionProvider"])
 
-                def eager(x: np.ndarray) -> np.ndarray:
+                def eager(x: np.ndarray, model: torch.nn.Module = model) -> np.ndarray:
                     with torch.inference_mode():
                         return model(torch.from_numpy(x)).numpy()
 
-                runners = {"torch eager": eager, "ort fp32": lambda x: sf.run(None, {"x": x})[0],
-                           "ort int8": lambda x: sq.run(None, {"x": x})[0]}
-                f1 = {k: macro_f1(np.concatenate([r(xl[i:i + 256]) for i in range(0, len(xl), 256)]), yl)
-                      for k, r in runners.items()} if n == args.threads[0] else {}
+                runners = {
+                    "torch eager": eager,
+                    "ort fp32": lambda x, s=sf: s.run(None, {"x": x})[0],
+                    "ort int8": lambda x, s=sq: s.run(None, {"x": x})[0],
+                }
+                f1 = (
+                    {
+                        k: macro_f1(np.concatenate([r(xl[i : i + 256]) for i in range(0, len(xl), 256)]), yl)
+                        for k, r in runners.items()
+                    }
+                    if n == args.threads[0]
+                    else {}
+                )
                 for k, r in runners.items():
                     lat = timeit(lambda r=r: r(x1), args.reps)
                     thr = 256 / timeit(lambda r=r: r(x256), max(3, args.reps // 10))
                     size = {"torch eager": None, "ort fp32": fp32.stat().st_size, "ort int8": q.stat().st_size}[k]
-                    rows.append({"encoder": name, "threads": n, "runtime": k, "latency_b1_ms": lat * 1e3,
-                                 "throughput_b256_win_s": thr, "size_mb": None if size is None else size / 1e6,
-                                 "macro_f1": f1.get(k), "exporter": res.exporter, "quant": qinfo["quantization"],
-                                 "max_abs_diff_fp32": res.max_abs_diff})
-                    print(f"{name:9s} t={n} {k:11s} b1 {lat * 1e3:8.2f} ms  b256 {thr:8.0f} win/s  "
-                          f"size {'' if size is None else f'{size / 1e6:.2f} MB':9s} "
-                          f"F1 {'' if k not in f1 else f'{f1[k]:.3f}'}", flush=True)
+                    rows.append(
+                        {
+                            "encoder": name,
+                            "threads": n,
+                            "runtime": k,
+                            "latency_b1_ms": lat * 1e3,
+                            "throughput_b256_win_s": thr,
+                            "size_mb": None if size is None else size / 1e6,
+                            "macro_f1": f1.get(k),
+                            "exporter": res.exporter,
+                            "quant": qinfo["quantization"],
+                            "max_abs_diff_fp32": res.max_abs_diff,
+                        }
+                    )
+                    print(
+                        f"{name:9s} t={n} {k:11s} b1 {lat * 1e3:8.2f} ms  b256 {thr:8.0f} win/s  "
+                        f"size {'' if size is None else f'{size / 1e6:.2f} MB':9s} "
+                        f"F1 {'' if k not in f1 else f'{f1[k]:.3f}'}",
+                        flush=True,
+                    )
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1))
 
