@@ -79,3 +79,15 @@ def make_windows(n: int = 32, channels: int = 3, length: int = 300, seed: int = 
     x = 0.1 * rng.standard_normal((n, channels, length)).astype(np.float32)
     x[:, min(2, channels - 1)] += 1.0
     return x
+
+
+@pytest.fixture(autouse=True)
+def _reset_wearfm_logging():
+    """CLI tests install a Rich handler on the `wearfm` logger; undo it so caplog sees records again."""
+    import logging
+
+    yield
+    lg = logging.getLogger("wearfm")
+    lg.handlers[:] = []
+    lg.propagate = True
+    lg.setLevel(logging.NOTSET)
