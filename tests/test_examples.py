@@ -29,13 +29,17 @@ def _write_wisdm(root: Path, subjects=(1600, 1601), minutes=1.0):
         for sensor, off in (("accel", 0), ("gyro", 3_000_000)):
             v = rng.normal(0, 1, (n, 3)) + ([0, 9.8, 0] if sensor == "accel" else 0)
             act = np.where(np.arange(n) < n // 2, "A", "D")
-            lines = [f"{s},{a},{ts + off},{x:.5f},{y:.5f},{z:.5f};\n" for a, ts, (x, y, z) in zip(act, t, v)]
+            lines = [
+                f"{s},{a},{ts + off},{x:.5f},{y:.5f},{z:.5f};\n" for a, ts, (x, y, z) in zip(act, t, v, strict=True)
+            ]
             (root / sensor / f"data_{s}_{sensor}_phone.txt").write_text("".join(lines))
 
 
 def test_pretrain_wisdm_example(tmp_path):
     _write_wisdm(tmp_path / "raw")
-    enc = _load("pretrain_wisdm").main(str(tmp_path / "raw"), str(tmp_path / "out"), steps=2, encoder="resnet1d_tiny", batch=8)
+    enc = _load("pretrain_wisdm").main(
+        str(tmp_path / "raw"), str(tmp_path / "out"), steps=2, encoder="resnet1d_tiny", batch=8
+    )
     assert Path(enc).exists()
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+import tomllib
 
 from wearfm.errors import ConfigError
 
@@ -220,7 +221,8 @@ class ExportConfig:
 def to_dict(cfg: Any) -> dict[str, Any]:
     """A JSON-friendly dict of a (nested) config dataclass."""
     d = dataclasses.asdict(cfg)
-    return json.loads(json.dumps(d, default=list))
+    out: dict[str, Any] = json.loads(json.dumps(d, default=list))
+    return out
 
 
 def from_dict(cls: type[C], data: dict[str, Any]) -> C:

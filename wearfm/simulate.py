@@ -169,7 +169,8 @@ def write_simulated_dataset(out: str | Path, cfg: SimulationConfig | None = None
         with open(path, "w") as f:
             f.write("timestamp,ax,ay,az,gx,gy,gz,activity\n")
             rows = (
-                f"{ts[i]},{a[i, 0]:.5f},{a[i, 1]:.5f},{a[i, 2]:.5f},{g[i, 0]:.5f},{g[i, 1]:.5f},{g[i, 2]:.5f},{labels[i]}\n"
+                f"{ts[i]},{a[i, 0]:.5f},{a[i, 1]:.5f},{a[i, 2]:.5f},"
+                f"{g[i, 0]:.5f},{g[i, 1]:.5f},{g[i, 2]:.5f},{labels[i]}\n"
                 for i in range(len(ts))
             )
             f.writelines(rows)

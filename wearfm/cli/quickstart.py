@@ -18,7 +18,9 @@ def quickstart(
     ),
     data: Annotated[
         Path | None,
-        typer.Option(help="Your own raw files or dataset folder (labelled, 2+ subjects); default: simulate.", exists=True),
+        typer.Option(
+            help="Your own raw files or dataset folder (labelled, 2+ subjects); default: simulate.", exists=True
+        ),
     ] = None,
     steps: Annotated[int, typer.Option(help="Pretraining steps.")] = 100,
     subjects: Annotated[int, typer.Option(help="Simulated subjects.")] = 10,
@@ -28,12 +30,17 @@ def quickstart(
     json_out: JsonOpt = False,
 ) -> None:
     """Simulate a wrist-IMU study, ingest it, pretrain, probe against baselines and export ONNX."""
-    from wearfm.quickstart import QuickstartConfig, quickstart as run_quickstart
+    from wearfm.quickstart import QuickstartConfig
+    from wearfm.quickstart import quickstart as run_quickstart
 
     setup_logging(quiet)
     cfg = QuickstartConfig(
-        out=str(out), data=None if data is None else str(data), max_steps=steps, subjects=subjects,
-        minutes=minutes, seed=seed,
+        out=str(out),
+        data=None if data is None else str(data),
+        max_steps=steps,
+        subjects=subjects,
+        minutes=minutes,
+        seed=seed,
     )
     with user_errors():
         res = run_quickstart(cfg, on_step=None if quiet else lambda s: err_console.rule(f"[bold]{s}"))

@@ -63,7 +63,8 @@ class WindowSet:
     def get(self, i: int) -> np.ndarray:
         """Window ``i`` as a (C, T) view."""
         o = int(self.offset[i])
-        return self.data[:, o : o + self.window]
+        view: np.ndarray = self.data[:, o : o + self.window]
+        return view
 
     def batch(self, idx: np.ndarray | list[int]) -> np.ndarray:
         """Windows ``idx`` stacked into a new (B, C, T) float32 array."""
@@ -85,7 +86,8 @@ class WindowSet:
 
     def subject_names(self) -> np.ndarray:
         """(W,) array of subject identifiers (strings)."""
-        return np.asarray(self.subjects, dtype=object)[self.subject]
+        names: np.ndarray = np.asarray(self.subjects, dtype=object)[self.subject]
+        return names
 
     def label_strings(self) -> np.ndarray:
         """(W,) array of label strings, None where unlabelled."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -139,6 +138,3 @@ def list_recordings(path: str | Path) -> tuple[Path, list[RecordingEntry]]:
         raise DataError(f"{p}: no recordings (.parquet files) found; create a dataset with `wearfm ingest`")
     return p, [entry_from_file(f, p) for f in files]
 
-
-def _as_dict(e: RecordingEntry) -> dict[str, Any]:
-    return asdict(e)

@@ -147,5 +147,7 @@ def resolve_channels(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]
     cols = tuple(spec)
     bad = [c for c in cols if c not in ACC + GYR]
     if bad or not cols:
-        raise ConfigError(f"unknown channels {bad or spec}; use one of {list(CHANNEL_GROUPS)} or names from {ACC + GYR}")
+        raise ConfigError(
+            f"unknown channels {bad or spec}; use one of {list(CHANNEL_GROUPS)} or names from {ACC + GYR}"
+        )
     return cols

@@ -77,10 +77,11 @@ class EmbeddingModel(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) -> (B, D)."""
-        z = self.encoder.forward_features((x - self.mean) / self.std)  # type: ignore[operator]
-        return self.head(z) if self.head is not None else z
+        z: torch.Tensor = self.encoder.forward_features((x - self.mean) / self.std)  # type: ignore[operator]
+        return self.head(z) if self.head is not None else z  # type: ignore[no-any-return]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Same as :meth:`forward_features` (so the module can be exported and called directly)."""
         return self.forward_features(x)
 
 
@@ -92,7 +93,8 @@ def build_model(spec: EncoderSpec) -> EmbeddingModel:
         from wearfm.models.heads import ProjectionHead
 
         head = ProjectionHead(spec.head["in_dim"], spec.head["hidden_dim"], spec.head["out_dim"])
-    spec = dataclasses.replace(spec, embed_dim=int(spec.head["out_dim"]) if spec.head else int(encoder.embed_dim))
+    dim = int(spec.head["out_dim"]) if spec.head else int(encoder.embed_dim)  # type: ignore[arg-type]
+    spec = dataclasses.replace(spec, embed_dim=dim)
     return EmbeddingModel(encoder, spec, head)
 
 
