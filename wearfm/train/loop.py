@@ -151,7 +151,11 @@ def _pretrain(
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
     optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), fused=device.type == "cuda")
-    scheduler = warmup_cosine(optimizer, cfg.warmup_steps, total_steps)
+    warmup = cfg.warmup_steps
+    if warmup >= total_steps:  # a short run would otherwise never leave warmup
+        warmup = total_steps // 10
+        log.warning("warmup_steps=%d >= %d total steps: using %d warmup steps", cfg.warmup_steps, total_steps, warmup)
+    scheduler = warmup_cosine(optimizer, warmup, total_steps)
     step, epoch, batch_in_epoch = 0, 0, 0
     if resume_from is not None:
         state = ckpt.load_checkpoint(resume_from, map_location=device)
