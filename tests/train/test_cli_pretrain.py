@@ -30,8 +30,8 @@ def test_simclr_two_steps_json(tiny_dataset, tmp_path):
     assert summary["steps"] == 2 and summary["artifacts"]["encoder"].endswith("encoder.pt")
     run = json.loads((out / "run.json").read_text())
     assert run["config"]["simclr"]["projection_dim"] == 8 and run["config"]["window_s"] == pytest.approx(5.0)
-    # bare --resume continues --out; --max-steps extends the run
-    r = _run(tiny_dataset, *TINY, "--max-steps", 3, "--out", out, "--resume", "--json", "-q", "--set",
+    # --resume RUN continues the run; --max-steps extends it
+    r = _run(tiny_dataset, *TINY, "--max-steps", 3, "--out", out, "--resume", out, "--json", "-q", "--set",
              "simclr.projection_dim=8")  # fmt: skip
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout.strip().splitlines()[-1])["resumed_from"] == 2
@@ -89,10 +89,10 @@ def test_corrupt_and_foreign_checkpoints(tiny_dataset, tmp_path):
     out = tmp_path / "c"
     out.mkdir()
     (out / "checkpoint.pt").write_bytes(b"not a checkpoint at all")
-    r = _run(tiny_dataset, *TINY, "--max-steps", 1, "--out", out, "--resume")
+    r = _run(tiny_dataset, *TINY, "--max-steps", 1, "--out", out, "--resume", out)
     assert r.exit_code != 0 and "corrupt or not a wearfm checkpoint" in r.output and "Traceback" not in r.output
     torch.save({"state_dict": {}}, out / "checkpoint.pt")
-    r = _run(tiny_dataset, *TINY, "--max-steps", 1, "--out", out, "--resume")
+    r = _run(tiny_dataset, *TINY, "--max-steps", 1, "--out", out, "--resume", out)
     assert r.exit_code != 0 and "not a wearfm training checkpoint" in r.output
-    r = _run(tiny_dataset, *TINY, "--max-steps", 1, "--out", tmp_path / "none", "--resume")
+    r = _run(tiny_dataset, *TINY, "--max-steps", 1, "--resume", tmp_path / "none")
     assert r.exit_code != 0 and "no checkpoint to resume" in r.output

@@ -42,10 +42,11 @@ def pretrain_cmd(
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate (AdamW).")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps (overrides epochs).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Run folder to write.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
     resume_from: Annotated[
         Path | None,
-        typer.Option("--resume-from", help="Continue this run folder (or checkpoint.pt); --out defaults to it."),
+        typer.Option(
+            "--resume", "--resume-from", help="Continue this run folder (or checkpoint.pt); --out defaults to it."
+        ),
     ] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")] = None,
     amp: Annotated[str | None, typer.Option("--amp", help="auto | bf16 | fp16 | off.")] = None,
@@ -81,7 +82,7 @@ def pretrain_cmd(
         if stride is not None:
             times["stride_s"] = parse_window(stride, cfg.rate_hz) / cfg.rate_hz
         cfg = apply_overrides(cfg, times)
-        resume_arg: bool | Path = resume_from if resume_from is not None else resume
+        resume_arg: bool | Path = resume_from if resume_from is not None else False
         cli_args = {"argv": sys.argv, "resume": str(resume_arg)}
         from wearfm.train import pretrain
 
@@ -100,7 +101,7 @@ def pretrain_cmd(
             highlight=False,
         )
         if result.interrupted:
-            err_console.print(f"continue with: wearfm pretrain {data} --resume-from {result.out_dir}", highlight=False)
+            err_console.print(f"continue with: wearfm pretrain {data} --resume {result.out_dir}", highlight=False)
 
 
 class _Progress:
