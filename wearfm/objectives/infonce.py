@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wearfm.objectives._pairs import normalized_pairs
+
 __all__ = ["InfoNCELoss"]
 
 
@@ -70,13 +72,7 @@ class InfoNCELoss(nn.Module):
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Return the (masked) InfoNCE loss between ``query`` and ``key``."""
-        if query.shape != key.shape or query.dim() != 2:
-            raise ValueError(f"query and key must both be (B, D); got {tuple(query.shape)} and {tuple(key.shape)}")
-        q = F.normalize(query.float(), dim=1)
-        k = F.normalize(key.float(), dim=1)
-        if mask is not None:
-            mask = mask.to(torch.bool)
-            q, k = q[mask], k[mask]
+        q, k = normalized_pairs(query, key, mask, ("query", "key"))
         n = q.shape[0]
         if n < 2:
             # No negatives: nothing to contrast. Zero that keeps the graph (and the temperature) attached.

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wearfm.objectives._pairs import normalized_pairs
+
 __all__ = ["SigLIPLoss"]
 
 
@@ -52,13 +54,7 @@ class SigLIPLoss(nn.Module):
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Return the sigmoid pairwise loss between ``a`` and ``b``."""
-        if a.shape != b.shape or a.dim() != 2:
-            raise ValueError(f"a and b must both be (B, D); got {tuple(a.shape)} and {tuple(b.shape)}")
-        x = F.normalize(a.float(), dim=1)
-        y = F.normalize(b.float(), dim=1)
-        if mask is not None:
-            mask = mask.to(torch.bool)
-            x, y = x[mask], y[mask]
+        x, y = normalized_pairs(a, b, mask)
         n = x.shape[0]
         if n == 0:
             return (a.sum() + b.sum()) * 0.0 + (self.logit_scale + self.logit_bias) * 0.0
