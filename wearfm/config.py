@@ -143,7 +143,8 @@ class PretrainConfig:
     data: str = ""
     out: str = "runs/pretrain"
     method: str = "simclr"
-    encoder: str = "resnet1d"
+    # None: the method's default (resnet1d; cnn_gru for primus and imu2clip; patchtst for imu-video)
+    encoder: str | None = None
     encoder_kwargs: dict[str, Any] = field(default_factory=dict)
     rate_hz: float = 30.0
     window_s: float = 10.0

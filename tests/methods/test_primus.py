@@ -153,3 +153,23 @@ def test_imu_video_on_patchtst(paired, tmp_path):
 
     res = pretrain(_cfg(paired / "p", tmp_path / "run", "imu-video", encoder="patchtst_tiny"))
     assert res.steps == 3 and np.isfinite(res.final_loss)
+
+
+def test_encoder_default_is_the_methods_and_an_explicit_one_is_kept():
+    from wearfm.methods.base import resolve_encoder
+
+    assert resolve_encoder(PretrainConfig(method="primus")).encoder == "cnn_gru"
+    assert resolve_encoder(PretrainConfig(method="imu2clip")).encoder == "cnn_gru"
+    assert resolve_encoder(PretrainConfig(method="imu-video")).encoder == "patchtst"
+    assert resolve_encoder(PretrainConfig(method="simclr")).encoder == "resnet1d"
+    # an explicit choice is never swapped, even when it equals another method's default
+    assert resolve_encoder(PretrainConfig(method="primus", encoder="resnet1d")).encoder == "resnet1d"
+    assert resolve_encoder(PretrainConfig(method="imu-video", encoder="cnn_gru")).encoder == "cnn_gru"
+
+
+def test_primus_trains_the_encoder_the_user_names(paired, tmp_path):
+    from wearfm.train import pretrain
+
+    res = pretrain(_cfg(paired / "p", tmp_path / "run", "primus", encoder="resnet1d_tiny", max_steps=1))
+    assert load_encoder(tmp_path / "run").spec.encoder == "resnet1d_tiny"
+    assert res.method.spec.encoder == "resnet1d_tiny"

@@ -29,7 +29,14 @@ __all__ = ["pretrain_cmd"]
 def pretrain_cmd(
     data: Annotated[Path, typer.Argument(help="Dataset folder written by `wearfm ingest`.", exists=True)],
     method: Annotated[str | None, typer.Option("--method", help="Pretraining method, e.g. simclr.")] = None,
-    encoder: Annotated[str | None, typer.Option("--encoder", help="Encoder, e.g. resnet1d, cnn_gru.")] = None,
+    encoder: Annotated[
+        str | None,
+        typer.Option(
+            "--encoder",
+            help="Encoder, e.g. resnet1d, cnn_gru [default: the method's: resnet1d; cnn_gru for primus and "
+            "imu2clip; patchtst for imu-video].",
+        ),
+    ] = None,
     rate: Annotated[float | None, typer.Option("--rate", help="Model sample rate (Hz).")] = None,
     window: Annotated[str | None, typer.Option("--window", help="Window: '10s', '2.56s' or samples '256'.")] = None,
     stride: Annotated[str | None, typer.Option("--stride", help="Stride between windows (same units).")] = None,

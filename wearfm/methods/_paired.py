@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any
 
@@ -11,26 +10,15 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from wearfm.config import PretrainConfig
 from wearfm.data.paired import WindowPairs, load_pairs
 from wearfm.data.windows import WindowSet
 from wearfm.errors import ConfigError, DataError
 from wearfm.methods.base import Method, MethodContext
-from wearfm.models.saved import EncoderSpec
 
-__all__ = ["PairedItems", "PairedMethod", "aligned_mask", "default_encoder", "make_adapters"]
+__all__ = ["PairedItems", "PairedMethod", "aligned_mask", "make_adapters"]
 
 log = logging.getLogger(__name__)
 
-_CONFIG_DEFAULT_ENCODER = PretrainConfig().encoder
-
-
-def default_encoder(spec: EncoderSpec, name: str) -> EncoderSpec:
-    """``spec`` with encoder ``name`` when the user left the config's default encoder (a method's own default)."""
-    if spec.encoder != _CONFIG_DEFAULT_ENCODER:
-        return spec
-    log.info("using the method's default encoder %s (pass --encoder to choose another)", name)
-    return dataclasses.replace(spec, encoder=name)
 
 
 def aligned_mask(n: int, fraction: float, seed: int) -> np.ndarray:

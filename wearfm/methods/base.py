@@ -8,6 +8,7 @@ Losses themselves live in ``wearfm.objectives`` and take tensors only.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +21,14 @@ from torch.utils.data import Dataset
 from wearfm.config import PretrainConfig
 from wearfm.data.dataset import WindowDataset
 from wearfm.data.windows import WindowSet
+from wearfm.errors import ConfigError
 from wearfm.models.saved import EmbeddingModel, EncoderSpec, save_encoder
 from wearfm.registry import Registry
 
-__all__ = ["Method", "MethodContext", "WindowItems", "METHODS", "register_method", "create_method", "list_methods"]
+__all__ = [
+    "Method", "MethodContext", "WindowItems", "METHODS", "register_method", "create_method", "list_methods",
+    "resolve_encoder",
+]  # fmt: skip
 
 
 @dataclass
@@ -58,6 +63,8 @@ class Method(nn.Module):
     """
 
     name: str = ""
+    #: The encoder used when the config leaves ``encoder`` unset (the method's paper's choice).
+    default_encoder: str = "resnet1d"
     #: Set True if some parameters get no gradient in a step (passed to DistributedDataParallel).
     find_unused_parameters: bool = False
 
@@ -119,6 +126,19 @@ def register_method(name: str) -> Callable[[type[Method]], type[Method]]:
 def create_method(cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> Method:
     """Instantiate the method named ``cfg.method``."""
     return METHODS.get(cfg.method)(cfg, spec, ctx)  # type: ignore[return-value]
+
+
+def resolve_encoder(cfg: PretrainConfig) -> PretrainConfig:
+    """``cfg`` with ``encoder`` set: the user's choice, else the default of ``cfg.method``.
+
+    Raises:
+        ConfigError: unknown method.
+    """
+    if cfg.encoder is not None:
+        return cfg
+    if cfg.method not in METHODS.names():
+        raise ConfigError(f"unknown method {cfg.method!r}; choose from {METHODS.names()}")
+    return dataclasses.replace(cfg, encoder=METHODS.get(cfg.method).default_encoder)  # type: ignore[attr-defined]
 
 
 def list_methods() -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from wearfm.config import PretrainConfig
-from wearfm.methods._paired import PairedMethod, default_encoder, make_adapters
+from wearfm.methods._paired import PairedMethod, make_adapters
 from wearfm.methods.base import MethodContext, register_method
 from wearfm.models.saved import EncoderSpec, build_model
 from wearfm.objectives.infonce import InfoNCELoss
@@ -32,12 +32,13 @@ class IMU2CLIP(PairedMethod):
     Args:
         cfg: run settings (``cfg.primus``: ``init_temperature``, ``learnable_temperature``, ``modalities``,
             ``aligned_fraction``).
-        spec: the encoder (``cnn_gru`` when the config's default encoder is left unchanged).
+        spec: the encoder (``cnn_gru`` unless ``--encoder`` names another).
         ctx: training context on a paired dataset.
     """
 
+    default_encoder = "cnn_gru"
+
     def __init__(self, cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> None:
-        spec = default_encoder(spec, "cnn_gru")
         super().__init__(cfg, spec, ctx)
         pc = cfg.primus
         self._setup_pairs(ctx, (), pc.modalities, pc.aligned_fraction)

@@ -3,8 +3,8 @@
 Cheshmi et al., "Improving Out-of-distribution Human Activity Recognition via IMU-Video Cross-modal
 Representation Learning", MLHC 2025, https://arxiv.org/abs/2507.13482.
 
-Faithful: a PatchTST-style IMU transformer trained from scratch (``patchtst`` when the config's default
-encoder is left unchanged; any registered encoder works), one projection head per modality
+Faithful: a PatchTST-style IMU transformer trained from scratch (``patchtst`` unless ``--encoder`` names
+another; any registered encoder works), one projection head per modality
 (Linear -> GELU -> Linear -> dropout, residual from the first Linear, LayerNorm), and the sigmoid pairwise
 loss with learnable scale (from log 10) and bias (from -10). The kept embedding is the IMU encoder's output
 (the paper probes the encoder, not the projection).
@@ -23,9 +23,8 @@ import torch
 from torch import nn
 
 from wearfm.config import PretrainConfig
-from wearfm.methods._paired import PairedMethod, default_encoder
+from wearfm.methods._paired import PairedMethod
 from wearfm.methods.base import MethodContext, register_method
-from wearfm.models.registry import list_encoders
 from wearfm.models.saved import EncoderSpec, build_model
 from wearfm.objectives.siglip import SigLIPLoss
 
@@ -68,9 +67,9 @@ class IMUVideo(PairedMethod):
         DataError: the dataset has no video pairs.
     """
 
+    default_encoder = "patchtst"
+
     def __init__(self, cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> None:
-        if "patchtst" in list_encoders():
-            spec = default_encoder(spec, "patchtst")
         super().__init__(cfg, spec, ctx)
         vc = cfg.imu_video
         self._setup_pairs(ctx, ("video",), ("video",), cfg.primus.aligned_fraction)

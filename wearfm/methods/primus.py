@@ -23,7 +23,7 @@ import torch
 
 from wearfm.config import PretrainConfig
 from wearfm.errors import ConfigError
-from wearfm.methods._paired import PairedMethod, default_encoder, make_adapters
+from wearfm.methods._paired import PairedMethod, make_adapters
 from wearfm.methods.base import MethodContext, register_method
 from wearfm.models.heads import ProjectionHead
 from wearfm.models.saved import EncoderSpec, build_model
@@ -74,9 +74,11 @@ class Primus(PairedMethod):
     Args:
         cfg: run settings; ``cfg.primus`` holds weights, temperature, head size, queue, ``nn_by``,
             ``aligned_fraction`` and the augmentations.
-        spec: the encoder (``cnn_gru`` when the config's default encoder is left unchanged).
+        spec: the encoder (``cnn_gru`` unless ``--encoder`` names another).
         ctx: training context; ``ctx.dataset_path`` must be a paired dataset (`wearfm pair`).
     """
+
+    default_encoder = "cnn_gru"
 
     def __init__(self, cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> None:
         pc = cfg.primus
@@ -85,7 +87,6 @@ class Primus(PairedMethod):
             raise ConfigError(f"unknown primus.augmentations {bad}; choose from {list(AUGMENTATIONS)}")
         if pc.nn_by not in ("video", "text", "imu"):
             raise ConfigError(f"primus.nn_by must be video, text or imu; got {pc.nn_by!r}")
-        spec = default_encoder(spec, "cnn_gru")
         super().__init__(cfg, spec, ctx)
         self._setup_pairs(ctx, (), pc.modalities, pc.aligned_fraction)
         self.nn_by = pc.nn_by

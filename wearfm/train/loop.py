@@ -90,10 +90,11 @@ def _pretrain(
     stop_at: int | None,
 ) -> PretrainResult:
     import wearfm.methods  # noqa: F401  (registers every method)
-    from wearfm.methods.base import MethodContext, create_method, list_methods
+    from wearfm.methods.base import MethodContext, create_method, list_methods, resolve_encoder
     from wearfm.models import list_encoders
 
     t_start = time.perf_counter()
+    cfg = resolve_encoder(cfg)  # an unset encoder becomes the method's default (recorded in run.json)
     _validate(cfg, list_methods(), list_encoders())
     out = Path(cfg.out)
     resume_from = (out if resume is True else Path(resume)) if resume else None
@@ -117,7 +118,7 @@ def _pretrain(
     else:
         normalization = None
     spec = EncoderSpec(
-        encoder=cfg.encoder,
+        encoder=str(cfg.encoder),
         encoder_kwargs={"in_channels": len(ws.channels), **cfg.encoder_kwargs},
         rate_hz=cfg.rate_hz,
         window_samples=ws.window,
