@@ -194,7 +194,8 @@ class ProbeConfig:
     batch_size: int = 256
     device: str = "auto"
     rate_hz: float | None = None  # baselines (features, random:, supervised:): the rate to cut windows at
-    window_s: float | None = None  # baselines: window length (default: the first learned encoder's, else 10 s)
+    # window length for every encoder (default: each learned encoder's own; baselines: the first's, else 10 s)
+    window_s: float | None = None
     channels: str | None = None  # baselines: channels (default: the first learned encoder's, else acc)
     finetune_steps: int = 100  # --finetune and supervised:<name>: optimiser steps on the shots
     finetune_lr: float = 1e-3

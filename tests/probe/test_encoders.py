@@ -64,14 +64,38 @@ def test_run_folder_sets_the_contract_for_baselines(dataset, tmp_path):
 
 def test_encoders_with_different_contracts_get_their_own_windows(dataset, tmp_path):
     run = save_run(tmp_path / "run.pt", rate=15.0, window=60)  # 4 s windows
-    r = probe(_cfg(dataset, encoders=(str(run), "features"), window_s=2.0, rate_hz=30.0, trials=1, shots=(1,)))
+    r = probe(_cfg(dataset, encoders=(str(run), "features"), window_s=None, rate_hz=30.0, trials=1, shots=(1,)))
     from wearfm.data.windows import load_windows
 
-    for e, (rate, window) in zip(r.encoders, [(15.0, 60), (30.0, 60)], strict=True):
+    for e, (rate, window) in zip(r.encoders, [(15.0, 60), (30.0, 120)], strict=True):
         assert (e.encoder["rate_hz"], e.encoder["window_samples"]) == (rate, window)
         ws = load_windows(dataset, rate_hz=rate, window=window)
         assert e.n_test_windows == int(np.isin(ws.subject_names(), r.test_subjects).sum())
-    assert r.encoders[0].n_test_windows < r.encoders[1].n_test_windows  # 4 s vs 2 s windows
+
+
+def test_window_applies_to_learned_encoders_at_their_own_rate(dataset, tmp_path):
+    run = save_run(tmp_path / "run.pt", rate=15.0, window=60)  # trained on 4 s windows
+    r = probe(_cfg(dataset, encoders=(str(run), "features"), window_s=2.0, rate_hz=30.0, trials=1, shots=(1,)))
+    (enc, feat) = (e.encoder for e in r.encoders)
+    assert (enc["rate_hz"], enc["window_samples"]) == (15.0, 30)  # 2 s at the encoder's 15 Hz
+    assert (feat["rate_hz"], feat["window_samples"]) == (30.0, 60)
+    a, b = r.encoders[0].n_test_windows, r.encoders[1].n_test_windows
+    assert abs(a - b) <= 0.1 * b  # same durations, about as many windows (resampling edges differ)
+
+
+def test_window_too_short_for_an_encoder_is_a_clear_error(dataset, tmp_path):
+    from wearfm.errors import ConfigError
+    from wearfm.models.saved import EncoderSpec, build_model, save_encoder
+
+    spec = EncoderSpec("cnn_gru_tiny", {"in_channels": 3}, 30.0, 300, ACC, method="primus")
+    run = tmp_path / "gru"
+    save_encoder(build_model(spec), run)
+    need = build_model(spec).encoder.min_length
+    assert need > 15
+    with pytest.raises(ConfigError, match=r"cannot embed windows of 15 samples at 30 Hz.*--window"):
+        probe(_cfg(dataset, encoders=(str(run),), window_s=0.5, trials=1, shots=(1,)))
+    r = probe(_cfg(dataset, encoders=(str(run),), window_s=(need + 1) / 30.0, trials=1, shots=(1,)))
+    assert r.encoders[0].encoder["window_samples"] == need + 1
 
 
 def test_onnx_encoder_without_torch(dataset, tmp_path):

@@ -58,7 +58,11 @@ def probe_command(
     ] = None,
     rate: Annotated[float | None, typer.Option(help="Baselines: sample rate in Hz (default: first encoder's).")] = None,
     window: Annotated[
-        float | None, typer.Option(help="Baselines: window in seconds (default: first encoder's).")
+        float | None,
+        typer.Option(
+            help="Window in seconds for every encoder, learned ones at their own rate (default: each learned "
+            "encoder's own; baselines: the first learned encoder's, else 10 s)."
+        ),
     ] = None,
     stride: Annotated[
         float | None, typer.Option(help="Seconds between window starts (default: the window, no overlap).")

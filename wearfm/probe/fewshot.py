@@ -4,7 +4,8 @@ Protocol (one run):
 
 1. Subjects are split once into train and test (``test_subjects``, else a ``test_fraction`` drawn with
    ``seed``). No subject is on both sides; every result records which subjects were fitted and scored.
-2. Each encoder gets windows at its own rate, length and channels (encoders sharing these share windows);
+2. Each encoder gets windows at its own rate, length and channels (``window_s`` sets the length of all, in
+   seconds; encoders sharing rate, length and channels share windows);
    a window is labelled only if one label covers ``label_purity`` of it.
 3. For each trial ``t`` and shot count ``k``, ``k`` windows per class are drawn, without replacement, from
    train-subject windows only, with ``numpy.random.default_rng([seed, t, k])``: encoders that share
@@ -21,6 +22,7 @@ For continuous targets (``head="ridge"``; labels must parse as numbers) the trai
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import warnings
@@ -278,12 +280,29 @@ def _resolve_all(cfg: ProbeConfig) -> list[ResolvedEncoder]:
     )
     if window < 2:
         raise ConfigError(f"--window of {window} samples is too short; give at least 2 samples")
+    if cfg.window_s is not None:  # learned encoders keep their rate and take windows of this duration
+        learned = [dataclasses.replace(e, window=max(2, int(round(cfg.window_s * e.rate_hz)))) for e in learned]
+        for e in learned:
+            _check_window(e)
     out, it = [], iter(learned)
     for s in cfg.encoders:
         out.append(
             next(it) if is_learned(s) else resolve_encoder(s, rate_hz=rate, window=window, channels=channels, **kw)
         )
     return out
+
+
+def _check_window(enc: ResolvedEncoder) -> None:
+    """Raise ``ConfigError`` if ``enc`` cannot embed windows of ``enc.window`` samples (e.g. too short for it)."""
+    if enc.embed is None:
+        return
+    try:
+        enc.embed(np.zeros((1, len(enc.channels), enc.window), dtype=np.float32))
+    except Exception as e:  # noqa: BLE001 - any failure here means the window does not fit the encoder
+        raise ConfigError(
+            f"{enc.spec}: cannot embed windows of {enc.window} samples at {enc.rate_hz:g} Hz "
+            f"({str(e).splitlines()[0][:200]}); pass a --window this encoder accepts"
+        ) from None
 
 
 def _embed(enc: ResolvedEncoder, ws: WindowSet, idx: np.ndarray, batch_size: int) -> np.ndarray:
