@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time as _time
@@ -53,6 +54,16 @@ def sha256_of(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=16)
+def _options(cfg: IngestConfig) -> dict[str, Any]:
+    return {k: v for k, v in to_dict(cfg).items() if k not in _RUN_OPTIONS}
+
+
+def _ingest_options(cfg: IngestConfig) -> dict[str, Any]:
+    """``cfg`` as recorded in the metadata (without run options); computed once per config, not per file."""
+    return dict(_options(cfg))
+
+
 class _Segment:
     """One gap-free run being written, with the statistics its manifest entry needs."""
 
@@ -69,9 +80,14 @@ class _Segment:
         self.end = int(t[-1])
         self.rows += len(t)
         if "label" in table.column_names:
-            for v in pc.value_counts(table.column("label").combine_chunks().dictionary_decode()).to_pylist():
-                if v["values"] is not None:
-                    self.labels[v["values"]] = self.labels.get(v["values"], 0) + int(v["counts"])
+            for chunk in table.column("label").chunks:  # count dictionary indices, not decoded strings
+                idx = chunk.indices.drop_null().to_numpy()
+                if not len(idx):
+                    continue
+                names = chunk.dictionary.to_pylist()
+                for name, k in zip(names, np.bincount(idx, minlength=len(names)).tolist(), strict=True):
+                    if k and name is not None:
+                        self.labels[name] = self.labels.get(name, 0) + k
         self.writer.write(table)
 
     def rate(self) -> float:
@@ -136,7 +152,7 @@ def convert_file(
         "source_sha256": digest,  # set before the files are closed when hashed in the background
         "reader": str(info.get("reader", getattr(reader, "__name__", "?").rsplit(".", 1)[-1])),
         "wearfm_version": __version__,
-        "ingest_options": {k: v for k, v in to_dict(cfg).items() if k not in _RUN_OPTIONS},
+        "ingest_options": _ingest_options(cfg),
         "device_serial": info.get("device_serial"),
         "device_range_g": info.get("device_range_g"),
     }
@@ -163,7 +179,7 @@ def convert_file(
                 current = _Segment(RecordingWriter(path, meta, buffer_rows=min(cfg.chunk_rows, 1_000_000)))
             if "gyr_x" in table.column_names:
                 current.writer.meta["gyr_unit"] = "deg/s"
-            current.add(table, table.column("time").cast(pa.int64()).to_numpy())
+            current.add(table, _times(table))
         if current is not None:
             finish(current)
             current = None
@@ -260,7 +276,7 @@ def _ordered(
             ident = Path(meta["source_file"]).name.split(".")[0] if ann.key == "recording" else meta["subject"]
             table = ann.apply(table, ident, index)
         index += n
-        t = table.column("time").cast(pa.int64()).to_numpy()
+        t = _times(table)
         d = np.diff(t)
         if (d < 0).any():
             if cfg.unsorted == "reject":
@@ -270,36 +286,43 @@ def _ordered(
                 )
             order = np.argsort(t, kind="stable")
             table, t = table.take(pa.array(order)), t[order]
+            d = np.diff(t)
         # a duplicate repeats the previous row exactly; equal times with different values are kept (coarse
         # clocks, e.g. Android's ms timestamps, stamp several distinct samples alike) and counted as ties
-        cols = _value_cols(table)
-        tie = np.zeros(len(t), dtype=bool)
-        tie[1:] = np.diff(t) == 0
-        if last is not None:
-            tie[0] = t[0] == last
-        same = np.zeros(len(t), dtype=bool)
-        idx = np.flatnonzero(tie)
-        if len(idx):
+        tie = np.flatnonzero(d == 0) + 1  # rows whose time equals the previous row's
+        if last is not None and len(t) and t[0] == last:
+            tie = np.concatenate([[0], tie])
+        drop = tie[:0]
+        if len(tie):
+            cols = _value_cols(table)
             vals = np.column_stack([table.column(c).to_numpy() for c in cols])
-            prev = vals[np.maximum(idx - 1, 0)]
-            if idx[0] == 0:
+            prev = vals[np.maximum(tie - 1, 0)]
+            if tie[0] == 0:
                 prev[0] = last_vals if last_vals is not None else np.nan
-            same[idx] = (vals[idx] == prev).all(axis=1)
-        keep = ~(tie & same)
-        dropped["duplicates"] += int((~keep).sum())
-        dropped["tied_timestamps"] = dropped.get("tied_timestamps", 0) + int((tie & keep).sum())
-        if last is not None:
-            back = t < last
-            if back.any() and cfg.unsorted == "reject":
-                raise DataError(f"{source}: timestamps go backwards near data row {index - n + 1}; sort the file")
-            dropped["out_of_order"] += int((back & keep).sum())
-            keep &= ~back
-        if not keep.all():
+            drop = tie[(vals[tie] == prev).all(axis=1)]
+        dropped["duplicates"] += len(drop)
+        dropped["tied_timestamps"] = dropped.get("tied_timestamps", 0) + len(tie) - len(drop)
+        # t is sorted here, so the rows before the previous chunk's last time are a prefix
+        back = int(np.searchsorted(t, last, side="left")) if last is not None else 0
+        if back and cfg.unsorted == "reject":
+            raise DataError(f"{source}: timestamps go backwards near data row {index - n + 1}; sort the file")
+        dropped["out_of_order"] += back - int(np.count_nonzero(drop < back))
+        if len(drop) or back:
+            keep = np.ones(len(t), dtype=bool)
+            keep[drop] = False
+            keep[:back] = False
             table, t = table.filter(pa.array(keep)), t[keep]
         if len(t):
             last = int(t[-1])
-            last_vals = np.array([table.column(c)[len(t) - 1].as_py() for c in cols], dtype=np.float32)
+            last_vals = np.array([table.column(c)[len(t) - 1].as_py() for c in _value_cols(table)], dtype=np.float32)
             yield table
+
+
+def _times(table: pa.Table) -> np.ndarray:
+    """The ``time`` column as int64 ns (a zero-copy view for a single-chunk column)."""
+    col = table.column("time")
+    arr = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    return np.asarray(arr.view(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _value_cols(table: pa.Table) -> list[str]:
@@ -319,7 +342,7 @@ def _events(tables: Iterator[pa.Table], cfg: IngestConfig) -> Iterator[pa.Table 
     pending: list[pa.Table] = []
     last: int | None = None
     for table in tables:
-        t = table.column("time").cast(pa.int64()).to_numpy()
+        t = _times(table)
         edges = [0, *(np.flatnonzero(np.diff(t) > gap) + 1).tolist(), len(t)]
         for j, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
             if j > 0 or (last is not None and t[a] - last > gap):
@@ -340,7 +363,7 @@ def _events(tables: Iterator[pa.Table], cfg: IngestConfig) -> Iterator[pa.Table 
 def _resampled(pending: list[pa.Table], rate: float, max_gap_s: float) -> Iterator[pa.Table | None]:
     table = pa.concat_tables(pending)
     cols = [c for c in (*ACC, *GYR) if c in table.column_names]
-    t = table.column("time").cast(pa.int64()).to_numpy()
+    t = _times(table)
     vals = np.column_stack([table.column(c).to_numpy() for c in cols])
     labels = None
     names: list[str] = []

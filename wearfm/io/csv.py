@@ -32,6 +32,7 @@ from wearfm.io.detect import (
 from wearfm.io.textutil import (
     UNIT_NS,
     WhitespaceReader,
+    all_finite,
     canonical_chunk,
     id_from_spec,
     parse_iso,
@@ -267,9 +268,11 @@ def _iterate(path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any]) -
         n = batch.num_rows
         if n == 0:
             continue
-        acc = np.column_stack([batch.column(c).to_numpy(zero_copy_only=False) for c in plan.acc])
+        # one 1-D array per axis (zero-copy views of Arrow's buffers where there are no nulls)
+        acc = [batch.column(c).to_numpy(zero_copy_only=False) for c in plan.acc]
         if acc_unit is None:
-            acc_unit = detect_acc_unit(acc[:200_000], path)  # a few minutes of data are enough
+            # a few minutes of data are enough
+            acc_unit = detect_acc_unit(np.column_stack([a[:200_000] for a in acc]), path)
             counters["acc_unit_input"] = acc_unit
         if plan.time is None:
             start = start_ns(cfg, path)
@@ -281,15 +284,15 @@ def _iterate(path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any]) -
                 counters["time_unit"] = time_unit
             if time_unit == "iso":
                 raise DataError(f"{path}: the time column is numeric; use --time-unit s|ms|us|ns")
-            bad = ~np.isfinite(tv)
-            if bad.any():
+            if not all_finite(tv):
+                bad = ~np.isfinite(tv)
                 line = row0 + int(np.argmax(bad)) + 1 + plan.header
                 raise DataError(f"{path}: line {line}: time value is missing or not a number; fix or remove the line")
             t = to_ns(tv, UNIT_NS[time_unit])
         else:
             counters["time_unit"] = "iso"
             t = parse_iso(batch.column(plan.time), path, row0 + 1 + plan.header)
-        gyr = np.column_stack([batch.column(c).to_numpy(zero_copy_only=False) for c in plan.gyr]) if plan.gyr else None
+        gyr = [batch.column(c).to_numpy(zero_copy_only=False) for c in plan.gyr] if plan.gyr else None
         label = batch.column(plan.label) if plan.label else None
         if plan.subject_col is not None:
             vals = pc.unique(batch.column(plan.subject_col).drop_null()).to_pylist()

@@ -90,14 +90,14 @@ def _plan_jobs(files: list[Path], cfg: IngestConfig, errors: list[dict[str, str]
         if f in taken or (accepts is not None and not accepts(f)):
             continue
         keep.append(f)
-    parents = [f.resolve().parent for f in keep]
-    root = Path(os.path.commonpath(parents)) if parents else Path(".")
+    parents = {f: f.resolve().parent for f in keep}  # resolve() walks every path component: once per file
+    root = Path(os.path.commonpath(list(parents.values()))) if parents else Path(".")
     jobs = []
     for f in keep:
         mod = reader_module(fmts[f])
         name = getattr(mod, "output_name", None)
         base = name(f) if name else _strip_ext(f.name)
-        rel = f.resolve().parent.relative_to(root)
+        rel = parents[f].relative_to(root)
         jobs.append(_Job(f, fmts[f], str(rel / base) if str(rel) != "." else base, companions[f]))
     stems = [j.stem for j in jobs]
     if len(set(stems)) != len(stems):
@@ -170,7 +170,8 @@ def ingest(
         raise ConfigError(f"--out {out} is a file; give a folder")
     items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
     files = expand_inputs(items)
-    files = [f for f in files if out.resolve() not in f.resolve().parents]
+    out_resolved = out.resolve()
+    files = [f for f in files if out_resolved not in f.resolve().parents]
     if not files:
         raise DataError(f"no input files found in {[str(i) for i in items]}")
     summary = IngestSummary(out=str(out), files=len(files))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,7 +16,16 @@ from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, DataError
 from wearfm.io.schema import ACC, GYR, STANDARD_GRAVITY, schema_for
 
-__all__ = ["WhitespaceReader", "id_from_spec", "to_ns", "start_ns", "parse_iso", "canonical_chunk", "UNIT_NS"]
+__all__ = [
+    "WhitespaceReader",
+    "id_from_spec",
+    "to_ns",
+    "all_finite",
+    "start_ns",
+    "parse_iso",
+    "canonical_chunk",
+    "UNIT_NS",
+]
 
 UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
@@ -91,8 +101,19 @@ def id_from_spec(spec: str | None, path: Path, column_value: str | None = None) 
 def to_ns(values: np.ndarray, unit_ns: int) -> np.ndarray:
     """Numbers in a unit -> int64 ns, exact for whole numbers (no float rounding of epoch milliseconds)."""
     whole = np.floor(values)
-    frac = np.round((values - whole) * unit_ns).astype(np.int64)
+    frac = values - whole
+    if not frac.any():  # whole numbers (e.g. epoch ms): skip the rounding passes
+        return np.asarray(whole.astype(np.int64) * unit_ns, dtype=np.int64)
+    frac = np.round(frac * unit_ns).astype(np.int64)
     return np.asarray(whole.astype(np.int64) * unit_ns + frac, dtype=np.int64)
+
+
+def all_finite(values: np.ndarray) -> bool:
+    """Whether every value is finite; one summing pass (a NaN or inf makes the sum non-finite)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(values.sum()):
+            return True
+    return bool(np.isfinite(values).all())  # the sum may overflow on finite values: check exactly
 
 
 def start_ns(cfg: IngestConfig, path: Path) -> int:
@@ -129,22 +150,26 @@ def parse_iso(col: pa.Array, path: Path, line0: int) -> np.ndarray:
 def canonical_chunk(
     path: Path,
     t: np.ndarray,
-    acc: np.ndarray,
-    gyr: np.ndarray | None,
+    acc: np.ndarray | Sequence[np.ndarray],
+    gyr: np.ndarray | Sequence[np.ndarray] | None,
     label: pa.Array | pa.ChunkedArray | None,
     acc_unit: str,
     gyr_unit: str,
     line0: int,
     cfg: IngestConfig,
 ) -> pa.Table:
-    """Build one canonical table (g, deg/s, float32) from raw arrays, rejecting non-finite samples."""
+    """Build one canonical table (g, deg/s, float32) from raw arrays, rejecting non-finite samples.
+
+    ``acc`` and ``gyr`` are ``(n, 3)`` arrays or three 1-D columns (columns avoid a stacking copy).
+    """
     if acc_unit not in ("g", "m/s2", "m/s^2"):
         raise ConfigError(f"unknown acceleration unit {acc_unit!r}; use g or m/s2")
     if gyr_unit not in ("rad/s", "deg/s"):
         raise ConfigError(f"unknown gyroscope unit {gyr_unit!r}; use rad/s or deg/s")
-    vals = acc if gyr is None else np.concatenate([acc, gyr], axis=1)
-    finite = np.isfinite(vals).all(axis=1)
-    if not finite.all():
+    acc_cols = _columns(acc)
+    gyr_cols = _columns(gyr) if gyr is not None else []
+    if not all(all_finite(c) for c in (*acc_cols, *gyr_cols)):
+        finite = np.logical_and.reduce([np.isfinite(c) for c in (*acc_cols, *gyr_cols)])
         bad = int((~finite).sum())
         if cfg.nonfinite == "error":
             line = line0 + int(np.argmax(~finite))
@@ -152,20 +177,27 @@ def canonical_chunk(
                 f"{path}: line {line}: missing, NaN or infinite sensor value ({bad} such rows in this "
                 "chunk); fix the file or pass --set nonfinite=drop to drop those rows"
             )
-        t, acc = t[finite], acc[finite]
-        gyr = gyr[finite] if gyr is not None else None
+        t = t[finite]
+        acc_cols = [c[finite] for c in acc_cols]
+        gyr_cols = [c[finite] for c in gyr_cols]
         label = label.filter(pa.array(finite)) if label is not None else None
     scale = 1.0 / STANDARD_GRAVITY if acc_unit != "g" else 1.0
-    cols: dict[str, Any] = {"time": pa.array(t.astype(np.int64), pa.int64()).cast(pa.timestamp("ns"))}
-    for i, c in enumerate(ACC):
-        cols[c] = pa.array(np.ascontiguousarray(acc[:, i] if scale == 1.0 else acc[:, i] * scale, np.float32))
-    if gyr is not None:
+    cols: dict[str, Any] = {"time": pa.array(t.astype(np.int64, copy=False), pa.int64()).cast(pa.timestamp("ns"))}
+    for c, v in zip(ACC, acc_cols, strict=True):
+        cols[c] = pa.array(np.ascontiguousarray(v if scale == 1.0 else v * scale, np.float32))
+    if gyr_cols:
         gscale = 180.0 / np.pi if gyr_unit == "rad/s" else 1.0
-        for i, c in enumerate(GYR):
-            cols[c] = pa.array(np.ascontiguousarray(gyr[:, i] if gscale == 1.0 else gyr[:, i] * gscale, np.float32))
+        for c, v in zip(GYR, gyr_cols, strict=True):
+            cols[c] = pa.array(np.ascontiguousarray(v if gscale == 1.0 else v * gscale, np.float32))
     if label is not None:
         lab = label.cast(pa.string()) if label.type != pa.string() else label
         if isinstance(lab, pa.ChunkedArray):
             lab = lab.combine_chunks()
         cols["label"] = pc.dictionary_encode(lab).cast(pa.dictionary(pa.int32(), pa.string()))
     return pa.table(cols, schema=schema_for(list(cols)))
+
+
+def _columns(values: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    if isinstance(values, np.ndarray) and values.ndim == 2:
+        return [values[:, i] for i in range(values.shape[1])]
+    return list(values)
