@@ -109,7 +109,7 @@ def test_packed_exponent() -> None:
     word = ((-3) & 0x3FF) | ((511 & 0x3FF) << 10) | (((-512) & 0x3FF) << 20) | (2 << 30)
     blk = np.zeros((1, 512), dtype=np.uint8)
     blk[0, 30:34] = np.frombuffer(struct.pack("<I", word), dtype=np.uint8)
-    out = cwa._decode(blk, packed=True, axes=3, spp=120)
+    out = cwa._decode(blk[:, 30:510], packed=True, axes=3, spp=120)
     assert out[:, 0, 0].tolist() == [-12, 2044, -2048]
 
 
@@ -226,3 +226,51 @@ def test_nine_axis_blocks_keep_acc_and_gyro(tmp_path: Path) -> None:
     assert table.num_rows == 52 and info["device"] == "AX6"
     np.testing.assert_allclose(table.column("gyr_y").to_numpy(), flat[:, 1] * 2000 / 32768, rtol=1e-6)
     np.testing.assert_allclose(table.column("acc_x").to_numpy(), flat[:, 3] / 1024, rtol=1e-6)
+
+
+def _interp_times(blocks: list[tuple[int, float, int]], spp: int = 120, freq: float = 100.0) -> np.ndarray:
+    """Reference: ns times by a run-by-run ``np.interp`` over the anchors (the rule ``cwa._Stream._times`` follows).
+
+    ``blocks`` are (sector, anchor seconds, ts_offset) as written by ``_block``; runs break where the local rate
+    is off nominal by more than 10%; the ends extrapolate with the edge slope; a lone anchor uses the nominal rate.
+    """
+    ns = 1_000_000_000
+    a, t = [], []
+    for sector, secs, tso in blocks:
+        whole = int(np.floor(secs))
+        frac = int(round((secs - whole) * 65536)) & 0xFFFE
+        a.append(sector * spp + tso)  # the shim undone: stored offset + (frac * freq) >> 16
+        t.append(whole * ns + (frac * ns + 32768) // 65536)
+    a_, t_ = np.array(a), np.array(t)
+    slope = np.diff(t_) / np.diff(a_)
+    ok = (np.diff(a_) > 0) & (np.abs(ns / freq / slope - 1) < 0.1)
+    brk, out = np.flatnonzero(~ok) + 1, []
+    for lo, hi in zip(np.r_[0, brk], np.r_[brk, len(a_)], strict=True):
+        ar, tr = a_[lo:hi], t_[lo:hi] - t_[lo]
+        j = np.concatenate([s * spp + np.arange(spp) for s, _, _ in blocks[lo:hi]]).astype(np.float64)
+        if hi - lo == 1:
+            rel = (j - ar[0]) * (ns / freq)
+        else:
+            rel = np.interp(j, ar, tr)
+            rel[j < ar[0]] = (j[j < ar[0]] - ar[0]) * slope[lo]
+            rel[j > ar[-1]] = tr[-1] + (j[j > ar[-1]] - ar[-1]) * slope[hi - 2]
+        out.append((rel + 0.5).astype(np.int64) + t_[lo])
+    return np.concatenate(out)
+
+
+def test_sample_times_bit_identical_to_run_by_run_interp(tmp_path: Path) -> None:
+    # anchors jittered up to a block away from their own block (so a block's samples switch lines 0-2 times),
+    # a one-hour pause, and a lone block between two pauses
+    rng = np.random.default_rng(3)
+    n = 300
+    raw = np.zeros((n, 120, 3), dtype=np.int64)
+    offsets = rng.integers(-50, 70, size=n)
+    secs = 1.6e9 + np.arange(n) * 1.2024 + offsets / 100 * 1.002
+    secs[150:] += 3600.0
+    secs[151:] += 3600.0
+    blocks = [(k, float(secs[k]), int(offsets[k])) for k in range(n)]
+    p = tmp_path / "jitter.cwa"
+    p.write_bytes(_header() + b"".join(_block(k, s, raw[k], ts_offset=o) for k, s, o in blocks))
+    table, info = cwa.read_all(p)
+    assert info["info"]["discontinuities"] == 2
+    np.testing.assert_array_equal(table.column("time").cast("int64").to_numpy(), _interp_times(blocks))

@@ -41,6 +41,7 @@ _AX = 0x5841  # "AX" little-endian
 _MD = 0x444D  # "MD"
 _HOLD = 3  # blocks held back per chunk: sample times may need anchors of neighbouring blocks
 _RATE_TOLERANCE = 0.1  # blocks whose measured rate is off nominal by more are a discontinuity
+_KEY_BIAS = 1 << 39  # sample indices are offset by this to sort (run, index) keys as one int64
 
 #: One 512-byte data block, field by field (cwa.h ``OM_READER_DATA_PACKET``).
 BLOCK_DTYPE = np.dtype(
@@ -142,30 +143,49 @@ def _epoch_seconds(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return days * 86400 + hh * 3600 + mm * 60 + ss, ok
 
 
-def _decode(blocks: np.ndarray, packed: bool, axes: int, spp: int) -> np.ndarray:
-    """(axes, n, spp) raw integer samples of ``n`` blocks (uint8 rows of 512 bytes), channel-contiguous."""
-    payload = np.ascontiguousarray(blocks[:, 30 : 30 + 480])
+def _decode(payload: np.ndarray, packed: bool, axes: int, spp: int, out: np.ndarray | None = None) -> np.ndarray:
+    """(axes, n, spp) raw integer samples of ``n`` 480-byte payloads (uint8 rows), channel-contiguous.
+
+    ``out``: int32 of shape (axes, n, spp), or (4, n, spp) for packed data (the last plane is scratch).
+    """
+    n = len(payload)
+    payload = np.ascontiguousarray(payload)
+    if out is None:
+        out = np.empty((4 if packed else axes, n, spp), dtype=np.int32)
     if packed:
-        v = payload.view("<i4").reshape(len(blocks), 120)
-        e = (v >> 30) & 0x3
-        out = np.empty((3, len(blocks), 120), dtype=np.int32)
+        v = payload.view("<i4").reshape(n, 120)
+        e = out[3]
+        np.right_shift(v.view("<u4"), 30, out=e, casting="unsafe")  # 2-bit exponent
         for i, up in enumerate((22, 12, 2)):  # move each 10-bit field to the top, then sign-extend down
             np.left_shift(v, up, out=out[i])
             out[i] >>= 22
             out[i] <<= e
-        return out
-    raw = payload.view("<i2")[:, : spp * axes].reshape(len(blocks), spp, axes)
-    return np.ascontiguousarray(raw.transpose(2, 0, 1))
+        return out[:3]
+    raw = payload.view("<i2")[:, : spp * axes].reshape(n, spp, axes)
+    np.copyto(out, raw.transpose(2, 0, 1))
+    return out
 
 
 class _Stream:
-    """Decoding state carried across chunks: the held-back last block and the anchor before it."""
+    """Decoding state carried across chunks: the held-back last blocks, the anchors before them, scratch."""
 
     def __init__(self, path: Path, hdr: dict[str, Any], counters: dict[str, Any]) -> None:
         self.path, self.hdr, self.c = path, hdr, counters
         self.axes_bps = -1  # numAxesBPS of the first valid block; later blocks must match
         self.freq = hdr["frequency"]
         self.prev_anchors: list[tuple[int, int, int]] = []  # (A, T_ns, session) of blocks before the held ones
+        self._scratch: dict[str, np.ndarray] = {}
+
+    def _tmp(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        """A scratch array reused from chunk to chunk (intermediates only: never part of an emitted table).
+
+        Reusing them keeps the allocator from returning and re-faulting megabytes of pages every chunk.
+        """
+        size = int(np.prod(shape))
+        buf = self._scratch.get(name)
+        if buf is None or buf.size < size:
+            buf = self._scratch[name] = np.empty(size, dtype=dtype)
+        return buf[:size].reshape(shape)
 
     def _times(
         self, a: np.ndarray, t: np.ndarray, session: np.ndarray, off: int, sectors: np.ndarray, spp: int
@@ -176,8 +196,15 @@ class _Stream:
         breaks where consecutive anchors imply a rate off nominal by more than 10% (pause, clock change) or
         the session changes; samples beyond a run's anchors are extrapolated with its edge slope, and an
         isolated block uses the nominal rate.
+
+        Sample ``j`` of a run ``[lo, hi)`` lies on the line of anchor ``m``, the last anchor at or before ``j``
+        (clipped to the run): ``slope_m * (j - a_m) + (t_m - t_lo)``, rounded to the nearest ns, plus ``t_lo``;
+        the last anchor of a run keeps the slope before it and a lone anchor has the nominal rate. These are
+        exactly the float operations of ``np.interp`` on the run (and of its extrapolation), so the times are
+        those of a run-by-run ``np.interp`` to the bit. They are computed block by block: every block starts
+        on one line and switches at most a few times (once, typically), each switch one broadcast pass.
         """
-        n = len(a)
+        n, nr = len(a), len(sectors)
         nominal = NS / self.freq
         da = np.diff(a).astype(np.float64)
         dt = np.diff(t).astype(np.float64)
@@ -185,39 +212,51 @@ class _Stream:
             slope = dt / da  # ns per sample between consecutive anchors
             ok = (da > 0) & (dt > 0) & (np.diff(session) == 0) & (np.abs(nominal / slope - 1) < _RATE_TOLERANCE)
         right = np.arange(n - 1) + 1 - off  # block after each segment: count each segment once
-        self.c["discontinuities"] += int((~ok & (right >= 0) & (right < len(sectors))).sum())
-        brk = np.flatnonzero(~ok) + 1  # first anchor index of each later run
-        k = off + np.arange(len(sectors))  # anchor index of each emitted block
-        out = np.empty((len(sectors), spp), dtype=np.int64)
-        for lo, hi in zip(np.r_[0, brk], np.r_[brk, n], strict=True):  # one run of continuous anchors
-            rows = np.flatnonzero((k >= lo) & (k < hi))
-            if len(rows) == 0:
-                continue
-            ar, tr = a[lo:hi], t[lo:hi] - t[lo]  # relative ns: exact in float64
-            j = (sectors[rows] * spp).astype(np.float64)[:, None] + np.arange(spp, dtype=np.float64)[None, :]
-            if hi - lo == 1:
-                rel = (j - ar[0]) * nominal
+        self.c["discontinuities"] += int((~ok & (right >= 0) & (right < nr)).sum())
+        start = np.r_[True, ~ok]  # anchor m starts a run
+        lo = np.maximum.accumulate(np.where(start, np.arange(n), 0))
+        run = np.cumsum(start) - 1
+        line_slope = np.where(np.r_[ok, False], np.r_[slope, 0.0], np.where(start, nominal, np.r_[0.0, slope]))
+        line_t = (t - t[lo]).astype(np.float64)  # relative ns: exact in float64
+        # the line of a sample: search (run, sample index) among (run, anchor index), sorted as one int64 key
+        assert n < 1 << 20 and np.abs(a).max() < _KEY_BIAS
+        key = (run << 40) + a + _KEY_BIAS
+        k = off + np.arange(nr)  # anchor index of each emitted block
+        j0 = sectors * spp  # its first sample
+        base = (run[k] << 40) + _KEY_BIAS + j0
+        first = np.maximum(np.searchsorted(key, base, side="right") - 1, lo[k])
+        switches = np.maximum(np.searchsorted(key, base + (spp - 1), side="right") - 1, lo[k]) - first
+        ii = np.arange(spp, dtype=np.float64)
+
+        def line(m: np.ndarray, j0: np.ndarray, out: np.ndarray) -> np.ndarray:
+            np.subtract(ii, (a[m] - j0).astype(np.float64)[:, None], out=out)  # j - a_m, exact
+            out *= line_slope[m][:, None]
+            out += line_t[m][:, None]
+            out += 0.5  # round to the nearest ns (truncation toward zero is off by <= 1 ns before an anchor)
+            return out
+
+        rel = line(first, j0, self._tmp("rel", (nr, spp), np.float64))
+        for q in range(1, int(switches.max(initial=0)) + 1):  # samples at or after the q-th next anchor
+            rows = np.flatnonzero(switches >= q)
+            m = first[rows] + q
+            on = ii >= (a[m] - j0[rows])[:, None]
+            if len(rows) == nr:
+                np.copyto(rel, line(m, j0, self._tmp("line", (nr, spp), np.float64)), where=on)
             else:
-                rel = np.interp(j, ar, tr)
-                if j[0, 0] < ar[0]:  # extrapolate with the run's edge slopes
-                    before = j < ar[0]
-                    rel[before] = (j[before] - ar[0]) * slope[lo]
-                if j[-1, -1] > ar[-1]:
-                    after = j > ar[-1]
-                    rel[after] = tr[-1] + (j[after] - ar[-1]) * slope[hi - 2]
-            rel += 0.5  # round to the nearest ns (truncation toward zero is off by <= 1 ns before an anchor)
-            out[rows] = rel
-            out[rows] += t[lo]
+                rel[rows] = np.where(on, line(m, j0[rows], np.empty((len(rows), spp))), rel[rows])
+        out = np.empty((nr, spp), dtype=np.int64)
+        np.copyto(out, rel, casting="unsafe")  # truncates, as float -> int casts do
+        t0 = t[lo[k]]
+        out += t0[0] if np.all(t0 == t0[0]) else t0[:, None]
         return out
 
     def process(self, raw: np.ndarray, sectors: np.ndarray, final: bool) -> tuple[pa.Table | None, np.ndarray]:
-        """Decode ``raw`` blocks; return the table of all but the last valid block, and the rows to hold.
+        """Decode ``raw`` blocks; return the table of all but the last valid blocks, and the rows to hold.
 
-        The last two valid blocks are held back (unless ``final``) because sample times need later anchors.
+        The last ``_HOLD`` valid blocks are held back (unless ``final``) because sample times need later anchors.
         """
         f = raw.view(BLOCK_DTYPE).reshape(-1)
-        words = raw.view("<u2")
-        cks = words.sum(axis=1, dtype=np.uint16)
+        cks = raw.view("<u2").sum(axis=1, dtype=np.uint16)
         is_ax = f["header"] == _AX
         valid = is_ax & (f["length"] == 508)
         bad_ck = valid & (cks != 0)
@@ -243,16 +282,16 @@ class _Stream:
         emit = idx if final else idx[:-_HOLD]
         n_emit = len(emit)
         # Anchors of every valid block in this chunk (emit + held): sample index A, time T (ns), session.
-        fv = f[idx]
-        freq = _frequency(fv["rate"])
+        fractional = f["fractional"][idx].astype(np.int64)
+        freq = _frequency(f["rate"][idx])
         packed = (self.axes_bps & 0x0F) == 0
         axes = (self.axes_bps >> 4) & 0x0F
         spp = 120 if packed else 480 // (2 * axes)
-        frac = np.where(fv["fractional"] & 0x8000, (fv["fractional"].astype(np.int64) & 0x7FFF) << 1, 0)
-        offset = fv["ts_offset"].astype(np.int64) + ((frac * freq.astype(np.int64)) >> 16)
+        frac = np.where(fractional & 0x8000, (fractional & 0x7FFF) << 1, 0)
+        offset = f["ts_offset"][idx].astype(np.int64) + ((frac * freq.astype(np.int64)) >> 16)
         anchor_a = sectors[idx].astype(np.int64) * spp + offset
         anchor_t = secs[idx] * NS + (frac * NS + 32768) // 65536
-        session = fv["session"].astype(np.int64)
+        session = f["session"][idx].astype(np.int64)
         off = len(self.prev_anchors)
         if off:
             pa_, pt_, ps_ = (np.array(v, dtype=np.int64) for v in zip(*self.prev_anchors, strict=True))
@@ -265,9 +304,14 @@ class _Stream:
         if n_emit == 0:
             return None, hold
         t = self._times(anchor_a, anchor_t, session, off, sectors[emit].astype(np.int64), spp)
-        vals = _decode(raw[emit], packed, axes, spp)
-        light = fv["light"][:n_emit].astype(np.int64)
-        count = np.minimum(fv["count"][:n_emit].astype(np.int64), spp)
+        payload = self._tmp("payload", (n_emit, 480), np.uint8)
+        if emit[-1] - emit[0] == n_emit - 1:  # contiguous valid blocks: no gather
+            np.copyto(payload, raw[emit[0] : emit[-1] + 1, 30 : 30 + 480])
+        else:
+            np.take(raw[:, 30 : 30 + 480], emit, axis=0, out=payload)
+        vals = _decode(payload, packed, axes, spp, self._tmp("vals", (4 if packed else axes, n_emit, spp), np.int32))
+        light = f["light"][emit].astype(np.int64)
+        count = np.minimum(f["count"][emit].astype(np.int64), spp)
         self.c["blocks"] += n_emit
         self.c["partial_blocks"] += int((count < spp).sum())
         keep = None if np.all(count == spp) else (np.arange(spp)[None, :] < count[:, None])
