@@ -28,7 +28,16 @@ import pyarrow as pa
 
 from wearfm.config import IngestConfig
 from wearfm.errors import FormatError
-from wearfm.io._devutil import NS, base_info, make_table_cols, open_stream, read_all_with, read_fully
+from wearfm.io._devutil import (
+    NS,
+    base_info,
+    make_table_cols,
+    new_array,
+    open_stream,
+    read_all_with,
+    read_fully,
+    read_into,
+)
 
 __all__ = ["sniff", "read", "read_all", "parse_header", "BLOCK_DTYPE"]
 
@@ -155,7 +164,7 @@ def _decode(payload: np.ndarray, packed: bool, axes: int, spp: int, out: np.ndar
     if packed:
         v = payload.view("<i4").reshape(n, 120)
         e = out[3]
-        np.right_shift(v.view("<u4"), 30, out=e, casting="unsafe")  # 2-bit exponent
+        np.right_shift(v.view("<u4"), 30, out=e.view("<u4"))  # 2-bit exponent (same-type loop: no casting)
         for i, up in enumerate((22, 12, 2)):  # move each 10-bit field to the top, then sign-extend down
             np.left_shift(v, up, out=out[i])
             out[i] >>= 22
@@ -244,7 +253,7 @@ class _Stream:
                 np.copyto(rel, line(m, j0, self._tmp("line", (nr, spp), np.float64)), where=on)
             else:
                 rel[rows] = np.where(on, line(m, j0[rows], np.empty((len(rows), spp))), rel[rows])
-        out = np.empty((nr, spp), dtype=np.int64)
+        out = new_array(nr * spp, np.int64).reshape(nr, spp)
         np.copyto(out, rel, casting="unsafe")  # truncates, as float -> int casts do
         t0 = t[lo[k]]
         out += t0[0] if np.all(t0 == t0[0]) else t0[:, None]
@@ -318,7 +327,9 @@ class _Stream:
 
         def channel(v: np.ndarray, scale: np.ndarray) -> np.ndarray:
             factor = scale[0] if np.all(scale == scale[0]) else scale[:, None]
-            x: np.ndarray = np.multiply(v, factor, dtype=np.float32)  # int -> float32 and scale in one pass
+            x = new_array(v.size, np.float32).reshape(v.shape)
+            np.copyto(x, v, casting="unsafe")  # exact (|v| < 2**24); then a float32 product
+            x *= factor
             return x.reshape(-1) if keep is None else x[keep]
 
         acc_scale = (1.0 / np.left_shift(1, 8 + ((light >> 13) & 7))).astype(np.float32)
@@ -395,27 +406,30 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
 
     def chunks() -> Iterator[pa.Table]:
         state = _Stream(path, hdr, counters)
-        held = np.empty((0, BLOCK), dtype=np.uint8)
+        # one buffer for the whole file: the blocks held back from the last chunk, then CHUNK_BLOCKS read ones
+        buf = np.empty((_HOLD + CHUNK_BLOCKS, BLOCK), dtype=np.uint8)
+        view = buf.data.cast("B")
+        buf[0] = np.frombuffer(first, dtype=np.uint8)
+        n_held, pending = 0, 1
         held_sectors = np.empty(0, dtype=np.int64)
         next_sector = 0
-        pending = first
         emitted = 0
         try:
             while True:
-                buf = pending + read_fully(f, CHUNK_BLOCKS * BLOCK - len(pending), path)
-                pending = b""
-                n = len(buf) // BLOCK
-                final = len(buf) < CHUNK_BLOCKS * BLOCK
-                if final and len(buf) % BLOCK:
-                    counters["truncated_bytes"] = len(buf) % BLOCK
-                    log.warning("%s: file ends with a partial block (%d bytes), ignored", path, len(buf) % BLOCK)
-                raw = np.frombuffer(buf, dtype=np.uint8, count=n * BLOCK).reshape(n, BLOCK)
-                sectors = np.arange(next_sector, next_sector + n, dtype=np.int64)
+                lo, hi = (n_held + pending) * BLOCK, (n_held + CHUNK_BLOCKS) * BLOCK
+                got = pending * BLOCK + read_into(f, view[lo:hi], path)
+                pending = 0
+                final = got < CHUNK_BLOCKS * BLOCK
+                if final and got % BLOCK:
+                    counters["truncated_bytes"] = got % BLOCK
+                    log.warning("%s: file ends with a partial block (%d bytes), ignored", path, got % BLOCK)
+                n = got // BLOCK
+                raw = buf[: n_held + n]
+                sectors = np.r_[held_sectors, np.arange(next_sector, next_sector + n, dtype=np.int64)]
                 next_sector += n
-                raw = np.concatenate([held, raw]) if len(held) else raw
-                sectors = np.concatenate([held_sectors, sectors]) if len(held) else sectors
                 table, hold = state.process(raw, sectors, final)
-                held, held_sectors = raw[hold], sectors[hold]
+                n_held, held_sectors = len(hold), sectors[hold]
+                buf[:n_held] = raw[hold]  # (a copy first: rows may overlap)
                 if table is not None and table.num_rows:
                     emitted += table.num_rows
                     yield table
