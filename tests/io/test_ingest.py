@@ -130,6 +130,25 @@ def test_manifest_merges_datasets_and_jobs(tmp_path):
     assert one.equals(pq.read_table(tmp_path / "out1" / "s1.parquet"))
 
 
+@pytest.mark.parametrize("threads", [True, False])
+def test_jobs_threads_and_processes_agree(tmp_path, monkeypatch, threads):
+    # --jobs runs small sources on threads and large ones in worker processes: both give the serial result
+    import wearfm.io.ingest as ingest_mod
+
+    monkeypatch.setattr(ingest_mod, "_THREAD_BELOW_BYTES", 1 << 40 if threads else 0)
+    (tmp_path / "in").mkdir()
+    for i in range(3):
+        write_csv(tmp_path / "in" / f"s{i}.csv", seed=i)
+    (tmp_path / "in" / "bad.csv").write_text("time,x,y,z\n1000,0,0,1\n1020,0,zz,1\n")
+    s = ingest([tmp_path / "in"], tmp_path / "out", replace(CFG, jobs=2, on_error="skip"))
+    assert (s.recordings, [Path(e["file"]).name for e in s.errors]) == (3, ["bad.csv"])
+    ingest([tmp_path / "in"], tmp_path / "ref", replace(CFG, jobs=1, on_error="skip"))
+    for name in ("s0.parquet", "s1.parquet", "s2.parquet", "manifest.parquet"):
+        assert pq.read_table(tmp_path / "out" / name).equals(pq.read_table(tmp_path / "ref" / name), check_metadata=True)
+    with pytest.raises(DataError, match="bad.csv"):
+        ingest([tmp_path / "in"], tmp_path / "out2", replace(CFG, jobs=2))
+
+
 def test_on_error_skip_and_stop(tmp_path):
     (tmp_path / "in").mkdir()
     write_csv(tmp_path / "in" / "good.csv")

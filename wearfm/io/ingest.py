@@ -6,7 +6,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -27,6 +27,7 @@ __all__ = ["IngestSummary", "ingest"]
 log = logging.getLogger(__name__)
 
 _READER_MODULES = ["wearfm.io.csv", "wearfm.io.wisdm", "wearfm.io.spswhar"]
+_THREAD_BELOW_BYTES = 32 << 20  # mean source size under which --jobs uses threads rather than processes
 
 
 @dataclass
@@ -210,20 +211,18 @@ def ingest(
                 if not handle(job, res, err):
                     break
         else:
-            # forkserver: workers fork from one clean process that imported the readers once (no threads
-            # inherited from this process, no per-worker import cost)
-            ctx = get_context("forkserver")
-            ctx.set_forkserver_preload(["wearfm.io.convert", "wearfm.io.detect", *_READER_MODULES])
-            with ProcessPoolExecutor(max_workers=min(cfg.jobs, len(jobs)), mp_context=ctx) as pool:
+            with _pool(jobs, cfg.jobs) as pool:
                 futs: dict[Future[Any], _Job] = {
                     pool.submit(_run_job, j, out, cfg, ann, by_source.get(str(j.source), [])): j for j in jobs
                 }
-                for fut in _as_completed(futs):
-                    res, err = fut.result()
-                    if not handle(futs[fut], res, err):
-                        for f in futs:
-                            f.cancel()
-                        break
+                try:
+                    for fut in _as_completed(futs):
+                        res, err = fut.result()
+                        if not handle(futs[fut], res, err):
+                            break
+                finally:  # after an error (or Ctrl-C) no queued job starts
+                    for f in futs:
+                        f.cancel()
     finally:
         entries = [e for src, es in by_source.items() if src not in results for e in es]
         for res in results.values():
@@ -248,6 +247,32 @@ def ingest(
             raise cls(first_error[1])
         raise DataError(first_error[1])
     return summary
+
+
+def _pool(jobs: list[_Job], workers: int) -> Executor:
+    """Threads for many small sources, processes for large ones.
+
+    A small source costs a few milliseconds, most of it in Arrow's CSV parser and Parquet writer, which
+    release the GIL: threads share this process's imports and need no start-up (a worker process costs about
+    a second to start and import pyarrow and pandas). Large sources get processes, so their Python and
+    NumPy work runs in parallel too.
+    """
+    n = min(workers, len(jobs))
+    sizes = [_size(j.source) + sum(_size(c) for c in j.companions) for j in jobs]
+    if sum(sizes) / max(len(sizes), 1) < _THREAD_BELOW_BYTES:
+        return ThreadPoolExecutor(max_workers=n)
+    # forkserver: workers fork from one clean process that imported the readers once (no threads
+    # inherited from this process, no per-worker import cost)
+    ctx = get_context("forkserver")
+    ctx.set_forkserver_preload(["wearfm.io.convert", "wearfm.io.detect", *_READER_MODULES])
+    return ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _as_completed(futs: dict[Future[Any], _Job]) -> Any:
