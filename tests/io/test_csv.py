@@ -144,6 +144,29 @@ def test_chunks_are_bounded_and_equal_to_one_shot(tmp_path):
     assert pa.concat_tables(parts).equals(read_all(tmp_path / "a.csv")[0])
 
 
+@pytest.mark.parametrize("header", [True, False])
+def test_parallel_blocks_equal_arrow_streaming(tmp_path, monkeypatch, header):
+    # large plain files are cut into Arrow's own blocks and parsed on threads: same batches, same errors
+    p = tmp_path / "a.csv"
+    write_csv(p, seconds=400, labels=True, header=header)  # 20k rows, ~0.9 MB
+    cfg = replace(CFG, chunk_rows=1000, **({} if header else {"acc_cols": ("1", "2", "3"), "time_col": "0"}))
+    streamed = list(csv_reader.read(p, cfg)[0])
+    monkeypatch.setattr(csv_reader, "_PARALLEL_BYTES", 0)
+    blocks = list(csv_reader.read(p, cfg)[0])
+    assert len(blocks) == len(streamed) > 3
+    assert all(a.equals(b) for a, b in zip(blocks, streamed, strict=True))
+    lines = p.read_text().splitlines()
+    lines[15_000] = lines[15_000].replace(",", ",abc", 2)
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as parallel:
+        list(csv_reader.read(p, cfg)[0])
+    monkeypatch.setattr(csv_reader, "_PARALLEL_BYTES", 1 << 40)
+    with pytest.raises(DataError) as serial:
+        list(csv_reader.read(p, cfg)[0])
+    assert str(parallel.value) == str(serial.value)
+    assert "Row #15001" in str(serial.value)  # the file line of the bad value
+
+
 def test_subject_and_session_sources(tmp_path):
     d = tmp_path / "subj7" / "day2"
     d.mkdir(parents=True)

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import re
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,10 +217,11 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
         "timezone": None,
         "info": counters,
     }
-    return _iterate(path, cfg, plan, info), info
+    return _iterate(path, cfg, plan, info, head), info
 
 
-def _open(path: Path, plan: _Plan, cfg: IngestConfig) -> pacsv.CSVStreamingReader:
+def _options(path: Path, plan: _Plan, cfg: IngestConfig) -> tuple[int, pacsv.ParseOptions, pacsv.ConvertOptions]:
+    """Block size and Arrow parse/convert options (explicit column types: nothing is inferred)."""
     cols = [c for c in (*plan.acc, *plan.gyr, plan.time, plan.label, plan.subject_col) if c is not None]
     types: dict[str, pa.DataType] = {c: pa.float32() for c in (*plan.acc, *plan.gyr)}
     if plan.time is not None:
@@ -227,13 +232,18 @@ def _open(path: Path, plan: _Plan, cfg: IngestConfig) -> pacsv.CSVStreamingReade
             types[c] = pa.string()
     # small blocks: Arrow's reader holds several in flight, and 4-8 MB parse fastest here (measured)
     block = int(min(max(cfg.chunk_rows * plan.bytes_per_row, 1 << 16), 8 << 20))
-    threads = path.stat().st_size > (16 << 20)  # small files: thread hand-offs cost more than they save
-    ropts = pacsv.ReadOptions(
-        column_names=plan.names, skip_rows=1 if plan.header else 0, block_size=block, use_threads=threads
-    )
     popts = pacsv.ParseOptions(delimiter="," if plan.delimiter == "whitespace" else plan.delimiter)
     copts = pacsv.ConvertOptions(
         column_types=types, include_columns=list(dict.fromkeys(cols)), strings_can_be_null=True
+    )
+    return block, popts, copts
+
+
+def _open(path: Path, plan: _Plan, cfg: IngestConfig) -> pacsv.CSVStreamingReader:
+    block, popts, copts = _options(path, plan, cfg)
+    threads = path.stat().st_size > _PARALLEL_BYTES  # small files: thread hand-offs cost more than they save
+    ropts = pacsv.ReadOptions(
+        column_names=plan.names, skip_rows=1 if plan.header else 0, block_size=block, use_threads=threads
     )
     source: Any = str(path)
     if plan.delimiter == "whitespace":
@@ -244,12 +254,100 @@ def _open(path: Path, plan: _Plan, cfg: IngestConfig) -> pacsv.CSVStreamingReade
         raise DataError(f"{path}: cannot parse ({_clean(e)}); check the delimiter and columns") from None
 
 
+_PARALLEL_BYTES = 16 << 20  # plain files larger than this are parsed block by block on several threads
+_COMPRESSED = (".gz", ".bz2", ".lz4", ".zst", ".br")
+_ROW = re.compile(r"Row #(\d+)")
+
+
+def _batches(path: Path, plan: _Plan, cfg: IngestConfig, head: bytes) -> Iterator[pa.RecordBatch]:
+    """The file's record batches in order, one per block of about ``block`` bytes.
+
+    Arrow's streaming reader parses one block at a time on one thread. A large plain file is instead cut
+    into the same blocks (at the last line end before each multiple of the block size, as Arrow cuts them),
+    which a small thread pool parses ahead of the consumer: at most ``workers + 1`` blocks are held, so
+    memory stays bounded by the block size, not the file size.
+    """
+    size = path.stat().st_size
+    header_end = head.find(b"\n") + 1 if plan.header else 0
+    if (
+        size <= _PARALLEL_BYTES
+        or plan.delimiter == "whitespace"
+        or path.suffix.lower() in _COMPRESSED
+        or (plan.header and (header_end == 0 or not head[:1].strip()))  # header not on the first line
+    ):
+        reader = _open(path, plan, cfg)
+        while True:
+            try:
+                yield reader.read_next_batch()
+            except StopIteration:
+                return
+    block, popts, copts = _options(path, plan, cfg)
+    workers = max(min(os.cpu_count() or 1, 4), 2)
+    with open(path, "rb") as f, ThreadPoolExecutor(max_workers=workers) as pool:
+        fd = f.fileno()
+
+        def parse(a: int, b: int) -> pa.Table:
+            ropts = pacsv.ReadOptions(column_names=plan.names, block_size=b - a + 1, use_threads=False)
+            data = pa.py_buffer(os.pread(fd, b - a, a))  # pread releases the GIL and keeps no file position
+            return pacsv.read_csv(pa.BufferReader(data), read_options=ropts, parse_options=popts, convert_options=copts)
+
+        pending: deque[Future[pa.Table]] = deque()
+        rows = 0
+
+        def take() -> list[pa.RecordBatch]:
+            nonlocal rows
+            try:
+                table = pending.popleft().result()
+            except pa.ArrowInvalid as e:  # Arrow counts rows within the block: make them file lines
+                shift = rows + (1 if plan.header else 0)
+                raise pa.ArrowInvalid(_ROW.sub(lambda m: f"Row #{int(m.group(1)) + shift}", str(e))) from None
+            rows += table.num_rows
+            batches: list[pa.RecordBatch] = table.to_batches()
+            return batches
+
+        try:
+            for a, b in _blocks(fd, size, block, header_end):
+                pending.append(pool.submit(parse, a, b))
+                if len(pending) > workers:
+                    yield from take()
+            while pending:
+                yield from take()
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+
+def _blocks(fd: int, size: int, block: int, start: int) -> Iterator[tuple[int, int]]:
+    """Byte ranges ``[a, b)`` of whole lines: each ends at the last line end at or before a multiple of ``block``."""
+    a, k = start, 1
+    while a < size:
+        limit = k * block
+        k += 1
+        if limit >= size:
+            yield a, size
+            return
+        if limit <= a:
+            continue
+        b, window = -1, 1 << 12
+        while b < 0 and window < 2 * block:
+            lo = max(a, limit - window)
+            cut = os.pread(fd, limit - lo, lo).rfind(b"\n")
+            b = lo + cut + 1 if cut >= 0 else -1
+            if lo == a:
+                break
+            window *= 4
+        if b < 0:  # a line longer than the block: it joins the next block
+            continue
+        yield a, b
+        a = b
+
+
 def _clean(e: Exception) -> str:
     return str(e).split("\n")[0]
 
 
-def _iterate(path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any]) -> Iterator[pa.Table]:
-    reader = _open(path, plan, cfg)
+def _iterate(path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any], head: bytes) -> Iterator[pa.Table]:
+    batches = _batches(path, plan, cfg, head)
     counters = info["info"]
     acc_unit = cfg.acc_unit if cfg.acc_unit != "auto" else None
     time_unit = cfg.time_unit if cfg.time_unit != "auto" else None
@@ -257,7 +355,7 @@ def _iterate(path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any]) -
     first_id: str | None = None
     while True:
         try:
-            batch = reader.read_next_batch()
+            batch = next(batches)
         except StopIteration:
             break
         except pa.ArrowInvalid as e:
