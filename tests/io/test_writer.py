@@ -54,6 +54,23 @@ def test_failure_mid_write_leaves_nothing_and_keeps_earlier_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.parquet"]
 
 
+def test_background_row_group_error_surfaces_and_leaves_nothing(tmp_path, monkeypatch):
+    # streamed row groups are written on a thread: its failure is raised by a later call, and abort cleans up
+    w = RecordingWriter(tmp_path / "r.parquet", META, buffer_rows=5)
+    w.write(table(10))  # opens the file; the first row group goes to the writer thread
+    assert w._writer is not None
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(w._writer, "write_table", fail)
+    w.write(table(10, t0=10**10))  # hands the failing row group to the thread
+    with pytest.raises(OSError, match="disk full"):
+        w.close()
+    w.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_rejects_non_canonical_table(tmp_path):
     bad = pa.table({"time": pa.array([1, 2]), "acc_x": [1.0, 2.0]})
     with pytest.raises(ValueError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,10 @@ class RecordingWriter:
         self._writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
         self._closed = False
+        # row groups of a streamed recording are encoded and compressed on a thread while the next chunks
+        # are read: at most one row group is in flight, so memory stays at about two buffers
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -70,7 +75,7 @@ class RecordingWriter:
         if self._buffered >= self._buffer_rows:  # one row group per full buffer
             if self._writer is None:
                 self._open({k: v for k, v in self.meta.items() if k not in _DYNAMIC})
-            self._flush()
+            self._flush(background=True)
 
     def _open(self, meta: dict[str, Any]) -> None:
         assert self._schema is not None
@@ -80,12 +85,30 @@ class RecordingWriter:
         dict_cols = ["label"] if "label" in schema.names else False
         self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd", use_dictionary=dict_cols)
 
-    def _flush(self) -> None:
-        assert self._writer is not None
+    def _flush(self, background: bool = False) -> None:
+        writer = self._writer
+        assert writer is not None
+        self._wait()
         if self._buffer:
-            table = pa.concat_tables(self._buffer).replace_schema_metadata(self._writer.schema.metadata)
+            table = pa.concat_tables(self._buffer).replace_schema_metadata(writer.schema.metadata)
             self._buffer, self._buffered = [], 0
-            self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+            if not background:
+                writer.write_table(table, row_group_size=max(table.num_rows, 1))
+                return
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wearfm-writer")
+            self._pending = self._pool.submit(writer.write_table, table, row_group_size=max(table.num_rows, 1))
+
+    def _wait(self) -> None:
+        """Finish the row group in flight (raising its error, if any)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def close(self, final_meta: dict[str, Any] | None = None) -> None:
         """Finish the temporary file, adding ``final_meta`` (e.g. the measured rate) to the metadata."""
@@ -98,7 +121,10 @@ class RecordingWriter:
             self._open(self.meta)
             self._flush()
         else:
-            self._flush()
+            try:
+                self._flush()
+            finally:
+                self._stop()
             self._writer.add_key_value_metadata(encode_metadata(self.meta))
         assert self._writer is not None
         self._writer.close()
@@ -113,6 +139,10 @@ class RecordingWriter:
     def abort(self) -> None:
         """Drop everything written so far; ``path`` (and any earlier file there) is left untouched."""
         try:
+            try:
+                self._wait()
+            finally:
+                self._stop()
             if self._writer is not None and not self._closed:
                 self._writer.close()
         except Exception as e:  # the file is being discarded anyway
