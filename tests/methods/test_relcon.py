@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -222,3 +223,23 @@ def test_cli_messages(data: Path, tmp_path: Path) -> None:
          "--set", f"relcon.distance={tmp_path / 'nowhere'}"],
     )  # fmt: skip
     assert res.exit_code == 1 and "no distance model" in res.output
+
+
+def test_collapse_metrics(data: Path, tmp_path: Path) -> None:
+    """Identical inputs give identical embeddings: the loss is then log K! and the similarity spread 0."""
+    torch.manual_seed(0)
+    save_distance_model(MotifDistance(3, embed_dim=16, kernel_size=7), tmp_path, rate_hz=30.0, window_samples=60,
+                        channels=ACC)  # fmt: skip
+    ws = load_windows(data, rate_hz=30.0, window=60)
+    spec = EncoderSpec("resnet1d_tiny", {"in_channels": 3}, 30.0, 60, ACC, method="relcon")
+    cfg = _cfg(data, tmp_path, method="relcon", relcon=RelConConfig(distance=str(tmp_path)))
+    method = create_method(cfg, spec, MethodContext(data, ws, torch.device("cpu"))).eval()
+    one = torch.randn(1, 3, 60)
+    x, within = one.expand(6, 3, 60).clone(), one.expand(6, 4, 3, 60).clone()
+    loss, m = method.training_step({"x": x, "within": within})
+    k = 5 + 4
+    assert m["loss_if_collapsed"] == pytest.approx(math.lgamma(k + 1))
+    assert loss.item() == pytest.approx(m["loss_if_collapsed"], rel=1e-4)
+    assert float(m["sim_spread"]) < 1e-3
+    _, m2 = method.training_step({"x": torch.randn(6, 3, 60), "within": torch.randn(6, 4, 3, 60)})
+    assert float(m2["sim_spread"]) > float(m["sim_spread"])

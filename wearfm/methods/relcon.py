@@ -15,11 +15,13 @@ encoder with :class:`~wearfm.objectives.relcon.RelConLoss` on its pooled embeddi
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -260,4 +262,7 @@ class RelCon(Method):
         z = self.model.forward_features(torch.cat([x, within.flatten(0, 1)]))  # (B + B*Cw, D)
         _, cand_idx = candidate_pairs(b, cw, x.device)
         loss = self.loss_fn(z[:b], z[cand_idx], d)  # (B, D), (B, K, D), (B, K)
-        return loss, {}
+        with torch.no_grad():  # collapse watch: equal similarities give log K!, and a spread of 0
+            zn = F.normalize(z.detach().float(), dim=-1)
+            spread = torch.einsum("bd,bkd->bk", zn[:b], zn[cand_idx]).std(dim=1).mean()
+        return loss, {"loss_if_collapsed": math.lgamma(cand_idx.shape[1] + 1), "sim_spread": spread}
