@@ -265,4 +265,4 @@ class RelCon(Method):
         with torch.no_grad():  # collapse watch: equal similarities give log K!, and a spread of 0
             zn = F.normalize(z.detach().float(), dim=-1)
             spread = torch.einsum("bd,bkd->bk", zn[:b], zn[cand_idx]).std(dim=1).mean()
-        return loss, {"loss_if_collapsed": math.lgamma(cand_idx.shape[1] + 1), "sim_spread": spread}
+        return loss, {"loss_if_collapsed": math.lgamma(cand_idx.shape[1] + 1), "sim_spread": spread}  # type: ignore[dict-item]
