@@ -109,8 +109,11 @@ def test_packed_exponent() -> None:
     word = ((-3) & 0x3FF) | ((511 & 0x3FF) << 10) | (((-512) & 0x3FF) << 20) | (2 << 30)
     blk = np.zeros((1, 512), dtype=np.uint8)
     blk[0, 30:34] = np.frombuffer(struct.pack("<I", word), dtype=np.uint8)
-    out = cwa._decode(blk[:, 30:510], packed=True, axes=3, spp=120)
-    assert out[:, 0, 0].tolist() == [-12, 2044, -2048]
+    out, e = cwa._decode(blk[:, 30:510], packed=True, axes=3, spp=120)
+    assert out[:, 0, 0].tolist() == [-12, 2044, -2048] and e == 0
+    blk[0, 30:510] = np.frombuffer(struct.pack("<I", word) * 120, dtype=np.uint8)  # one exponent for all
+    out, e = cwa._decode(blk[:, 30:510], packed=True, axes=3, spp=120)
+    assert (out[:, 0, :].T << e).tolist() == [[-12, 2044, -2048]] * 120 and e == 2
 
 
 def test_ax6_unpacked_gyro_and_scales(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ Blocks with a bad checksum, header, or a format different from the file's are sk
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ _AX = 0x5841  # "AX" little-endian
 _MD = 0x444D  # "MD"
 _HOLD = 3  # blocks held back per chunk: sample times may need anchors of neighbouring blocks
 _RATE_TOLERANCE = 0.1  # blocks whose measured rate is off nominal by more are a discontinuity
+_ROWS = 256  # blocks decoded at a time inside a chunk (cache-sized scratch)
 _KEY_BIAS = 1 << 39  # sample indices are offset by this to sort (run, index) keys as one int64
 
 #: One 512-byte data block, field by field (cwa.h ``OM_READER_DATA_PACKET``).
@@ -152,10 +154,15 @@ def _epoch_seconds(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return days * 86400 + hh * 3600 + mm * 60 + ss, ok
 
 
-def _decode(payload: np.ndarray, packed: bool, axes: int, spp: int, out: np.ndarray | None = None) -> np.ndarray:
-    """(axes, n, spp) raw integer samples of ``n`` 480-byte payloads (uint8 rows), channel-contiguous.
+def _decode(
+    payload: np.ndarray, packed: bool, axes: int, spp: int, out: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
+    """(axes, n, spp) raw integer samples of ``n`` 480-byte payloads (uint8 rows), and a shift still to apply.
 
-    ``out``: int32 of shape (axes, n, spp), or (4, n, spp) for packed data (the last plane is scratch).
+    A packed sample is ``field << exponent``; when every exponent of the payloads is the same ``e`` (the
+    usual case) the fields are returned with ``e`` (``value = field * 2**e``) for the caller to fold into
+    its scale, otherwise the shifted values with 0. ``out``: int32 of shape (axes, n, spp), or (4, n, spp)
+    for packed data (the last plane is scratch).
     """
     n = len(payload)
     payload = np.ascontiguousarray(payload)
@@ -163,16 +170,21 @@ def _decode(payload: np.ndarray, packed: bool, axes: int, spp: int, out: np.ndar
         out = np.empty((4 if packed else axes, n, spp), dtype=np.int32)
     if packed:
         v = payload.view("<i4").reshape(n, 120)
+        u = v.view("<u4")
+        e_all = int(np.bitwise_and.reduce(u, axis=None)) >> 30
+        common = e_all == int(np.bitwise_or.reduce(u, axis=None)) >> 30
         e = out[3]
-        np.right_shift(v.view("<u4"), 30, out=e.view("<u4"))  # 2-bit exponent (same-type loop: no casting)
+        if not common:
+            np.right_shift(u, 30, out=e.view("<u4"))  # per-sample 2-bit exponent
         for i, up in enumerate((22, 12, 2)):  # move each 10-bit field to the top, then sign-extend down
             np.left_shift(v, up, out=out[i])
             out[i] >>= 22
-            out[i] <<= e
-        return out[:3]
+            if not common:
+                out[i] <<= e
+        return out[:3], e_all if common else 0
     raw = payload.view("<i2")[:, : spp * axes].reshape(n, spp, axes)
     np.copyto(out, raw.transpose(2, 0, 1))
-    return out
+    return out, 0
 
 
 class _Stream:
@@ -190,7 +202,7 @@ class _Stream:
 
         Reusing them keeps the allocator from returning and re-faulting megabytes of pages every chunk.
         """
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         buf = self._scratch.get(name)
         if buf is None or buf.size < size:
             buf = self._scratch[name] = np.empty(size, dtype=dtype)
@@ -222,10 +234,14 @@ class _Stream:
             ok = (da > 0) & (dt > 0) & (np.diff(session) == 0) & (np.abs(nominal / slope - 1) < _RATE_TOLERANCE)
         right = np.arange(n - 1) + 1 - off  # block after each segment: count each segment once
         self.c["discontinuities"] += int((~ok & (right >= 0) & (right < nr)).sum())
-        start = np.r_[True, ~ok]  # anchor m starts a run
+        start = np.concatenate([[True], ~ok])  # anchor m starts a run
         lo = np.maximum.accumulate(np.where(start, np.arange(n), 0))
         run = np.cumsum(start) - 1
-        line_slope = np.where(np.r_[ok, False], np.r_[slope, 0.0], np.where(start, nominal, np.r_[0.0, slope]))
+        line_slope = np.empty(n)  # a run's last anchor keeps the slope before it; a lone one the nominal rate
+        line_slope[:-1] = np.where(ok, slope, np.nan)
+        line_slope[-1] = np.nan
+        last = np.isnan(line_slope)
+        line_slope[last] = np.where(start, nominal, np.concatenate([[0.0], slope]))[last]
         line_t = (t - t[lo]).astype(np.float64)  # relative ns: exact in float64
         # the line of a sample: search (run, sample index) among (run, anchor index), sorted as one int64 key
         assert n < 1 << 20 and np.abs(a).max() < _KEY_BIAS
@@ -244,19 +260,24 @@ class _Stream:
             out += 0.5  # round to the nearest ns (truncation toward zero is off by <= 1 ns before an anchor)
             return out
 
-        rel = line(first, j0, self._tmp("rel", (nr, spp), np.float64))
-        for q in range(1, int(switches.max(initial=0)) + 1):  # samples at or after the q-th next anchor
-            rows = np.flatnonzero(switches >= q)
-            m = first[rows] + q
-            on = ii >= (a[m] - j0[rows])[:, None]
-            if len(rows) == nr:
-                np.copyto(rel, line(m, j0, self._tmp("line", (nr, spp), np.float64)), where=on)
-            else:
-                rel[rows] = np.where(on, line(m, j0[rows], np.empty((len(rows), spp))), rel[rows])
         out = new_array(nr * spp, np.int64).reshape(nr, spp)
-        np.copyto(out, rel, casting="unsafe")  # truncates, as float -> int casts do
         t0 = t[lo[k]]
-        out += t0[0] if np.all(t0 == t0[0]) else t0[:, None]
+        same_t0 = bool(np.all(t0 == t0[0]))
+        for r0 in range(0, nr, _ROWS):  # a few hundred blocks at a time: the float64 scratch stays in cache
+            r1 = min(nr, r0 + _ROWS)
+            rel = line(first[r0:r1], j0[r0:r1], self._tmp("rel", (r1 - r0, spp), np.float64))
+            sw = switches[r0:r1]
+            for q in range(1, int(sw.max(initial=0)) + 1):  # samples at or after the q-th next anchor
+                rows = np.flatnonzero(sw >= q)
+                m, jr = first[r0:r1][rows] + q, j0[r0:r1][rows]
+                on = ii >= (a[m] - jr)[:, None]
+                if len(rows) == r1 - r0:
+                    np.copyto(rel, line(m, jr, self._tmp("line", (len(rows), spp), np.float64)), where=on)
+                else:
+                    rel[rows] = np.where(on, line(m, jr, np.empty((len(rows), spp))), rel[rows])
+            o = out[r0:r1]
+            np.copyto(o, rel, casting="unsafe")  # truncates, as float -> int casts do
+            o += t0[0] if same_t0 else t0[r0:r1, None]
         return out
 
     def process(self, raw: np.ndarray, sectors: np.ndarray, final: bool) -> tuple[pa.Table | None, np.ndarray]:
@@ -304,7 +325,8 @@ class _Stream:
         off = len(self.prev_anchors)
         if off:
             pa_, pt_, ps_ = (np.array(v, dtype=np.int64) for v in zip(*self.prev_anchors, strict=True))
-            anchor_a, anchor_t, session = np.r_[pa_, anchor_a], np.r_[pt_, anchor_t], np.r_[ps_, session]
+            anchor_a, anchor_t = np.concatenate([pa_, anchor_a]), np.concatenate([pt_, anchor_t])
+            session = np.concatenate([ps_, session])
         if n_emit:  # the anchors before the held blocks, for the next chunk
             last = off + n_emit
             self.prev_anchors = [
@@ -313,35 +335,42 @@ class _Stream:
         if n_emit == 0:
             return None, hold
         t = self._times(anchor_a, anchor_t, session, off, sectors[emit].astype(np.int64), spp)
-        payload = self._tmp("payload", (n_emit, 480), np.uint8)
-        if emit[-1] - emit[0] == n_emit - 1:  # contiguous valid blocks: no gather
-            np.copyto(payload, raw[emit[0] : emit[-1] + 1, 30 : 30 + 480])
-        else:
-            np.take(raw[:, 30 : 30 + 480], emit, axis=0, out=payload)
-        vals = _decode(payload, packed, axes, spp, self._tmp("vals", (4 if packed else axes, n_emit, spp), np.int32))
         light = f["light"][emit].astype(np.int64)
         count = np.minimum(f["count"][emit].astype(np.int64), spp)
         self.c["blocks"] += n_emit
         self.c["partial_blocks"] += int((count < spp).sum())
-        keep = None if np.all(count == spp) else (np.arange(spp)[None, :] < count[:, None])
-
-        def channel(v: np.ndarray, scale: np.ndarray) -> np.ndarray:
-            factor = scale[0] if np.all(scale == scale[0]) else scale[:, None]
-            x = new_array(v.size, np.float32).reshape(v.shape)
-            np.copyto(x, v, casting="unsafe")  # exact (|v| < 2**24); then a float32 product
-            x *= factor
-            return x.reshape(-1) if keep is None else x[keep]
-
+        # output columns: (source plane in the decoded blocks, per-block scale)
         acc_scale = (1.0 / np.left_shift(1, 8 + ((light >> 13) & 7))).astype(np.float32)
-        tt = t.reshape(-1) if keep is None else t[keep]
-        acc_cols = [channel(vals[(3 if axes >= 6 else 0) + c], acc_scale) for c in range(3)]
-        if axes == 3:
-            return make_table_cols(tt, acc_cols), hold
-        g = (light >> 10) & 7
-        hdr_range = self.hdr["gyro_range_dps"] or 2000.0
-        gyro_scale = (np.where(g > 0, 8000.0 / np.left_shift(1, g), hdr_range) / 32768.0).astype(np.float32)
-        gyr_cols = [channel(vals[c], gyro_scale) for c in range(3)]
-        return make_table_cols(tt, acc_cols, gyr_cols), hold
+        planes = [((3 if axes >= 6 else 0) + c, acc_scale) for c in range(3)]
+        if axes >= 6:
+            g = (light >> 10) & 7
+            hdr_range = self.hdr["gyro_range_dps"] or 2000.0
+            gyro_scale = (np.where(g > 0, 8000.0 / np.left_shift(1, g), hdr_range) / 32768.0).astype(np.float32)
+            planes += [(c, gyro_scale) for c in range(3)]
+        cols = [new_array(n_emit * spp, np.float32).reshape(n_emit, spp) for _ in planes]
+        uniform = [bool(np.all(sc == sc[0])) for _, sc in planes]
+        contiguous = emit[-1] - emit[0] == n_emit - 1
+        for r0 in range(0, n_emit, _ROWS):  # a few hundred blocks at a time: the int scratch stays in cache
+            r1 = min(n_emit, r0 + _ROWS)
+            payload = self._tmp("payload", (r1 - r0, 480), np.uint8)
+            if contiguous:
+                np.copyto(payload, raw[emit[r0] : emit[r0] + r1 - r0, 30 : 30 + 480])
+            else:
+                np.take(raw[:, 30 : 30 + 480], emit[r0:r1], axis=0, out=payload)
+            vals, e = _decode(
+                payload, packed, axes, spp, self._tmp("vals", (4 if packed else axes, r1 - r0, spp), np.int32)
+            )
+            for col, (plane, scale), same in zip(cols, planes, uniform, strict=True):
+                x = col[r0:r1]
+                np.copyto(x, vals[plane], casting="unsafe")  # exact (|v| < 2**24)
+                # float32(v << e) * s == float32(v) * (s * 2**e): products by powers of two are exact
+                x *= (scale[0] if same else scale[r0:r1, None]) * np.float32(1 << e)
+        if np.all(count == spp):
+            tt, chans = t.reshape(-1), [c.reshape(-1) for c in cols]
+        else:
+            keep = np.arange(spp)[None, :] < count[:, None]
+            tt, chans = t[keep], [c[keep] for c in cols]
+        return make_table_cols(tt, chans[:3], chans[3:] if axes >= 6 else None), hold
 
 
 def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
