@@ -269,11 +269,14 @@ class _Stream:
             sw = switches[r0:r1]
             for q in range(1, int(sw.max(initial=0)) + 1):  # samples at or after the q-th next anchor
                 rows = np.flatnonzero(sw >= q)
-                m, jr = first[r0:r1][rows] + q, j0[r0:r1][rows]
-                on = ii >= (a[m] - jr)[:, None]
-                if len(rows) == r1 - r0:
-                    np.copyto(rel, line(m, jr, self._tmp("line", (len(rows), spp), np.float64)), where=on)
+                if 4 * len(rows) > r1 - r0:  # most blocks: the whole batch, without gathers (nor allocations)
+                    m = np.minimum(first[r0:r1] + q, n - 1)
+                    c = np.where(sw >= q, a[m] - j0[r0:r1], spp)  # blocks without a q-th switch: none
+                    on = np.greater_equal(ii, c[:, None], out=self._tmp("on", (r1 - r0, spp), np.bool_))
+                    np.copyto(rel, line(m, j0[r0:r1], self._tmp("line", (r1 - r0, spp), np.float64)), where=on)
                 else:
+                    m, jr = first[r0:r1][rows] + q, j0[r0:r1][rows]
+                    on = ii >= (a[m] - jr)[:, None]
                     rel[rows] = np.where(on, line(m, jr, np.empty((len(rows), spp))), rel[rows])
             o = out[r0:r1]
             np.copyto(o, rel, casting="unsafe")  # truncates, as float -> int casts do
