@@ -222,8 +222,9 @@ class _Stream:
         (clipped to the run): ``slope_m * (j - a_m) + (t_m - t_lo)``, rounded to the nearest ns, plus ``t_lo``;
         the last anchor of a run keeps the slope before it and a lone anchor has the nominal rate. These are
         exactly the float operations of ``np.interp`` on the run (and of its extrapolation), so the times are
-        those of a run-by-run ``np.interp`` to the bit. They are computed block by block: every block starts
-        on one line and switches at most a few times (once, typically), each switch one broadcast pass.
+        those of a run-by-run ``np.interp`` to the bit. They are computed block by block: each block's last
+        line over the whole block, then each earlier line (typically one, or none) over the block's first
+        samples only.
         """
         n, nr = len(a), len(sectors)
         nominal = NS / self.freq
@@ -254,7 +255,7 @@ class _Stream:
         ii = np.arange(spp, dtype=np.float64)
 
         def line(m: np.ndarray, j0: np.ndarray, out: np.ndarray) -> np.ndarray:
-            np.subtract(ii, (a[m] - j0).astype(np.float64)[:, None], out=out)  # j - a_m, exact
+            np.subtract(ii[: out.shape[1]], (a[m] - j0).astype(np.float64)[:, None], out=out)  # j - a_m, exact
             out *= line_slope[m][:, None]
             out += line_t[m][:, None]
             out += 0.5  # round to the nearest ns (truncation toward zero is off by <= 1 ns before an anchor)
@@ -265,19 +266,14 @@ class _Stream:
         same_t0 = bool(np.all(t0 == t0[0]))
         for r0 in range(0, nr, _ROWS):  # a few hundred blocks at a time: the float64 scratch stays in cache
             r1 = min(nr, r0 + _ROWS)
-            rel = line(first[r0:r1], j0[r0:r1], self._tmp("rel", (r1 - r0, spp), np.float64))
-            sw = switches[r0:r1]
-            for q in range(1, int(sw.max(initial=0)) + 1):  # samples at or after the q-th next anchor
-                rows = np.flatnonzero(sw >= q)
-                if 4 * len(rows) > r1 - r0:  # most blocks: the whole batch, without gathers (nor allocations)
-                    m = np.minimum(first[r0:r1] + q, n - 1)
-                    c = np.where(sw >= q, a[m] - j0[r0:r1], spp)  # blocks without a q-th switch: none
-                    on = np.greater_equal(ii, c[:, None], out=self._tmp("on", (r1 - r0, spp), np.bool_))
-                    np.copyto(rel, line(m, j0[r0:r1], self._tmp("line", (r1 - r0, spp), np.float64)), where=on)
-                else:
-                    m, jr = first[r0:r1][rows] + q, j0[r0:r1][rows]
-                    on = ii >= (a[m] - jr)[:, None]
-                    rel[rows] = np.where(on, line(m, jr, np.empty((len(rows), spp))), rel[rows])
+            fb, jb, sw = first[r0:r1], j0[r0:r1], switches[r0:r1]
+            rel = line(fb + sw, jb, self._tmp("rel", (r1 - r0, spp), np.float64))  # each block's last line
+            for q in range(1, int(sw.max(initial=0)) + 1):  # then the line before, on the samples before its end
+                m = np.maximum(fb + sw - q, fb)
+                end = np.where(sw >= q, a[np.minimum(m + 1, n - 1)] - jb, 0)  # line m ends at anchor m + 1
+                w = int(end.max())  # a prefix of each block: typically a few samples (AX3: up to ~20 of 120)
+                on = np.less(ii[:w], end[:, None], out=self._tmp("on", (r1 - r0, w), np.bool_))
+                np.copyto(rel[:, :w], line(m, jb, self._tmp("line", (r1 - r0, w), np.float64)), where=on)
             o = out[r0:r1]
             np.copyto(o, rel, casting="unsafe")  # truncates, as float -> int casts do
             o += t0[0] if same_t0 else t0[r0:r1, None]
