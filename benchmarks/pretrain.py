@@ -5,6 +5,11 @@ loop runs them (autocast, backward, clip, AdamW; windows/s), and the encoder's f
 tensors of the shape it sees in a step (windows/s), so "step / pure" shows the method's overhead. Methods whose
 data needs are not met (a paired dataset, a distance model) are skipped with the reason.
 
+MFU: the encoder's forward+backward FLOPs per step (counted by ``torch.utils.flop_counter`` on the shapes seen
+in one step) times steps/s, over the device's peak: dense bf16 for known GPUs (H100/H200 989 TFLOP/s, A100
+312), or ``--peak-tflops``. Convolutions and matmuls are counted; fused RNN kernels are not, so ``cnn_gru``'s
+figure is a lower bound. Heads and losses are left out (small next to the encoder).
+
     python benchmarks/pretrain.py                       # synthetic data, CPU
     python benchmarks/pretrain.py --data data/wisdm --device cuda --batch 256 --workers 8
 """
@@ -162,6 +167,33 @@ def bench_pure(encoder, shapes, device, amp, steps: int, warmup: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
+PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0}  # dense, SXM parts
+
+
+def peak_tflops(device: torch.device, given: float | None) -> float:
+    """The device's peak TFLOP/s: ``given``, else a known GPU's dense bf16 peak, else NaN."""
+    if given:
+        return given
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        for key, value in PEAK_BF16_TFLOPS.items():
+            if key in name:
+                return value
+    return float("nan")
+
+
+def encoder_flops(encoder, shapes, device) -> float:
+    """FLOPs of one forward+backward of ``encoder`` over inputs of ``shapes`` (conv and matmul ops)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    xs = [torch.randn(s, device=device) for s in shapes]
+    with FlopCounterMode(display=False) as counter:
+        loss = sum(encoder.forward_features(x).float().pow(2).mean() for x in xs)
+        loss.backward()
+    encoder.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, help="canonical dataset (default: synthetic)")
@@ -176,11 +208,13 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch default)")
+    ap.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU (default: known GPUs)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     amp = device.type == "cuda"
+    peak = peak_tflops(device, args.peak_tflops)
     tmp = None
     if args.data is None:
         tmp = tempfile.TemporaryDirectory()
@@ -218,18 +252,22 @@ def main() -> None:
                 pure = float("nan")  # step-equivalents of windows/s
             n_enc = sum(p.numel() for p in encoder.parameters()) if encoder is not None else 0
             mem = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
+            flops = encoder_flops(encoder, shapes, device) if encoder is not None and shapes else float("nan")
+            mfu = flops * (step / args.batch) / (peak * 1e12)
             rows.append((method_name, enc, n_enc, "+".join("x".join(map(str, s)) for s in shapes), loader, step,
-                         pure, step / pure, mem))  # fmt: skip
+                         pure, step / pure, mem, flops / 1e9, mfu))  # fmt: skip
             print(f"  {method_name:>16} {enc:<14} loader {loader:9.0f} it/s  step {step:7.1f} win/s  "
                   f"pure fwd/bwd {pure:7.1f} win/s", flush=True)  # fmt: skip
             del method, dataset
     print()
     hdr = "| method | encoder | enc. params | encoder input per step | loader items/s | step windows/s | " \
-          "pure fwd+bwd windows/s | step/pure | peak GiB |"  # fmt: skip
+          "pure fwd+bwd windows/s | step/pure | peak GiB | encoder GFLOP/step | MFU |"  # fmt: skip
     print(hdr)
-    print("|" + "---|" * 9)
-    for m, e, n, s, lo, st, pu, ratio, mem in rows:
-        print(f"| {m} | {e} | {n / 1e6:.2f} M | {s} | {lo:,.0f} | {st:,.1f} | {pu:,.1f} | {ratio:.2f} | {mem:.2f} |")
+    print("|" + "---|" * 11)
+    for m, e, n, s, lo, st, pu, ratio, mem, gf, mfu in rows:
+        print(f"| {m} | {e} | {n / 1e6:.2f} M | {s} | {lo:,.0f} | {st:,.1f} | {pu:,.1f} | {ratio:.2f} | {mem:.2f} "
+              f"| {gf:,.1f} | {mfu:.2%} |")  # fmt: skip
+    print(f"MFU against a peak of {peak:g} TFLOP/s" + ("" if peak == peak else " (unknown: pass --peak-tflops)"))
     for m, e, why in skipped:
         print(f"skipped {m} x {e}: {why}")
     if tmp is not None:
