@@ -68,7 +68,9 @@ def ingest(
     max_gap: Annotated[float | None, typer.Option(help="Gaps longer than this (s) split a recording.")] = None,
     merge_tolerance: Annotated[float | None, typer.Option(help="Sensor merge tolerance (s).")] = None,
     unsorted: Annotated[Literal["sort", "reject"] | None, typer.Option(help="Non-monotonic timestamps.")] = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel worker processes.")] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Parallel jobs (threads for small files, processes for large).")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Rewrite outputs that are up to date.")] = False,
     on_error: Annotated[Literal["stop", "skip"] | None, typer.Option(help="stop, or skip bad files.")] = None,
     quiet: QuietOpt = False,

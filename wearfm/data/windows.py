@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from wearfm.data.resample import resample
 from wearfm.errors import DataError
-from wearfm.io.manifest import RecordingEntry, list_recordings
+from wearfm.io.manifest import RecordingEntry, lacking_channels, list_recordings
 from wearfm.io.schema import resolve_channels
 
 __all__ = ["WindowSet", "load_windows", "channel_stats"]
@@ -133,10 +133,10 @@ def load_windows(
     stride = stride or window
     cols = resolve_channels(channels)
     root, entries = list_recordings(dataset)
-    missing = [e.path for e in entries if not all(c in e.channels for c in cols)]
+    missing = lacking_channels(entries, cols)
     if missing:
         raise DataError(
-            f"{len(missing)} recording(s) lack channels {list(cols)} (e.g. {missing[0]}); "
+            f"{len(missing)} recording(s) lack channels {list(cols)} (e.g. {missing[0].path}); "
             f"choose --channels from what the data has: {list(entries[0].channels)}"
         )
     key = _cache_key(entries, rate_hz, cols, max_gap_s)

@@ -103,7 +103,7 @@ def embed(
         1234
     """
     from wearfm.data.windows import load_windows
-    from wearfm.io.manifest import list_recordings
+    from wearfm.io.manifest import lacking_channels, list_recordings
 
     model_p, out_p = Path(model), Path(out)
     if not model_p.exists():
@@ -111,11 +111,11 @@ def embed(
     _check_writable(out_p)
     run, rate, window, channels, info = (_onnx_model if model_p.suffix == ".onnx" else _torch_model)(model_p)
     _, entries = list_recordings(data)
-    lacking = [e.path for e in entries if not all(c in e.channels for c in channels)]
+    lacking = lacking_channels(entries, channels)
     if lacking:
         raise DataError(
             f"{data}: {len(lacking)} recording(s) lack the model's channels {list(channels)} "
-            f"(e.g. {lacking[0]} has {list(_entry(entries, lacking[0]).channels)}); "
+            f"(e.g. {lacking[0].path} has {list(lacking[0].channels)}); "
             "embed data recorded with those sensors, or use a model trained on these channels"
         )
     off = [e for e in entries if e.sample_rate_hz and abs(e.sample_rate_hz / rate - 1) > _RATE_TOLERANCE]
@@ -170,10 +170,6 @@ def embed(
         "model_kind": info["kind"],
         "labelled_windows": int((ws.label >= 0).sum()),
     }
-
-
-def _entry(entries: list[Any], path: str) -> Any:
-    return next(e for e in entries if e.path == path)
 
 
 def _check_writable(out: Path) -> None:

@@ -12,7 +12,10 @@ import pyarrow.parquet as pq
 from wearfm.errors import DataError
 from wearfm.io.schema import GYR, read_metadata
 
-__all__ = ["MANIFEST_NAME", "RecordingEntry", "read_manifest", "write_manifest", "entry_from_file", "list_recordings"]
+__all__ = [
+    "MANIFEST_NAME", "RecordingEntry", "read_manifest", "write_manifest", "entry_from_file", "list_recordings",
+    "lacking_channels",
+]  # fmt: skip
 
 MANIFEST_NAME = "manifest.parquet"
 
@@ -140,3 +143,7 @@ def list_recordings(path: str | Path) -> tuple[Path, list[RecordingEntry]]:
         raise DataError(f"{p}: no recordings (.parquet files) found; create a dataset with `wearfm ingest`")
     return p, [entry_from_file(f, p) for f in files]
 
+
+def lacking_channels(entries: list[RecordingEntry], channels: tuple[str, ...] | list[str]) -> list[RecordingEntry]:
+    """The recordings of ``entries`` that lack any of ``channels`` (in manifest order)."""
+    return [e for e in entries if not all(c in e.channels for c in channels)]

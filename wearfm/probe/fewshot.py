@@ -44,7 +44,7 @@ from sklearn.metrics import (
 from wearfm.config import ProbeConfig, to_dict
 from wearfm.data.windows import WindowSet, load_windows
 from wearfm.errors import ConfigError, DataError
-from wearfm.io.manifest import list_recordings
+from wearfm.io.manifest import lacking_channels, list_recordings
 from wearfm.io.schema import resolve_channels
 from wearfm.probe.encoders import ResolvedEncoder, is_learned, resolve_device, resolve_encoder
 from wearfm.probe.heads import HEADS, fit_predict
@@ -205,11 +205,11 @@ def probe(cfg: ProbeConfig) -> ProbeResult:
     by_spec: dict[str, list[EncoderResult]] = {}
     task_kind = "regression" if cfg.head == "ridge" else "classification"
     for (rate, window, channels), encs in groups.items():
-        missing = [e.path for e in entries if not all(c in e.channels for c in channels)]
+        missing = lacking_channels(entries, channels)
         if missing:
             raise DataError(
                 f"encoder {encs[0].spec!r} needs channels {list(channels)}, which {len(missing)} recording(s) of "
-                f"{cfg.data} lack (e.g. {missing[0]}, which has {list(_entry(entries, missing[0]).channels)}); "
+                f"{cfg.data} lack (e.g. {missing[0].path}, which has {list(missing[0].channels)}); "
                 "use an encoder trained on channels the data has"
             )
         stride = max(1, int(round(cfg.stride_s * rate))) if cfg.stride_s else None
@@ -233,10 +233,6 @@ def probe(cfg: ProbeConfig) -> ProbeResult:
 
         result.files = write_report(result, cfg.out)
     return result
-
-
-def _entry(entries: list[Any], path: str) -> Any:
-    return next(e for e in entries if e.path == path)
 
 
 def _check_config(cfg: ProbeConfig) -> None:
