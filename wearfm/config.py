@@ -95,6 +95,7 @@ class MotifDistanceConfig:
     attention: str = "softmax"  # softmax | sparsemax (same at training and distance time)
     dropout: float = 0.1
     augmentations_per_sample: int = 2
+    center: bool = False  # remove each window's mean (orientation) before the distance network
 
 
 @dataclass(frozen=True)

@@ -107,3 +107,33 @@ def test_sparsemax_against_sorting_reference() -> None:
 def test_bad_attention_name() -> None:
     with pytest.raises(ValueError, match="softmax"):
         MotifDistance(attention="entmax")
+
+
+def test_center_ignores_each_windows_offset_and_round_trips(tmp_path) -> None:
+    from wearfm.models.motif_distance import load_distance_model, save_distance_model
+
+    torch.manual_seed(0)
+    net = MotifDistance(in_channels=3, embed_dim=16, kernel_size=7, center=True).eval()
+    a, c = torch.randn(4, 3, T), torch.randn(4, 3, T)
+    tilt_a, tilt_c = torch.tensor([0.1, -0.9, 0.4]).view(1, 3, 1), torch.tensor([0.8, 0.2, -0.5]).view(1, 3, 1)
+    with torch.no_grad():
+        d = net.distance(a, c)
+        # a different orientation offset on each window changes nothing: only the motion is compared
+        assert torch.allclose(net.distance(a + tilt_a, c + tilt_c), d, rtol=1e-5, atol=1e-4)
+        # without centring the same offsets move the distance
+        raw = MotifDistance(in_channels=3, embed_dim=16, kernel_size=7).eval()
+        raw.load_state_dict(net.state_dict())
+        assert not torch.allclose(raw.distance(a + tilt_a, c + tilt_c), raw.distance(a, c), rtol=1e-2)
+        # the batched all-pairs path agrees with the pairwise one
+        ai, ci = torch.arange(4), torch.tensor([1, 2, 3, 0])
+        assert torch.allclose(net.pair_distances(a, c, ai, ci, chunk=3), net.distance(a, c[ci]), rtol=1e-5, atol=1e-4)
+    path = save_distance_model(net, tmp_path, rate_hz=20, window_samples=T, channels=("acc_x", "acc_y", "acc_z"))
+    back, spec = load_distance_model(path)
+    assert back.center and spec["center"] is True
+    with torch.no_grad():
+        assert torch.allclose(back.distance(a, c), d)
+    # files written before the option existed load as uncentred
+    obj = torch.load(path, weights_only=True)
+    del obj["spec"]["center"]
+    torch.save(obj, path)
+    assert load_distance_model(path)[0].center is False

@@ -68,6 +68,7 @@ class RelConDistance(Method):
             double_receptive_field=m.double_receptive_field,
             attention=m.attention,
             dropout=m.dropout,
+            center=m.center,
         )
         if len(spec.channels) % 3:
             raise ConfigError(
@@ -83,7 +84,7 @@ class RelConDistance(Method):
         with torch.no_grad():
             x_aug = self.augment(x)  # (B, C, T)
         rec = self.net(x, x_aug)  # (B, C, T)
-        loss = (rec.float() - x.float()).pow(2).sum(dim=(1, 2)).mean()
+        loss = (rec.float() - self.net.prepare(x).float()).pow(2).sum(dim=(1, 2)).mean()
         return loss, {}
 
     def embedding_model(self) -> nn.Module:  # type: ignore[override]

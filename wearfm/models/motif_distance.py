@@ -42,7 +42,7 @@ __all__ = [
 ATTENTIONS = ("softmax", "sparsemax")
 DISTANCE_FILE = "distance.pt"
 _FORMAT = "wearfm-motif-distance"
-_ARCH_KEYS = ("embed_dim", "kernel_size", "double_receptive_field", "attention", "dropout")
+_ARCH_KEYS = ("embed_dim", "kernel_size", "double_receptive_field", "attention", "dropout", "center")
 
 
 def sparsemax(z: torch.Tensor, dim: int = -1) -> torch.Tensor:
@@ -148,6 +148,9 @@ class MotifDistance(nn.Module):
         attention: ``"softmax"`` or ``"sparsemax"``, used in training and at distance time alike.
         dropout: dropout on the attention weights (training only).
         eps: RevIN epsilon.
+        center: remove each window's own per-channel mean (its gravity/orientation offset) before the
+            network sees it, in training and at distance time alike; the distance then compares motion,
+            not orientation. Off by default (the paper's distance sees the raw windows).
 
     Shape:
         - query, key (candidate): (B, C, T) float32 in g
@@ -169,6 +172,7 @@ class MotifDistance(nn.Module):
         attention: str = "softmax",
         dropout: float = 0.1,
         eps: float = 1e-5,
+        center: bool = False,
     ) -> None:
         super().__init__()
         if attention not in ATTENTIONS:
@@ -178,6 +182,7 @@ class MotifDistance(nn.Module):
         self.attention = attention
         self.dropout = dropout
         self.eps = eps
+        self.center = bool(center)
         self.f_q = _DilatedStack(in_channels, embed_dim, kernel_size, double_receptive_field)
         self.f_k = _DilatedStack(in_channels, embed_dim, kernel_size, double_receptive_field)
         self.f_v = _DilatedStack(in_channels, embed_dim, kernel_size, double_receptive_field)
@@ -187,6 +192,10 @@ class MotifDistance(nn.Module):
 
     # --- pieces -------------------------------------------------------------------------------------
 
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """The window as the network sees it (and as the distance compares it): centred if ``center``."""
+        return x - x.mean(dim=-1, keepdim=True) if self.center else x
+
     def _normalize(self, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
         return (x - mean) / std * self.revin_weight + self.revin_bias
 
@@ -195,6 +204,7 @@ class MotifDistance(nn.Module):
 
     def encode_candidates(self, cand: torch.Tensor) -> CandidateFeatures:
         """Keys, output-mapped values and RevIN statistics of candidates (N, C, T)."""
+        cand = self.prepare(cand)
         mean = cand.mean(dim=2, keepdim=True)
         std = torch.sqrt(cand.var(dim=2, keepdim=True, unbiased=False) + self.eps)
         xn = self._normalize(cand, mean, std)
@@ -203,7 +213,8 @@ class MotifDistance(nn.Module):
         return CandidateFeatures(key, value_out, mean, std)
 
     def reconstruct(self, query: torch.Tensor, feats: CandidateFeatures) -> torch.Tensor:
-        """Rebuild queries (P, C, T) from the candidate features of the same P pairs; (P, C, T)."""
+        """Rebuild queries (P, C, T) (as :meth:`prepare` leaves them) from the features of the same P pairs."""
+        query = self.prepare(query)
         q = self.f_q(self._normalize(query, feats.mean, feats.std)).transpose(1, 2)  # (P, T, E)
         p_drop = self.dropout if self.training else 0.0
         scale = 1.0 / math.sqrt(self.embed_dim)
@@ -237,7 +248,7 @@ class MotifDistance(nn.Module):
     def distance(self, anchor: torch.Tensor, candidate: torch.Tensor) -> torch.Tensor:
         """Squared reconstruction error of ``anchor`` from ``candidate`` per pair, summed in fp32; (B,)."""
         rec: torch.Tensor = self(anchor, candidate)
-        return (rec.float() - anchor.float()).pow(2).sum(dim=(1, 2))
+        return (rec.float() - self.prepare(anchor).float()).pow(2).sum(dim=(1, 2))
 
     @torch.no_grad()
     def pair_distances(
@@ -274,7 +285,7 @@ class MotifDistance(nn.Module):
         for s in range(0, len(anchor_idx), chunk):
             a = anchors[anchor_idx[s : s + chunk]]  # (p, C, T)
             rec = self.reconstruct(a, feats.take(cand_idx[s : s + chunk]))
-            out[s : s + chunk] = (rec.float() - a.float()).pow(2).sum(dim=(1, 2))
+            out[s : s + chunk] = (rec.float() - self.prepare(a).float()).pow(2).sum(dim=(1, 2))
         return out
 
 
@@ -302,7 +313,7 @@ def save_distance_model(
         "window_samples": int(window_samples),
         "channels": list(channels),
         "in_channels": net.in_channels,
-        **{k: getattr(net, k) for k in ("embed_dim", "attention", "dropout")},
+        **{k: getattr(net, k) for k in ("embed_dim", "attention", "dropout", "center")},
         "kernel_size": int(net.f_q.stem.kernel_size[0]),
         "double_receptive_field": len(net.f_q.blocks),
     }
@@ -352,6 +363,7 @@ def load_distance_model(path: str | Path, map_location: str | torch.device = "cp
         )
     spec = dict(obj["spec"])
     spec["channels"] = tuple(spec["channels"])
+    spec.setdefault("center", False)  # files written before the option existed
     net = MotifDistance(in_channels=int(spec["in_channels"]), **{k: spec[k] for k in _ARCH_KEYS})
     try:
         net.load_state_dict(obj["state_dict"])
