@@ -12,7 +12,7 @@ Usage:
     python benchmarks/ingest.py --rows 2000000       # a quick run
     python benchmarks/ingest.py --skip-large         # the real files only
 
-``wearfm-j2`` is ``wearfm ingest --jobs 2`` (worker processes; used for the many-file set only).
+``wearfm-j2`` is ``wearfm ingest --jobs 2`` (threads for these small files; used for the many-file set only).
 """
 
 from __future__ import annotations

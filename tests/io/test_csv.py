@@ -167,6 +167,28 @@ def test_parallel_blocks_equal_arrow_streaming(tmp_path, monkeypatch, header):
     assert "Row #15001" in str(serial.value)  # the file line of the bad value
 
 
+@pytest.mark.parametrize("header", [True, False])
+def test_in_memory_parse_equals_streaming(tmp_path, header):
+    # a small file whose bytes the caller already read is parsed from them: same chunks, same errors
+    p = tmp_path / "a.csv"
+    write_csv(p, seconds=100, labels=True, header=header)
+    cfg = replace(CFG, **({} if header else {"acc_cols": ("1", "2", "3"), "time_col": "0"}))
+    streamed = list(csv_reader.read(p, cfg)[0])
+    in_memory = list(csv_reader.read(p, cfg, p.read_bytes())[0])
+    assert len(in_memory) == len(streamed) == 1 and in_memory[0].equals(streamed[0])
+    small_blocks = replace(cfg, chunk_rows=500)  # several blocks: the same batches from the bytes as from the file
+    parts = list(csv_reader.read(p, small_blocks, p.read_bytes())[0])
+    assert len(parts) > 1 and all(a.equals(b) for a, b in zip(parts, csv_reader.read(p, small_blocks)[0], strict=True))
+    lines = p.read_text().splitlines()
+    lines[300] = lines[300].replace(",", ",abc", 2)
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as from_memory:
+        list(csv_reader.read(p, cfg, p.read_bytes())[0])
+    with pytest.raises(DataError) as from_file:
+        list(csv_reader.read(p, cfg)[0])
+    assert str(from_memory.value) == str(from_file.value)
+
+
 def test_subject_and_session_sources(tmp_path):
     d = tmp_path / "subj7" / "day2"
     d.mkdir(parents=True)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -200,3 +202,19 @@ def test_wisdm_folder_merges_pairs(tmp_path):
     # auto-detection finds the same
     s2 = ingest(tmp_path / "raw", tmp_path / "out2", CFG)
     assert s2.recordings == 4
+
+
+def test_ingest_of_small_csv_files_does_not_import_pandas(tmp_path):
+    # pyarrow imports pandas on its first pa.array()/to_numpy(): half a second the ingest path avoids
+    (tmp_path / "in").mkdir()
+    for i in range(2):
+        write_csv(tmp_path / "in" / f"s{i}.csv", labels=True, seed=i)
+    code = (
+        "import sys; from wearfm.io.ingest import ingest; from wearfm.config import IngestConfig; "
+        f"ingest([{str(tmp_path / 'in')!r}], {str(tmp_path / 'out')!r}, IngestConfig()); "
+        f"ingest([{str(tmp_path / 'in')!r}], {str(tmp_path / 'out')!r}, IngestConfig(overwrite=True)); "
+        "print('pandas' in sys.modules)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False"]

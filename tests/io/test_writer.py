@@ -5,6 +5,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from wearfm.io import writer
 from wearfm.io.schema import SCHEMA_VERSION, read_metadata, schema_for
 from wearfm.io.writer import RecordingWriter, write_recording
 
@@ -76,3 +77,12 @@ def test_rejects_non_canonical_table(tmp_path):
     with pytest.raises(ValueError):
         write_recording(tmp_path / "r.parquet", bad, META)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_small_recording_encoded_in_memory_is_the_same_file(tmp_path, monkeypatch):
+    meta = {**META, "sample_rate_measured_hz": 50.0}
+    in_memory = write_recording(tmp_path / "a.parquet", table(), meta).read_bytes()
+    monkeypatch.setattr(writer, "_IN_MEMORY_BYTES", 0)  # written through the Parquet writer's own file
+    direct = write_recording(tmp_path / "b.parquet", table(), meta).read_bytes()
+    assert in_memory == direct
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "b.parquet"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import logging
 import time as _time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import pyarrow.compute as pc
 from wearfm import __version__
 from wearfm.config import IngestConfig, to_dict
 from wearfm.errors import ConfigError, DataError
+from wearfm.io._arrow import from_numpy, mask, to_numpy
 from wearfm.io.annotations import Annotations
 from wearfm.io.manifest import RecordingEntry
 from wearfm.io.schema import ACC, GYR, SCHEMA_VERSION, schema_for
@@ -29,6 +31,7 @@ __all__ = ["ConvertResult", "convert_file", "sha256_of"]
 log = logging.getLogger(__name__)
 
 _RUN_OPTIONS = ("jobs", "overwrite", "on_error", "chunk_rows")
+_READ_WHOLE_BYTES = 8 << 20  # sources up to this size are read into memory once, then hashed and parsed from there
 
 
 @dataclass
@@ -44,14 +47,23 @@ class ConvertResult:
     seconds: float = 0.0
 
 
-def sha256_of(paths: list[Path]) -> str:
-    """SHA-256 of the concatenated bytes of ``paths`` (one file: the file's own hash)."""
-    h = hashlib.sha256()
+def sha256_of(paths: list[Path], first: bytes = b"") -> str:
+    """SHA-256 of the concatenated bytes of ``paths`` (one file: the file's own hash).
+
+    ``first``: bytes hashed before the files (the first source when its bytes were already read).
+    """
+    h = hashlib.sha256(first)
     for p in paths:
         with open(p, "rb") as f:
             while block := f.read(1 << 24):
                 h.update(block)
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=32)
+def _takes_data(read: Any) -> bool:
+    """Whether a reader's ``read`` accepts the source's bytes (``data=``) instead of reading the file itself."""
+    return "data" in inspect.signature(read).parameters
 
 
 @functools.lru_cache(maxsize=16)
@@ -81,7 +93,8 @@ class _Segment:
         self.rows += len(t)
         if "label" in table.column_names:
             for chunk in table.column("label").chunks:  # count dictionary indices, not decoded strings
-                idx = chunk.indices.drop_null().to_numpy()
+                ind = chunk.indices
+                idx = to_numpy(ind.drop_null() if ind.null_count else ind)
                 if not len(idx):
                     continue
                 names = chunk.dictionary.to_pylist()
@@ -122,9 +135,15 @@ def convert_file(
     res = ConvertResult(source=str(source))
     sources = [source, *(companions or [])]
     hasher: ThreadPoolExecutor | None = None
-    small = sum(p.stat().st_size for p in sources) < (32 << 20)
+    sizes = [p.stat().st_size for p in sources]
+    small = sum(sizes) < (32 << 20)
+    data: bytes | None = None  # the source's bytes, read once to hash and to parse them
     if small or (previous and not cfg.overwrite):
-        digest = sha256_of(sources)
+        if small and sizes[0] <= _READ_WHOLE_BYTES and _takes_data(reader.read):
+            data = source.read_bytes()
+            digest = sha256_of(sources[1:], data)
+        else:
+            digest = sha256_of(sources)
         if (
             previous
             and not cfg.overwrite
@@ -137,7 +156,8 @@ def convert_file(
         hasher = ThreadPoolExecutor(max_workers=1)
         pending_digest = hasher.submit(sha256_of, sources)
         digest = ""
-    chunks, info = reader.read(source, cfg)
+    chunks, info = reader.read(source, cfg, data=data) if data is not None else reader.read(source, cfg)
+    del data  # the reader holds it as long as it needs it
     meta = {
         "schema_version": SCHEMA_VERSION,
         "subject": str(info.get("subject") or Path(stem).name),
@@ -285,7 +305,7 @@ def _ordered(
                     f"{source}: timestamps go backwards at data row {row}; sort the file or pass --unsorted sort"
                 )
             order = np.argsort(t, kind="stable")
-            table, t = table.take(pa.array(order)), t[order]
+            table, t = table.take(from_numpy(order, pa.int64())), t[order]
             d = np.diff(t)
         # a duplicate repeats the previous row exactly; equal times with different values are kept (coarse
         # clocks, e.g. Android's ms timestamps, stamp several distinct samples alike) and counted as ties
@@ -295,7 +315,7 @@ def _ordered(
         drop = tie[:0]
         if len(tie):
             cols = _value_cols(table)
-            vals = np.column_stack([table.column(c).to_numpy() for c in cols])
+            vals = np.column_stack([to_numpy(table.column(c)) for c in cols])
             prev = vals[np.maximum(tie - 1, 0)]
             if tie[0] == 0:
                 prev[0] = last_vals if last_vals is not None else np.nan
@@ -311,7 +331,7 @@ def _ordered(
             keep = np.ones(len(t), dtype=bool)
             keep[drop] = False
             keep[:back] = False
-            table, t = table.filter(pa.array(keep)), t[keep]
+            table, t = table.filter(mask(keep)), t[keep]
         if len(t):
             last = int(t[-1])
             last_vals = np.array([table.column(c)[len(t) - 1].as_py() for c in _value_cols(table)], dtype=np.float32)
@@ -322,11 +342,12 @@ def _times(table: pa.Table) -> np.ndarray:
     """The ``time`` column as int64 ns (a zero-copy view for a single-chunk column)."""
     col = table.column("time")
     arr = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
-    return np.asarray(arr.view(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.asarray(to_numpy(arr.view(pa.int64())), dtype=np.int64)
 
 
 def _value_cols(table: pa.Table) -> list[str]:
-    return [c for c in (*ACC, *GYR) if c in table.column_names]
+    names = table.schema.names
+    return [c for c in (*ACC, *GYR) if c in names]
 
 
 def _events(tables: Iterator[pa.Table], cfg: IngestConfig) -> Iterator[pa.Table | None]:

@@ -25,6 +25,7 @@ from pyarrow import csv as pacsv
 
 from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, DataError
+from wearfm.io._arrow import to_numpy
 from wearfm.io.detect import (
     detect_acc_unit,
     detect_time_unit,
@@ -133,7 +134,7 @@ def _plan(path: Path, head: bytes, cfg: IngestConfig) -> _Plan:
     lines = text.splitlines()
     if len(lines) > 1 and not head.endswith(b"\n"):
         lines = lines[:-1]
-    lines = [ln for ln in lines if ln.strip()]
+    lines = list(filter(str.strip, lines))  # the non-blank lines (filter: no Python call per line)
     delims = {",": ",", "\t": "\t", "tab": "\t", ";": ";", "whitespace": "whitespace", "space": "whitespace"}
     if cfg.delimiter == "auto":
         d = sniff_delimiter(lines)
@@ -192,14 +193,19 @@ def _plan(path: Path, head: bytes, cfg: IngestConfig) -> _Plan:
     return _Plan(names, header, d, acc, gyr, time, time_numeric, label, subject_col, bpr)
 
 
-def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
+def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iterator[pa.Table], dict[str, Any]]:
     """Stream ``path`` as canonical tables (see module docstring); ``info`` fills while iterating.
+
+    ``data``, the file's bytes when the caller has already read them (e.g. to hash them), lets a small plain
+    file be parsed from memory instead of being opened and read again.
 
     Examples:
         >>> chunks, info = read(Path("walk.csv"), IngestConfig(acc_unit="g"))  # doctest: +SKIP
         >>> table = pa.concat_tables(chunks)  # doctest: +SKIP
     """
-    head = read_head(path, 1 << 16)
+    if data is not None and path.suffix.lower() in _COMPRESSED:
+        data = None  # Arrow decompresses from the path
+    head = read_head(path, 1 << 16, data)
     plan = _plan(path, head, cfg)
     counters: dict[str, Any] = {"rows_read": 0, "acc_unit_input": cfg.acc_unit, "time_unit": cfg.time_unit}
     info: dict[str, Any] = {
@@ -217,7 +223,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
         "timezone": None,
         "info": counters,
     }
-    return _iterate(path, cfg, plan, info, head), info
+    return _iterate(path, cfg, plan, info, head, data), info
 
 
 def _options(path: Path, plan: _Plan, cfg: IngestConfig) -> tuple[int, pacsv.ParseOptions, pacsv.ConvertOptions]:
@@ -239,15 +245,18 @@ def _options(path: Path, plan: _Plan, cfg: IngestConfig) -> tuple[int, pacsv.Par
     return block, popts, copts
 
 
-def _open(path: Path, plan: _Plan, cfg: IngestConfig) -> pacsv.CSVStreamingReader:
+def _open(path: Path, plan: _Plan, cfg: IngestConfig, data: bytes | None = None) -> pacsv.CSVStreamingReader:
+    """Arrow's streaming reader over the file, or over its bytes (``data``) when they are already in memory."""
     block, popts, copts = _options(path, plan, cfg)
-    threads = path.stat().st_size > _PARALLEL_BYTES  # small files: thread hand-offs cost more than they save
+    size = len(data) if data is not None else path.stat().st_size
+    threads = size > _PARALLEL_BYTES  # small files: thread hand-offs cost more than they save
     ropts = pacsv.ReadOptions(
         column_names=plan.names, skip_rows=1 if plan.header else 0, block_size=block, use_threads=threads
     )
-    source: Any = str(path)
+    source: Any = str(path) if data is None else pa.BufferReader(data)
     if plan.delimiter == "whitespace":
-        source = io.BufferedReader(WhitespaceReader(open_binary(path), True, False), 1 << 20)
+        raw = open_binary(path) if data is None else io.BytesIO(data)
+        source = io.BufferedReader(WhitespaceReader(raw, True, False), 1 << 20)
     try:
         return pacsv.open_csv(source, read_options=ropts, parse_options=popts, convert_options=copts)
     except pa.ArrowInvalid as e:
@@ -259,23 +268,27 @@ _COMPRESSED = (".gz", ".bz2", ".lz4", ".zst", ".br")
 _ROW = re.compile(r"Row #(\d+)")
 
 
-def _batches(path: Path, plan: _Plan, cfg: IngestConfig, head: bytes) -> Iterator[pa.RecordBatch]:
+def _batches(
+    path: Path, plan: _Plan, cfg: IngestConfig, head: bytes, data: bytes | None = None
+) -> Iterator[pa.RecordBatch]:
     """The file's record batches in order, one per block of about ``block`` bytes.
 
     Arrow's streaming reader parses one block at a time on one thread. A large plain file is instead cut
     into the same blocks (at the last line end before each multiple of the block size, as Arrow cuts them),
     which a small thread pool parses ahead of the consumer: at most ``workers + 1`` blocks are held, so
-    memory stays bounded by the block size, not the file size.
+    memory stays bounded by the block size, not the file size. A file the caller has already read (``data``,
+    a small file) is streamed from its bytes: the same batches, without opening and reading the file again.
     """
-    size = path.stat().st_size
+    size = len(data) if data is not None else path.stat().st_size
     header_end = head.find(b"\n") + 1 if plan.header else 0
     if (
-        size <= _PARALLEL_BYTES
+        data is not None
+        or size <= _PARALLEL_BYTES
         or plan.delimiter == "whitespace"
         or path.suffix.lower() in _COMPRESSED
         or (plan.header and (header_end == 0 or not head[:1].strip()))  # header not on the first line
     ):
-        reader = _open(path, plan, cfg)
+        reader = _open(path, plan, cfg, data)
         while True:
             try:
                 yield reader.read_next_batch()
@@ -346,8 +359,10 @@ def _clean(e: Exception) -> str:
     return str(e).split("\n")[0]
 
 
-def _iterate(path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any], head: bytes) -> Iterator[pa.Table]:
-    batches = _batches(path, plan, cfg, head)
+def _iterate(
+    path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any], head: bytes, data: bytes | None
+) -> Iterator[pa.Table]:
+    batches = _batches(path, plan, cfg, head, data)
     counters = info["info"]
     acc_unit = cfg.acc_unit if cfg.acc_unit != "auto" else None
     time_unit = cfg.time_unit if cfg.time_unit != "auto" else None
@@ -367,7 +382,7 @@ def _iterate(path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any], h
         if n == 0:
             continue
         # one 1-D array per axis (zero-copy views of Arrow's buffers where there are no nulls)
-        acc = [batch.column(c).to_numpy(zero_copy_only=False) for c in plan.acc]
+        acc = [to_numpy(batch.column(c)) for c in plan.acc]
         if acc_unit is None:
             # a few minutes of data are enough
             acc_unit = detect_acc_unit(np.column_stack([a[:200_000] for a in acc]), path)
@@ -376,7 +391,7 @@ def _iterate(path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any], h
             start = start_ns(cfg, path)
             t = start + np.round((row0 + np.arange(n)) * (1e9 / float(cfg.rate_hz or 1))).astype(np.int64)
         elif plan.time_numeric:
-            tv = batch.column(plan.time).to_numpy(zero_copy_only=False)
+            tv = to_numpy(batch.column(plan.time))
             if time_unit is None:
                 time_unit = detect_time_unit(tv, path)
                 counters["time_unit"] = time_unit
@@ -390,7 +405,7 @@ def _iterate(path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any], h
         else:
             counters["time_unit"] = "iso"
             t = parse_iso(batch.column(plan.time), path, row0 + 1 + plan.header)
-        gyr = [batch.column(c).to_numpy(zero_copy_only=False) for c in plan.gyr] if plan.gyr else None
+        gyr = [to_numpy(batch.column(c)) for c in plan.gyr] if plan.gyr else None
         label = batch.column(plan.label) if plan.label else None
         if plan.subject_col is not None:
             vals = pc.unique(batch.column(plan.subject_col).drop_null()).to_pylist()

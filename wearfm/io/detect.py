@@ -60,15 +60,21 @@ def open_binary(path: Path) -> IO[bytes]:
     return open(path, "rb")
 
 
-def read_head(path: Path, n: int = 4096) -> bytes:
-    """The first ``n`` (decompressed) bytes of ``path``; raise if the file is missing or empty."""
-    if not path.exists():
+def read_head(path: Path, n: int = 4096, data: bytes | None = None) -> bytes:
+    """The first ``n`` (decompressed) bytes of ``path``; raise if the file is missing or empty.
+
+    ``data``, the whole (uncompressed) file already read by the caller, is cut instead of reading again.
+    """
+    if data is not None:
+        head = data[:n]
+    elif not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
-    try:
-        with open_binary(path) as f:
-            head = f.read(n)
-    except (OSError, EOFError) as e:
-        raise FormatError(f"{path}: cannot read ({e}); is the file complete?") from None
+    else:
+        try:
+            with open_binary(path) as f:
+                head = f.read(n)
+        except (OSError, EOFError) as e:
+            raise FormatError(f"{path}: cannot read ({e}); is the file complete?") from None
     if not head.strip():
         raise DataError(f"{path}: the file is empty; remove it from the inputs or re-export it")
     return head

@@ -70,7 +70,24 @@ def _check(cfg: IngestConfig) -> None:
         raise ConfigError(f"max_gap_s must be positive, got {cfg.max_gap_s}")
 
 
-def _plan_jobs(files: list[Path], cfg: IngestConfig, errors: list[dict[str, str]]) -> list[_Job]:
+def _resolve(files: list[Path]) -> dict[Path, Path]:
+    """``f.resolve()`` of each file, resolving each folder once rather than every path component per file."""
+    folders: dict[Path, Path] = {}
+    out: dict[Path, Path] = {}
+    for f in files:
+        if f.is_symlink():  # a linked file resolves to wherever it points
+            out[f] = f.resolve()
+            continue
+        folder = folders.get(f.parent)
+        if folder is None:
+            folder = folders[f.parent] = f.parent.resolve()
+        out[f] = folder / f.name
+    return out
+
+
+def _plan_jobs(
+    files: list[Path], cfg: IngestConfig, errors: list[dict[str, str]], resolved: dict[Path, Path] | None = None
+) -> list[_Job]:
     fmts: dict[Path, str] = {}
     for f in files:
         try:
@@ -91,7 +108,8 @@ def _plan_jobs(files: list[Path], cfg: IngestConfig, errors: list[dict[str, str]
         if f in taken or (accepts is not None and not accepts(f)):
             continue
         keep.append(f)
-    parents = {f: f.resolve().parent for f in keep}  # resolve() walks every path component: once per file
+    resolved = resolved or _resolve(keep)
+    parents = {f: resolved[f].parent for f in keep}
     root = Path(os.path.commonpath(list(parents.values()))) if parents else Path(".")
     jobs = []
     for f in keep:
@@ -172,11 +190,12 @@ def ingest(
     items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
     files = expand_inputs(items)
     out_resolved = out.resolve()
-    files = [f for f in files if out_resolved not in f.resolve().parents]
+    resolved = _resolve(files)
+    files = [f for f in files if out_resolved not in resolved[f].parents]
     if not files:
         raise DataError(f"no input files found in {[str(i) for i in items]}")
     summary = IngestSummary(out=str(out), files=len(files))
-    jobs = _plan_jobs(files, cfg, summary.errors)
+    jobs = _plan_jobs(files, cfg, summary.errors, resolved)
     used = len(jobs) + sum(len(j.companions) for j in jobs)
     summary.ignored = len(files) - used - len(summary.errors)
     summary.files = used + len(summary.errors)
@@ -254,7 +273,7 @@ def _pool(jobs: list[_Job], workers: int) -> Executor:
 
     A small source costs a few milliseconds, most of it in Arrow's CSV parser and Parquet writer, which
     release the GIL: threads share this process's imports and need no start-up (a worker process costs about
-    a second to start and import pyarrow and pandas). Large sources get processes, so their Python and
+    a second to start and import pyarrow). Large sources get processes, so their Python and
     NumPy work runs in parallel too.
     """
     n = min(workers, len(jobs))

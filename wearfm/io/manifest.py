@@ -6,10 +6,12 @@ import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from wearfm.errors import DataError
+from wearfm.io._arrow import from_numpy, strings
 from wearfm.io.schema import GYR, read_metadata
 
 __all__ = [
@@ -76,7 +78,17 @@ def write_manifest(root: str | Path, entries: list[RecordingEntry]) -> Path:
     for r in rows:
         r["channels"] = ",".join(r["channels"])
         r["label_counts"] = json.dumps(r["label_counts"], sort_keys=True)
-    table = pa.Table.from_pylist(rows, schema=_MANIFEST_SCHEMA)
+    # column by column from buffers: pa.Table.from_pylist would import pandas (half a second) on a cold start
+    arrays = []
+    for f in _MANIFEST_SCHEMA:
+        values = [r[f.name] for r in rows]
+        if f.type == pa.string():
+            arrays.append(strings(values))
+        elif any(v is None for v in values):  # nulls: only Arrow's converter keeps them
+            arrays.append(pa.array(values, f.type))
+        else:
+            arrays.append(from_numpy(np.array(values, dtype=np.int64 if f.type == pa.int64() else np.float64), f.type))
+    table = pa.Table.from_arrays(arrays, schema=_MANIFEST_SCHEMA)
     out = root / MANIFEST_NAME
     tmp = root / f".{MANIFEST_NAME}.tmp"
     pq.write_table(table, tmp)
@@ -90,7 +102,7 @@ def read_manifest(root: str | Path) -> list[RecordingEntry]:
     if not path.exists():
         raise DataError(f"{root}: no {MANIFEST_NAME}; is this a dataset written by `wearfm ingest`?")
     out = []
-    for r in pq.read_table(path).to_pylist():
+    for r in pq.ParquetFile(path).read().to_pylist():  # not read_table: it imports pyarrow.dataset and pandas
         r["channels"] = tuple(c for c in r["channels"].split(",") if c)
         r["label_counts"] = json.loads(r["label_counts"] or "{}")
         out.append(RecordingEntry(**r))

@@ -14,6 +14,7 @@ Key-value metadata is written under the ``wearfm.`` prefix; :data:`METADATA_KEYS
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -84,10 +85,18 @@ METADATA_KEYS: dict[str, str] = {
 
 def schema_for(columns: list[str] | tuple[str, ...]) -> pa.Schema:
     """The canonical schema restricted to ``columns`` (kept in canonical order)."""
+    return _schema_for(tuple(columns))
+
+
+@functools.lru_cache(maxsize=64)
+def _schema_for(columns: tuple[str, ...]) -> pa.Schema:  # a few column sets, asked for once or twice per chunk
     unknown = [c for c in columns if c not in SCHEMA.names]
     if unknown:
         raise FormatError(f"columns {unknown} are not part of the wearfm schema {SCHEMA.names}")
     return pa.schema([SCHEMA.field(n) for n in SCHEMA.names if n in columns])
+
+
+_JSON = json.JSONEncoder(default=str)  # what json.dumps(v, default=str) builds on every call
 
 
 def encode_metadata(meta: Mapping[str, Any]) -> dict[bytes, bytes]:
@@ -95,7 +104,7 @@ def encode_metadata(meta: Mapping[str, Any]) -> dict[bytes, bytes]:
     unknown = [k for k in meta if k not in METADATA_KEYS]
     if unknown:
         raise ValueError(f"unknown wearfm metadata keys {unknown}; document them in METADATA_KEYS first")
-    return {(PREFIX + k).encode(): json.dumps(v, default=str).encode() for k, v in meta.items()}
+    return {(PREFIX + k).encode(): _JSON.encode(v).encode() for k, v in meta.items()}
 
 
 def decode_metadata(raw: Mapping[bytes, bytes] | None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Subject ``sNN``, session ``EE``, device ``phone``/``watch``, placement ``pocket`
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -34,16 +35,10 @@ def accepts(path: Path) -> bool:
     return bool(_NAME.match(path.name))
 
 
-def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
-    """Read one execution file as canonical chunks (units converted to g and deg/s).
-
-    Examples:
-        >>> chunks, info = read(Path("DATA/s01/s01_01_sp.csv"), IngestConfig())  # doctest: +SKIP
-        >>> info["subject"], info["device"], info["placement"]  # doctest: +SKIP
-        ('s01', 'phone', 'pocket')
-    """
-    m = _NAME.match(path.name)
-    preset = replace(
+@functools.lru_cache(maxsize=16)
+def _preset(cfg: IngestConfig) -> IngestConfig:
+    """The CSV options of the layout (built once per config, not per file)."""
+    return replace(
         cfg,
         acc_cols=("x_acc", "y_acc", "z_acc"),
         gyr_cols=("x_gyro", "y_gyro", "z_gyro"),
@@ -56,7 +51,20 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
         header="yes",
         rate_hz=None,
     )
-    chunks, info = csv_reader.read(path, preset)
+
+
+def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iterator[pa.Table], dict[str, Any]]:
+    """Read one execution file as canonical chunks (units converted to g and deg/s).
+
+    ``data``: the file's bytes when the caller has already read them (see :func:`wearfm.io.csv.read`).
+
+    Examples:
+        >>> chunks, info = read(Path("DATA/s01/s01_01_sp.csv"), IngestConfig())  # doctest: +SKIP
+        >>> info["subject"], info["device"], info["placement"]  # doctest: +SKIP
+        ('s01', 'phone', 'pocket')
+    """
+    m = _NAME.match(path.name)
+    chunks, info = csv_reader.read(path, _preset(cfg), data)
     info["reader"] = "sp-sw-har"
     info["time_reference"] = "utc"
     if m:

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, DataError
+from wearfm.io._arrow import from_numpy, mask
 from wearfm.io.schema import ACC, GYR, STANDARD_GRAVITY, schema_for
 
 __all__ = [
@@ -108,12 +109,12 @@ def to_ns(values: np.ndarray, unit_ns: int) -> np.ndarray:
     return np.asarray(whole.astype(np.int64) * unit_ns + frac, dtype=np.int64)
 
 
-def all_finite(values: np.ndarray) -> bool:
-    """Whether every value is finite; one summing pass (a NaN or inf makes the sum non-finite)."""
+def all_finite(*values: np.ndarray) -> bool:
+    """Whether every value of every array is finite; one summing pass each (a NaN or inf makes a sum non-finite)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(values.sum()):
+        if all(np.isfinite(v.sum()) for v in values):
             return True
-    return bool(np.isfinite(values).all())  # the sum may overflow on finite values: check exactly
+    return all(bool(np.isfinite(v).all()) for v in values)  # a sum may overflow on finite values: check exactly
 
 
 def start_ns(cfg: IngestConfig, path: Path) -> int:
@@ -168,7 +169,7 @@ def canonical_chunk(
         raise ConfigError(f"unknown gyroscope unit {gyr_unit!r}; use rad/s or deg/s")
     acc_cols = _columns(acc)
     gyr_cols = _columns(gyr) if gyr is not None else []
-    if not all(all_finite(c) for c in (*acc_cols, *gyr_cols)):
+    if not all_finite(*acc_cols, *gyr_cols):
         finite = np.logical_and.reduce([np.isfinite(c) for c in (*acc_cols, *gyr_cols)])
         bad = int((~finite).sum())
         if cfg.nonfinite == "error":
@@ -180,15 +181,16 @@ def canonical_chunk(
         t = t[finite]
         acc_cols = [c[finite] for c in acc_cols]
         gyr_cols = [c[finite] for c in gyr_cols]
-        label = label.filter(pa.array(finite)) if label is not None else None
+        label = label.filter(mask(finite)) if label is not None else None
     scale = 1.0 / STANDARD_GRAVITY if acc_unit != "g" else 1.0
-    cols: dict[str, Any] = {"time": pa.array(t.astype(np.int64, copy=False), pa.int64()).cast(pa.timestamp("ns"))}
+    # from_numpy, not pa.array(): no pandas import, no per-column type inference
+    cols: dict[str, Any] = {"time": from_numpy(t.astype(np.int64, copy=False), pa.timestamp("ns"))}
     for c, v in zip(ACC, acc_cols, strict=True):
-        cols[c] = pa.array(np.ascontiguousarray(v if scale == 1.0 else v * scale, np.float32))
+        cols[c] = from_numpy(np.ascontiguousarray(v if scale == 1.0 else v * scale, np.float32), pa.float32())
     if gyr_cols:
         gscale = 180.0 / np.pi if gyr_unit == "rad/s" else 1.0
         for c, v in zip(GYR, gyr_cols, strict=True):
-            cols[c] = pa.array(np.ascontiguousarray(v if gscale == 1.0 else v * gscale, np.float32))
+            cols[c] = from_numpy(np.ascontiguousarray(v if gscale == 1.0 else v * gscale, np.float32), pa.float32())
     if label is not None:
         lab = label.cast(pa.string()) if label.type != pa.string() else label
         if isinstance(lab, pa.ChunkedArray):

@@ -21,6 +21,7 @@ from pyarrow import csv as pacsv
 
 from wearfm.config import IngestConfig
 from wearfm.errors import DataError
+from wearfm.io._arrow import from_numpy, strings, to_numpy
 from wearfm.io.detect import open_binary, read_head
 from wearfm.io.merge import pair_nearest
 from wearfm.io.textutil import WhitespaceReader, canonical_chunk
@@ -96,7 +97,7 @@ def _load(path: Path) -> pa.Table:
         raise DataError(
             f"{path}: not WISDM lines subject,activity,timestamp,x,y,z; ({str(e).splitlines()[0]})"
         ) from None
-    t = t.take(pa.array(np.argsort(t.column("t").to_numpy(), kind="stable")))
+    t = t.take(from_numpy(np.argsort(to_numpy(t.column("t")), kind="stable"), pa.int64()))
     return t
 
 
@@ -139,13 +140,13 @@ def _iterate(path: Path, cfg: IngestConfig, info: dict[str, Any]) -> Iterator[pa
         raise DataError(f"{path}: lines are of subject {subject} but the file name says {info['subject']}")
     info["subject"] = subject
     counters = info["info"]
-    ta = acc.column("t").to_numpy()
-    xa = np.column_stack([acc.column(c).to_numpy() for c in ("x", "y", "z")])
+    ta = to_numpy(acc.column("t"))
+    xa = np.column_stack([to_numpy(acc.column(c)) for c in ("x", "y", "z")])
     gyr = None
     comp = companions(path)
     if comp:
         gy = _load(comp[0])
-        tb = gy.column("t").to_numpy()
+        tb = to_numpy(gy.column("t"))
         ia, ib = pair_nearest(ta, tb, int(round(cfg.merge_tolerance_s * 1e9)))
         if len(ia) == 0:
             raise DataError(
@@ -155,12 +156,12 @@ def _iterate(path: Path, cfg: IngestConfig, info: dict[str, Any]) -> Iterator[pa
         counters["accel_unpaired_dropped"] = len(ta) - len(ia)
         counters["gyro_unpaired_dropped"] = len(tb) - len(ib)
         counters["gyro_file"] = str(comp[0])
-        acc, ta, xa = acc.take(pa.array(ia)), ta[ia], xa[ia]
-        gyr = np.column_stack([gy.column(c).to_numpy()[ib] for c in ("x", "y", "z")])
+        acc, ta, xa = acc.take(from_numpy(ia, pa.int64())), ta[ia], xa[ia]
+        gyr = np.column_stack([to_numpy(gy.column(c))[ib] for c in ("x", "y", "z")])
     else:
         counters["gyro_file"] = None
     names = activity_names(path)
     codes = acc.column("activity").to_pylist()
-    label = pa.array([names.get(c, c) for c in codes], pa.string())
+    label = strings([names.get(c, c) for c in codes])
     acc_unit = cfg.acc_unit if cfg.acc_unit != "auto" else "m/s2"
     yield canonical_chunk(path, ta, xa, gyr, label, acc_unit, "rad/s", 1, cfg)
