@@ -60,6 +60,17 @@ def test_stage1_writes_distance_model(dist_run: Path) -> None:
     assert spec["channels"] == ACC and spec["rate_hz"] == 30.0 and spec["window_samples"] == 60
     assert net.embed_dim == 16 and net.attention == "softmax" and not net.training
     assert all(np.isfinite(_losses(dist_run)))
+    assert net.center is False  # the paper's distance sees raw windows
+
+
+def test_centred_distance_trains_saves_and_ranks_for_stage2(data: Path, tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    pretrain(_cfg(data, dist, method="relcon-distance", max_steps=2, motif=replace(SMALL_MOTIF, center=True)))
+    net, spec = load_distance_model(dist)
+    assert net.center and spec["center"] is True
+    rc = RelConConfig(distance=str(dist), within_candidates=4)
+    res = pretrain(_cfg(data, tmp_path / "enc", method="relcon", relcon=rc))
+    assert res.steps == 2 and math.isfinite(res.final_loss) and (tmp_path / "enc" / "encoder.pt").exists()
 
 
 def test_stage2_trains_encoder(data: Path, dist_run: Path, tmp_path: Path) -> None:
