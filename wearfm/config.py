@@ -200,6 +200,7 @@ class ProbeConfig:
     channels: str | None = None  # baselines: channels (default: the first learned encoder's, else acc)
     finetune_steps: int = 100  # --finetune and supervised:<name>: optimiser steps on the shots
     finetune_lr: float = 1e-3
+    jobs: int = -1  # logreg: inner-CV fits run in parallel on this many processes (-1: all cores; 1: none)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -81,8 +82,8 @@ def test_no_subject_is_on_both_sides(dataset):
 def test_features_separate_activities_and_runs_are_reproducible(dataset):
     cfg = _cfg(dataset, test_subjects=("s2",))
     a = probe(cfg)
-    b = probe(cfg)
-    assert a.encoders[0].scores == b.encoders[0].scores
+    b = probe(replace(cfg, jobs=1))  # the inner-CV fits run in parallel by default; results do not change
+    assert cfg.jobs == -1 and a.encoders[0].scores == b.encoders[0].scores
     s = a.encoders[0].summary()
     assert s[5]["macro_f1"]["mean"] > 0.9
     assert set(s[1]) == {"macro_f1", "balanced_accuracy", "accuracy"}
@@ -143,6 +144,7 @@ def test_missing_channels_is_an_error(dataset):
         ({"encoders": ("nonsense",)}, "neither a run folder"),
         ({"encoders": ("random:nope",)}, "unknown encoder 'nope'"),
         ({"shots": (0,)}, "positive"),
+        ({"jobs": 0}, "--jobs must be"),
         ({"head": "svm"}, "unknown --head"),
         ({"head": "ridge", "finetune": True}, "cannot be used with --head ridge"),
     ],

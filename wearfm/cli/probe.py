@@ -68,6 +68,10 @@ def probe_command(
         float | None, typer.Option(help="Seconds between window starts (default: the window, no overlap).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the subject split and shot draws.")] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", help="Processes for the logistic-regression CV fits (-1: all cores, 1: none)."),
+    ] = None,
     device: Annotated[str | None, typer.Option(help="Torch device: auto, cpu, cuda, cuda:N.")] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -97,6 +101,7 @@ def probe_command(
             window_s=window,
             stride_s=stride,
             seed=seed,
+            jobs=jobs,
             device=device,
         )
         from wearfm.probe import probe

@@ -244,6 +244,8 @@ def _check_config(cfg: ProbeConfig) -> None:
         raise ConfigError(f"--shots must be positive integers, got {list(cfg.shots)}")
     if cfg.trials < 1:
         raise ConfigError(f"--trials must be at least 1, got {cfg.trials}")
+    if cfg.jobs == 0 or cfg.jobs < -1:
+        raise ConfigError(f"--jobs must be a positive number of processes or -1 (all cores), got {cfg.jobs}")
     if cfg.head not in HEADS:
         raise ConfigError(f"unknown --head {cfg.head!r}; choose from {list(HEADS)}")
     if cfg.few_classes not in ("use-available", "stop"):
@@ -353,7 +355,7 @@ def _evaluate(enc: ResolvedEncoder, ws: WindowSet, task: Task, cfg: ProbeConfig)
                 model = enc.make_trainable()
                 pred = _finetune(model, ws.batch(idx), y_tr, x_test, task, cfg, seed, dev)
             else:
-                pred = fit_predict(head, emb[[row[int(i)] for i in idx]], y_tr, e_test, seed=seed)
+                pred = fit_predict(head, emb[[row[int(i)] for i in idx]], y_tr, e_test, seed=seed, jobs=cfg.jobs)
             for m, v in _metrics(task, task.y_test, pred).items():
                 scores[k][m].append(v)
             if conf is not None and k == kmax:

@@ -47,13 +47,15 @@ MIN_SHOTS_FOR_CV = 5
 ALPHA_GRID = tuple(float(a) for a in np.logspace(-2, 4, 13))
 
 
-def make_head(name: str, y: np.ndarray, seed: int = 0) -> BaseEstimator:
+def make_head(name: str, y: np.ndarray, seed: int = 0, jobs: int | None = None) -> BaseEstimator:
     """A fresh, unfitted head for training targets ``y``.
 
     Args:
         name: one of :data:`HEADS`.
         y: (N,) training targets (class indices, or floats for ``ridge``); sets the CV scheme and ``k``.
         seed: random state for the MLP and the inner-CV shuffling.
+        jobs: processes for the inner-CV fits of ``logreg`` (joblib's ``n_jobs``: -1 all cores, None or 1
+            none); the results do not depend on it.
 
     Examples:
         >>> head = make_head("logreg", np.array([0, 0, 1, 1]))
@@ -66,7 +68,8 @@ def make_head(name: str, y: np.ndarray, seed: int = 0) -> BaseEstimator:
         counts = np.unique(y, return_counts=True)[1]
         if len(counts) >= 2 and counts.min() >= MIN_SHOTS_FOR_CV:
             cv = StratifiedKFold(n_splits=min(5, int(counts.min())), shuffle=True, random_state=seed)
-            return GridSearchCV(pipe, {"logisticregression__C": list(C_GRID)}, cv=cv, scoring="f1_macro")
+            grid = {"logisticregression__C": list(C_GRID)}
+            return GridSearchCV(pipe, grid, cv=cv, scoring="f1_macro", n_jobs=jobs)
         return pipe
     if name == "knn":
         return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=min(5, len(y)), weights="distance"))
@@ -78,7 +81,9 @@ def make_head(name: str, y: np.ndarray, seed: int = 0) -> BaseEstimator:
     raise ConfigError(f"unknown probe head {name!r}; choose from {list(HEADS)}")
 
 
-def fit_predict(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, seed: int = 0) -> np.ndarray:
+def fit_predict(
+    name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, seed: int = 0, jobs: int | None = None
+) -> np.ndarray:
     """Fit a fresh ``name`` head on the shots and predict the test windows.
 
     Args:
@@ -87,11 +92,12 @@ def fit_predict(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.
         y_train: (N,) training targets.
         x_test: (M, D) test embeddings.
         seed: random state.
+        jobs: processes for the inner-CV fits (see :func:`make_head`).
 
     Returns:
         (M,) predictions (class indices, or floats for ``ridge``).
     """
-    head = make_head(name, y_train, seed)
+    head = make_head(name, y_train, seed, jobs)
     if name in CLASSIFIER_HEADS and len(np.unique(y_train)) < 2:
         # One class only: every prediction is that class (sklearn refuses to fit).
         return np.full(len(x_test), y_train[0])
