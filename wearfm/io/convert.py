@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import logging
 import time as _time
 from collections.abc import Iterator
@@ -58,12 +57,6 @@ def sha256_of(paths: list[Path], first: bytes = b"") -> str:
             while block := f.read(1 << 24):
                 h.update(block)
     return h.hexdigest()
-
-
-@functools.lru_cache(maxsize=32)
-def _takes_data(read: Any) -> bool:
-    """Whether a reader's ``read`` accepts the source's bytes (``data=``) instead of reading the file itself."""
-    return "data" in inspect.signature(read).parameters
 
 
 @functools.lru_cache(maxsize=16)
@@ -139,7 +132,8 @@ def convert_file(
     small = sum(sizes) < (32 << 20)
     data: bytes | None = None  # the source's bytes, read once to hash and to parse them
     if small or (previous and not cfg.overwrite):
-        if small and sizes[0] <= _READ_WHOLE_BYTES and _takes_data(reader.read):
+        # a reader with READS_BYTES takes the source's bytes (read(..., data=)) instead of reading the file
+        if small and sizes[0] <= _READ_WHOLE_BYTES and getattr(reader, "READS_BYTES", False):
             data = source.read_bytes()
             digest = sha256_of(sources[1:], data)
         else:

@@ -45,7 +45,9 @@ from wearfm.io.textutil import (
     to_ns,
 )
 
-__all__ = ["sniff", "read", "canonical_chunk", "id_from_spec"]
+__all__ = ["sniff", "read", "canonical_chunk", "id_from_spec", "READS_BYTES"]
+
+READS_BYTES = True  # read() takes the file's bytes (data=) when the caller already holds them
 
 log = logging.getLogger(__name__)
 

@@ -86,7 +86,7 @@ def _resolve(files: list[Path]) -> dict[Path, Path]:
 
 
 def _plan_jobs(
-    files: list[Path], cfg: IngestConfig, errors: list[dict[str, str]], resolved: dict[Path, Path] | None = None
+    files: list[Path], cfg: IngestConfig, errors: list[dict[str, str]], resolved: dict[Path, Path]
 ) -> list[_Job]:
     fmts: dict[Path, str] = {}
     for f in files:
@@ -108,7 +108,6 @@ def _plan_jobs(
         if f in taken or (accepts is not None and not accepts(f)):
             continue
         keep.append(f)
-    resolved = resolved or _resolve(keep)
     parents = {f: resolved[f].parent for f in keep}
     root = Path(os.path.commonpath(list(parents.values()))) if parents else Path(".")
     jobs = []

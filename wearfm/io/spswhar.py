@@ -18,7 +18,9 @@ import pyarrow as pa
 from wearfm.config import IngestConfig
 from wearfm.io import csv as csv_reader
 
-__all__ = ["sniff", "accepts", "read"]
+__all__ = ["sniff", "accepts", "read", "READS_BYTES"]
+
+READS_BYTES = True  # read() passes the file's bytes (data=) on to the CSV reader
 
 _NAME = re.compile(r"^(s\d+)_(\d+)_(sp|sw)\.csv(\.gz)?$", re.IGNORECASE)
 _HEADER = b"x_acc,y_acc,z_acc,x_gyro,y_gyro,z_gyro,timestamp"

@@ -107,15 +107,13 @@ class RecordingWriter:
         schema = self._schema.with_metadata(encode_metadata(self.meta))
         table = pa.concat_tables(self._buffer).replace_schema_metadata(schema.metadata)
         self._buffer, self._buffered = [], 0
-        if table.nbytes > _IN_MEMORY_BYTES:  # keep memory at about one buffer
-            with pq.ParquetWriter(self.tmp, schema, **_options(schema)) as writer:
-                writer.write_table(table, row_group_size=max(table.num_rows, 1))
-            return
-        sink = pa.BufferOutputStream()
-        with pq.ParquetWriter(sink, schema, **_options(schema)) as writer:
+        # a larger one goes straight to the file (memory ~ one buffer)
+        buf = pa.BufferOutputStream() if table.nbytes <= _IN_MEMORY_BYTES else None
+        with pq.ParquetWriter(buf if buf is not None else self.tmp, schema, **_options(schema)) as writer:
             writer.write_table(table, row_group_size=max(table.num_rows, 1))
-        with open(self.tmp, "wb") as f:
-            f.write(sink.getvalue())
+        if buf is not None:
+            with open(self.tmp, "wb") as f:
+                f.write(buf.getvalue())
 
     def _flush(self, background: bool = False) -> None:
         writer = self._writer
