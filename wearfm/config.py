@@ -166,6 +166,9 @@ class PretrainConfig:
     num_workers: int = 0
     cache_dir: str | None = None  # keep resampled recordings here and memory-map them (built once)
     ckpt_every: int = 500
+    # also keep the method's outputs (encoder.pt or distance.pt) every N steps in snapshots/stepNNNNNN/, to pick
+    # the number of steps on validation subjects afterwards; None: only the final ones
+    snapshot_every: int | None = None
     log_every: int = 10
     simclr: SimCLRConfig = field(default_factory=SimCLRConfig)
     relcon: RelConConfig = field(default_factory=RelConConfig)

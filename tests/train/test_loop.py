@@ -95,6 +95,24 @@ def test_resume_can_extend_a_finished_run(tiny_dataset, tmp_path, toy_method):
     assert again.steps == 8 and again.final_loss == r.final_loss
 
 
+def test_snapshots_keep_the_encoder_at_every_n_steps(tiny_dataset, tmp_path, toy_method):
+    # snapshot_every=2 over 6 steps: encoders at steps 2, 4, 6; step 4's equals a run stopped at step 4
+    cfg = _cfg(tiny_dataset, tmp_path / "s", toy_method, snapshot_every=2)
+    pretrain(cfg)
+    snaps = tmp_path / "s" / "snapshots"
+    assert sorted(p.name for p in snaps.iterdir()) == ["step000002", "step000004", "step000006"]
+    stopped = pretrain(dataclasses.replace(cfg, out=str(tmp_path / "t"), snapshot_every=None), stop_at=4)
+    assert stopped.steps == 4 and not (tmp_path / "t" / "snapshots").exists()
+    mid, ref = load_encoder(snaps / "step000004").state_dict(), load_encoder(tmp_path / "t").state_dict()
+    final, last = load_encoder(snaps / "step000006").state_dict(), load_encoder(tmp_path / "s").state_dict()
+    for k in ref:
+        assert torch.equal(mid[k], ref[k]), k
+        assert torch.equal(final[k], last[k]), k
+    assert any(not torch.equal(mid[k], last[k]) for k in ref)  # the snapshots differ from the end of training
+    with pytest.raises(ConfigError, match="snapshot_every"):
+        pretrain(dataclasses.replace(cfg, out=str(tmp_path / "u"), snapshot_every=0))
+
+
 def test_normalization_is_saved_with_the_encoder(tiny_dataset, tmp_path, toy_method):
     pretrain(_cfg(tiny_dataset, tmp_path / "n", toy_method, normalize=True, max_steps=1))
     spec = load_encoder(tmp_path / "n").spec

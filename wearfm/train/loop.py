@@ -2,7 +2,7 @@
 
 Order of business: join the process group -> seed once -> cut windows -> build the method -> (resume) ->
 loop over batches: autocast forward, backward, clip, step, schedule -> checkpoint every ``ckpt_every``
-steps and at the end -> write the run folder (rank 0 only).
+steps and at the end (and the method's outputs every ``snapshot_every``) -> write the run folder (rank 0 only).
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from wearfm.train.schedule import warmup_cosine
 __all__ = ["pretrain", "PretrainResult"]
 
 log = logging.getLogger(__name__)
+
+SNAPSHOT_DIR = "snapshots"  # run folder subfolder of the snapshot_every outputs: snapshots/step000100/encoder.pt
 LogFn = Callable[[dict[str, Any]], None]
 
 
@@ -252,6 +254,8 @@ def _pretrain(
                             raise DataError(f"loss became {last_loss} at step {step}; lower --set lr=... or check data")
                     if step % cfg.ckpt_every == 0 and not done:
                         _save(checkpoint_state(), out, dist)
+                    if cfg.snapshot_every and step % cfg.snapshot_every == 0 and dist.is_main:
+                        method.save_artifacts(out / SNAPSHOT_DIR / f"step{step:06d}", to_dict(cfg))
                     halt = any_true(done or stop.requested, device)  # every rank stops at the same step
                     if halt:
                         break
@@ -293,6 +297,8 @@ def _validate(cfg: PretrainConfig, methods: list[str], encoders: list[str]) -> N
     for name in ("batch_size", "log_every", "ckpt_every", "epochs"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"{name} must be at least 1, got {getattr(cfg, name)}")
+    if cfg.snapshot_every is not None and cfg.snapshot_every < 1:
+        raise ConfigError(f"snapshot_every must be at least 1 (or unset), got {cfg.snapshot_every}")
     if cfg.max_steps is not None and cfg.max_steps < 1:
         raise ConfigError(f"max_steps must be at least 1, got {cfg.max_steps}")
     if cfg.amp not in ("auto", "bf16", "fp16", "off"):
