@@ -236,6 +236,24 @@ def test_cli_messages(data: Path, tmp_path: Path) -> None:
     assert res.exit_code == 1 and "no distance model" in res.output
 
 
+def test_cli_distance_and_candidate_options(data: Path, dist_run: Path, tmp_path: Path) -> None:
+    """The issue's command: `--distance RUN --within-candidates N` (same as the relcon.* settings)."""
+    from wearfm.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    args = ["pretrain", str(data), "--method", "relcon", "--distance", str(dist_run), "--within-candidates", "3",
+            "--encoder", "resnet1d_tiny", "--rate", "30", "--window", "2s", "--batch", "8", "--max-steps", "1",
+            "--out", str(out), "-q"]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    saved = json.loads((out / "config.json").read_text())["relcon"]
+    assert saved["distance"] == str(dist_run) and saved["within_candidates"] == 3
+    res = runner.invoke(app, ["pretrain", str(data), "--method", "simclr", "--distance", str(dist_run), "-q",
+                              "--out", str(tmp_path / "x")])  # fmt: skip
+    assert res.exit_code == 1 and "for --method relcon" in res.output and not (tmp_path / "x").exists()
+
+
 def test_collapse_metrics(data: Path, tmp_path: Path) -> None:
     """Identical inputs give identical embeddings: the loss is then log K! and the similarity spread 0."""
     torch.manual_seed(0)

@@ -63,6 +63,22 @@ def pretrain_cmd(
     cache: Annotated[
         Path | None, typer.Option("--cache", help="Folder to keep resampled data in (memory-mapped, reused).")
     ] = None,
+    distance: Annotated[
+        Path | None,
+        typer.Option(
+            "--distance",
+            help="relcon: run folder (or distance.pt) of a trained relcon-distance model (relcon.distance).",
+            rich_help_panel="RelCon",
+        ),
+    ] = None,
+    within_candidates: Annotated[
+        int | None,
+        typer.Option(
+            "--within-candidates",
+            help="relcon: same-subject, same-hour candidates per anchor (relcon.within_candidates, default 20).",
+            rich_help_panel="RelCon",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     json_: JsonOpt = False,
@@ -71,6 +87,7 @@ def pretrain_cmd(
     """Pretrain an encoder with a self-supervised method; writes encoder.pt, checkpoint.pt and run.json."""
     from wearfm.config import PretrainConfig, apply_overrides
     from wearfm.data.dataset import parse_window
+    from wearfm.errors import ConfigError
 
     rank = int(os.environ.get("RANK", "0"))
     setup_logging(quiet or rank != 0)
@@ -82,7 +99,11 @@ def pretrain_cmd(
             channels=channels, normalize=normalize, epochs=epochs, batch_size=batch, lr=lr, max_steps=max_steps,
             out=None if out is None else str(out), device=device, amp=amp, compile=compile or None,
             num_workers=workers, seed=seed, cache_dir=None if cache is None else str(cache),
+            **{"relcon.distance": None if distance is None else str(distance),
+               "relcon.within_candidates": within_candidates},
         )  # fmt: skip
+        if (distance is not None or within_candidates is not None) and cfg.method != "relcon":
+            raise ConfigError(f"--distance and --within-candidates are for --method relcon, not {cfg.method}")
         times: dict[str, Any] = {}
         if window is not None:
             times["window_s"] = parse_window(window, cfg.rate_hz) / cfg.rate_hz

@@ -3,7 +3,7 @@
 Two methods, run one after the other::
 
     wearfm pretrain DATA --method relcon-distance --out runs/dist                    # stage 1
-    wearfm pretrain DATA --method relcon --set relcon.distance=runs/dist --out runs/relcon   # stage 2
+    wearfm pretrain DATA --method relcon --distance runs/dist --out runs/relcon              # stage 2
 
 Stage 1 (``relcon-distance``) trains :class:`~wearfm.models.motif_distance.MotifDistance` to rebuild each
 window from an augmented copy of itself (two distinct augmentations out of eight, 3-D rotation among them)
@@ -206,7 +206,7 @@ class RelCon(Method):
         if not rc.distance:
             raise ConfigError(
                 "relcon needs a trained distance model: run stage 1 first, `wearfm pretrain DATA --method "
-                "relcon-distance --out runs/dist`, then pass it with --set relcon.distance=runs/dist"
+                "relcon-distance --out runs/dist`, then pass it with --distance runs/dist"
             )
         if rc.distance_chunk < 1:
             raise ConfigError(f"relcon.distance_chunk must be at least 1, got {rc.distance_chunk}")
