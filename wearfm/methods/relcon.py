@@ -2,8 +2,8 @@
 
 Two methods, run one after the other::
 
-    wearfm pretrain DATA --method relcon-distance --out runs/dist                    # stage 1
-    wearfm pretrain DATA --method relcon --distance runs/dist --out runs/relcon              # stage 2
+    wearfm pretrain DATA --method relcon-distance --out runs/dist                # stage 1
+    wearfm pretrain DATA --method relcon --distance runs/dist --out runs/relcon   # stage 2
 
 Stage 1 (``relcon-distance``) trains :class:`~wearfm.models.motif_distance.MotifDistance` to rebuild each
 window from an augmented copy of itself (two distinct augmentations out of eight, 3-D rotation among them)
