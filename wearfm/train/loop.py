@@ -40,6 +40,7 @@ __all__ = ["pretrain", "PretrainResult"]
 log = logging.getLogger(__name__)
 
 SNAPSHOT_DIR = "snapshots"  # run folder subfolder of the snapshot_every outputs: snapshots/step000100/encoder.pt
+
 LogFn = Callable[[dict[str, Any]], None]
 
 
