@@ -197,3 +197,37 @@ def test_overlapping_windows_with_stride(dataset):
     assert dense.encoders[0].n_test_windows == 2 * plain.encoders[0].n_test_windows  # 1199 samples: 38 vs 19
     with pytest.raises(ConfigError, match="stride_s"):
         probe(_cfg(dataset, stride_s=0.0))
+
+
+# --- macro-F1 over the classes in the test labels ------------------------------------------------------
+
+
+def test_macro_f1_ignores_training_classes_absent_from_test():
+    from wearfm.probe.fewshot import _metrics
+    from wearfm.probe.targets import Task
+
+    y = np.array([0, 1, 2, 0, 0, 1, 1])
+    task = Task(False, ["a", "b", "c"], y, [np.array([0]), np.array([1]), np.array([2])], np.arange(3, 7), 3)
+    perfect = _metrics(task, task.y_test, task.y_test.copy())
+    assert perfect == {"macro_f1": 1.0, "balanced_accuracy": 1.0, "accuracy": 1.0}
+    # predicting the absent class "c" for one "a" window: a: P=1 R=1/2 F1=2/3; b: F1=1 -> macro (2/3 + 1) / 2
+    m = _metrics(task, task.y_test, np.array([0, 2, 1, 1]))
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 1) / 2)
+
+
+def test_probe_scores_test_classes_only_and_reports_support(tmp_path):
+    import json
+
+    data = write_dataset(tmp_path / "d")
+    (data / "s4_lie.parquet").unlink()  # the test subject never lies down
+    cfg = _cfg(data, test_subjects=("s4",), out=str(tmp_path / "r"), shots=(5,), trials=1)
+    res = probe(cfg)
+    r = res.encoders[0]
+    assert r.classes == ["lie", "run", "walk"] and r.test_support["lie"] == 0 and r.test_support["walk"] > 0
+    assert r.scored_classes == ["run", "walk"]
+    saved = json.loads((tmp_path / "r" / "results.json").read_text())["encoders"][0]
+    assert saved["test_support"] == r.test_support and saved["macro_f1_classes"] == ["run", "walk"]
+    # the reported macro-F1 is the mean F1 of the two test classes, computed here from the confusion matrix
+    c = r.confusion.astype(float)
+    f1 = [2 * c[i, i] / (c[i, :].sum() + c[:, i].sum()) for i in (1, 2)]
+    assert r.scores[5]["macro_f1"][0] == pytest.approx(np.mean(f1))

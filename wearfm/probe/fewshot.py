@@ -14,7 +14,10 @@ Protocol (one run):
    needs, and reused across trials and shot counts; a fresh head (:mod:`wearfm.probe.heads`) is fitted on
    each draw. ``--finetune`` and ``supervised:`` instead train end to end (:mod:`wearfm.probe.finetune`).
 5. Metrics per draw: macro-F1, balanced accuracy and accuracy (MAE and R^2 for ``ridge``); reports give
-   the mean and standard error over trials.
+   the mean and standard error over trials. Macro-F1 averages over the classes present in the test labels
+   (the usual definition): a training class that no test subject performed is not averaged in as F1 = 0,
+   while predicting it for a window still counts as a miss of that window's true class. ``results.json``
+   records each class's number of test windows (``test_support``).
 
 For continuous targets (``head="ridge"``; labels must parse as numbers) the train targets are cut into
 (up to) 5 quantile bins and ``k`` windows are drawn per bin.
@@ -83,6 +86,12 @@ class EncoderResult:
     fit_subjects: list[str]
     scored_subjects: list[str]
     seconds: float = 0.0
+    test_support: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def scored_classes(self) -> list[str]:
+        """Classes with at least one test window: the ones macro-F1 averages over."""
+        return [c for c, n in self.test_support.items() if n > 0]
 
     def summary(self) -> dict[int, dict[str, dict[str, float | None]]]:
         """``{k: {metric: {"mean", "se"}}}``; ``se`` (standard error over trials) is None for one trial."""
@@ -121,6 +130,8 @@ class ProbeResult:
                     "head": r.head,
                     "encoder": r.encoder,
                     "classes": r.classes,
+                    "test_support": r.test_support,
+                    "macro_f1_classes": r.scored_classes,
                     "n_train_windows": r.n_train_windows,
                     "n_test_windows": r.n_test_windows,
                     "seconds": round(r.seconds, 3),
@@ -312,14 +323,22 @@ def _embed(enc: ResolvedEncoder, ws: WindowSet, idx: np.ndarray, batch_size: int
 def _metrics(task: Task, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     if task.regression:
         return {"mae": float(mean_absolute_error(y_true, y_pred)), "r2": float(r2_score(y_true, y_pred))}
-    labels = np.arange(len(task.classes))
+    present = np.unique(y_true)  # macro-F1 over the classes the test subjects have, not every training class
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # predicted classes absent from the test set
         return {
-            "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+            "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
             "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
             "accuracy": float(accuracy_score(y_true, y_pred)),
         }
+
+
+def _support(task: Task) -> dict[str, int]:
+    """Test windows per class name ({} for regression)."""
+    if task.regression:
+        return {}
+    counts = np.bincount(task.y_test.astype(np.int64), minlength=len(task.classes))
+    return {c: int(n) for c, n in zip(task.classes, counts)}
 
 
 def _evaluate(enc: ResolvedEncoder, ws: WindowSet, task: Task, cfg: ProbeConfig) -> list[EncoderResult]:
@@ -375,6 +394,7 @@ def _evaluate(enc: ResolvedEncoder, ws: WindowSet, task: Task, cfg: ProbeConfig)
             fit_subjects=sorted(fitted),
             scored_subjects=scored,
             seconds=time.perf_counter() - t0,
+            test_support=_support(task),
         )
         log.info("%s (%s): done in %.1fs", name, head, res.seconds)
         out.append(res)

@@ -46,7 +46,8 @@ def tables(result: ProbeResult) -> list[Table]:
     """One Rich table per encoder: a row per shot count, ``mean ± s.e.`` per metric."""
     out = []
     for r in result.encoders:
-        t = Table(title=escape(f"{r.name} [{r.head}] ({r.n_test_windows} test windows)"), title_justify="left")
+        scored = f", macro-F1 over the {len(r.scored_classes)} of {len(r.classes)} classes in test" if r.classes else ""
+        t = Table(title=escape(f"{r.name} [{r.head}] ({r.n_test_windows} test windows{scored})"), title_justify="left")
         t.add_column("k", justify="right")
         for m in result.metrics:
             t.add_column(_TITLES.get(m, m), justify="right")
