@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -97,7 +97,8 @@ def synthetic_paired_dataset(
     rng = np.random.default_rng(1)
     phrases = [f"the person does activity {i}" for i in range(8)]
     t0, span = T0_NS / 1e9, minutes * 60
-    narr, vid = ["recording,start,end,text"], {"recording": [], "start": [], "end": [], "vector": []}
+    narr = ["recording,start,end,text"]
+    vid: dict[str, list[Any]] = {"recording": [], "start": [], "end": [], "vector": []}
     for s in range(subjects):
         for a in np.arange(0.0, span - 1e-9, 10.0):
             narr.append(f"s{s},{t0 + a:.3f},{t0 + min(a + 10.0, span):.3f},{phrases[int(a // 10) % len(phrases)]}")

@@ -2,7 +2,8 @@
 
 For every registered method x the chosen encoders: the DataLoader alone (items/s), full training steps as the
 loop runs them (autocast, backward, clip, AdamW; windows/s), and the encoder's forward+backward on random
-tensors of the shape it sees in a step (windows/s), so "step / pure" shows the method's overhead. Methods whose
+tensors of the shape it sees in a step (windows/s), so "step time / pure" (how many times longer a training
+step takes than the encoder's bare forward+backward) shows the method's overhead. Methods whose
 data needs are not met (a paired dataset, a distance model) are skipped with the reason.
 
 MFU: the encoder's forward+backward FLOPs per step (counted by ``torch.utils.flop_counter`` on the shapes seen
@@ -174,7 +175,7 @@ def bench_method(cfg: PretrainConfig, ws, device, *, amp: bool, workers: int, st
         "rate_hz": cfg.rate_hz, "window_samples": ws.window, "channels": len(ws.channels), "batch": batch,
         "encoder_input_per_step": [list(s) for s in shapes], "loader_items_per_s": loader,
         "step_items_per_s": step, "step_ms": 1000.0 * batch / step, "pure_items_per_s": pure,
-        "step_over_pure": step / pure, "peak_gib": mem, "encoder_gflop_per_step": flops / 1e9,
+        "step_time_over_pure": pure / step, "peak_gib": mem, "encoder_gflop_per_step": flops / 1e9,
         "mfu": flops * (step / batch) / (peak * 1e12), "loss": loss,
     }  # fmt: skip
 
@@ -225,14 +226,14 @@ def main() -> None:
                 continue
             shapes = "+".join("x".join(map(str, s)) for s in r["encoder_input_per_step"])
             rows.append((method_name, enc, r["encoder_params"], shapes, r["loader_items_per_s"],
-                         r["step_items_per_s"], r["pure_items_per_s"], r["step_over_pure"], r["peak_gib"],
+                         r["step_items_per_s"], r["pure_items_per_s"], r["step_time_over_pure"], r["peak_gib"],
                          r["encoder_gflop_per_step"], r["mfu"]))  # fmt: skip
             print(f"  {method_name:>16} {enc:<14} loader {r['loader_items_per_s']:9.0f} it/s  step "
                   f"{r['step_items_per_s']:7.1f} win/s  pure fwd/bwd {r['pure_items_per_s']:7.1f} win/s",
                   flush=True)  # fmt: skip
     print()
     hdr = "| method | encoder | enc. params | encoder input per step | loader items/s | step windows/s | " \
-          "pure fwd+bwd windows/s | step/pure | peak GiB | encoder GFLOP/step | MFU |"  # fmt: skip
+          "pure fwd+bwd windows/s | step time / pure | peak GiB | encoder GFLOP/step | MFU |"  # fmt: skip
     print(hdr)
     print("|" + "---|" * 11)
     for m, e, n, s, lo, st, pu, ratio, mem, gf, mfu in rows:
