@@ -98,6 +98,9 @@ class Profile:
     run: MethodSetup = MethodSetup("simclr", "resnet1d", 30.0, 10.0, "acc", 256)  # the DDP / compile runs
     run_steps: int = 30
     encoder_suffix: str = ""
+    # step between windows as a share of their length: overlapping windows give each epoch many batches, so
+    # DataLoader workers are not restarted every few steps (an epoch boundary) while the steps are timed
+    stride_fraction: float = 1.0
     pytest_timeout_s: float = 300.0
 
 
@@ -108,6 +111,7 @@ FULL = Profile(
     warmup=5,
     loader_batches=20,
     workers=min(8, os.cpu_count() or 1),
+    stride_fraction=0.25,
     methods=(
         MethodSetup("simclr", None, 30.0, 10.0, "acc", 256),  # wearfm's defaults: 30 Hz, 10 s
         MethodSetup("relcon-distance", None, 100.0, 2.56, "acc", 64),  # RelCon paper: 100 Hz, 2.56 s, acc
@@ -171,7 +175,7 @@ class Report:
         """Write the JSON atomically (a temporary file, then a rename)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(self.data, indent=2, default=_jsonable))
+        tmp.write_text(json.dumps(_finite_only(self.data), indent=2, default=_jsonable, allow_nan=False))
         tmp.replace(self.path)
 
     @property
@@ -191,6 +195,17 @@ def _jsonable(x: Any) -> Any:
     if isinstance(x, torch.device | torch.dtype):
         return str(x)
     raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def _finite_only(x: Any) -> Any:
+    """``x`` with every NaN or infinity (in nested dicts, lists and tuples) replaced by None (JSON null)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite_only(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite_only(v) for v in x]
+    return x
 
 
 def _finite(x: float) -> float | None:
@@ -259,7 +274,8 @@ def bench_methods(
             cfg = _config(setup, data, prof)
             key = (setup.rate_hz, round(setup.window_s * setup.rate_hz), setup.channels)
             if key not in windows:
-                windows[key] = load_windows(data, rate_hz=key[0], window=key[1], channels=key[2])
+                stride = max(1, round(key[1] * prof.stride_fraction))
+                windows[key] = load_windows(data, rate_hz=key[0], window=key[1], channels=key[2], stride=stride)
             ws = windows[key]
             if setup.method == "relcon":
                 cfg = dataclasses.replace(
@@ -395,6 +411,7 @@ def loop_runs(report: Report, prof: Profile, data: Path, work: Path, args: Any, 
         max_steps=prof.run_steps,
         log_every=max(prof.run_steps // 3, 1),
         warmup_steps=1,
+        stride_s=prof.run.window_s * prof.stride_fraction,
         num_workers=prof.workers,
         device=str(args.device),
     )
