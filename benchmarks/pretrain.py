@@ -21,8 +21,10 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -33,13 +35,15 @@ import wearfm.methods  # noqa: F401, E402  (registers methods)
 from benchmarks._common import peak_tflops, sync, synthetic_dataset  # noqa: E402
 from wearfm.config import PretrainConfig
 from wearfm.data.dataset import EpochSampler
-from wearfm.data.windows import load_windows
-from wearfm.methods.base import MethodContext, create_method, list_methods
+from wearfm.data.windows import WindowSet, load_windows
+from wearfm.methods.base import Method, MethodContext, create_method, list_methods
 from wearfm.models import list_encoders
 from wearfm.models.saved import EncoderSpec
 
 
-def bench_loader(dataset, batch: int, workers: int, n_batches: int, collate_fn=None) -> float:
+def bench_loader(
+    dataset: Any, batch: int, workers: int, n_batches: int, collate_fn: Callable[..., Any] | None = None
+) -> float:
     """The DataLoader alone: items/s over ``n_batches`` batches (after the first, which starts the workers)."""
     sampler = EpochSampler(len(dataset), batch, seed=0)
     loader = DataLoader(dataset, batch_size=batch, sampler=sampler, drop_last=True, num_workers=workers,
@@ -59,7 +63,10 @@ def bench_loader(dataset, batch: int, workers: int, n_batches: int, collate_fn=N
     return n / (time.perf_counter() - t0)
 
 
-def bench_steps(method, dataset, batch: int, workers: int, device, amp, steps: int, warmup: int):
+def bench_steps(
+    method: Method, dataset: Any, batch: int, workers: int, device: torch.device, amp: bool, steps: int,
+    warmup: int,
+) -> tuple[float, list[tuple[int, ...]], float]:  # fmt: skip
     """Training steps as the loop runs them.
 
     Returns (windows/s, encoder input shapes seen in one step, the last step's loss).
@@ -69,9 +76,10 @@ def bench_steps(method, dataset, batch: int, workers: int, device, amp, steps: i
     if encoder is not None:  # record what the encoder is fed (methods call forward_features, not forward)
         inner = encoder.forward_features
 
-        def recording(x, *a, **k):
+        def recording(x: torch.Tensor, *a: Any, **k: Any) -> torch.Tensor:
             shapes.append(tuple(x.shape))
-            return inner(x, *a, **k)
+            out: torch.Tensor = inner(x, *a, **k)
+            return out
 
         encoder.forward_features = recording
     params = [p for p in method.parameters() if p.requires_grad]
@@ -109,12 +117,14 @@ def bench_steps(method, dataset, batch: int, workers: int, device, amp, steps: i
     return steps * batch / (time.perf_counter() - t0), step_shapes, float(loss.detach().float())
 
 
-def _encoder(method):
+def _encoder(method: Method) -> Any:
     model = method.embedding_model()
     return getattr(model, "encoder", None)
 
 
-def bench_pure(encoder, shapes, device, amp, steps: int, warmup: int) -> float:
+def bench_pure(
+    encoder: Any, shapes: list[tuple[int, ...]], device: torch.device, amp: bool, steps: int, warmup: int
+) -> float:
     """Forward + backward of the encoder alone on random tensors of the shapes it saw in one step."""
     xs = [torch.randn(s, device=device) for s in shapes]
     opt = torch.optim.AdamW(encoder.parameters(), lr=1e-4, fused=device.type == "cuda")
@@ -133,7 +143,7 @@ def bench_pure(encoder, shapes, device, amp, steps: int, warmup: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def encoder_flops(encoder, shapes, device) -> float:
+def encoder_flops(encoder: Any, shapes: list[tuple[int, ...]], device: torch.device) -> float:
     """FLOPs of one forward+backward of ``encoder`` over inputs of ``shapes`` (conv and matmul ops)."""
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -145,14 +155,14 @@ def encoder_flops(encoder, shapes, device) -> float:
     return float(counter.get_total_flops())
 
 
-def bench_method(cfg: PretrainConfig, ws, device, *, amp: bool, workers: int, steps: int, warmup: int,
-                 peak: float, loader_batches: int = 20) -> dict:  # fmt: skip
+def bench_method(cfg: PretrainConfig, ws: WindowSet, device: torch.device, *, amp: bool, workers: int, steps: int,
+                 warmup: int, peak: float, loader_batches: int = 20) -> dict[str, Any]:  # fmt: skip
     """Every figure of one method x encoder (``cfg.method``, ``cfg.encoder``) on the windows ``ws``.
 
     Raises whatever building the method raises (e.g. a method that needs paired data or a distance model).
     Figures per item: an item is one window, or for ``relcon`` one anchor with its within-subject candidates.
     """
-    spec = EncoderSpec(cfg.encoder, {"in_channels": len(ws.channels)}, cfg.rate_hz, ws.window, tuple(ws.channels),
+    spec = EncoderSpec(str(cfg.encoder), {"in_channels": len(ws.channels)}, cfg.rate_hz, ws.window, tuple(ws.channels),
                        method=cfg.method)  # fmt: skip
     torch.manual_seed(0)
     method = create_method(cfg, spec, MethodContext(Path(cfg.data), ws, device)).to(device)
@@ -236,12 +246,12 @@ def main() -> None:
           "pure fwd+bwd windows/s | step time / pure | peak GiB | encoder GFLOP/step | MFU |"  # fmt: skip
     print(hdr)
     print("|" + "---|" * 11)
-    for m, e, n, s, lo, st, pu, ratio, mem, gf, mfu in rows:
-        print(f"| {m} | {e} | {n / 1e6:.2f} M | {s} | {lo:,.0f} | {st:,.1f} | {pu:,.1f} | {ratio:.2f} | {mem:.2f} "
+    for m, enc, n, s, lo, st, pu, ratio, mem, gf, mfu in rows:
+        print(f"| {m} | {enc} | {n / 1e6:.2f} M | {s} | {lo:,.0f} | {st:,.1f} | {pu:,.1f} | {ratio:.2f} | {mem:.2f} "
               f"| {gf:,.1f} | {mfu:.2%} |")  # fmt: skip
     print(f"MFU against a peak of {peak:g} TFLOP/s" + ("" if peak == peak else " (unknown: pass --peak-tflops)"))
-    for m, e, why in skipped:
-        print(f"skipped {m} x {e}: {why}")
+    for m, enc, why in skipped:
+        print(f"skipped {m} x {enc}: {why}")
     if tmp is not None:
         tmp.cleanup()
 

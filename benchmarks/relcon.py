@@ -61,7 +61,7 @@ def compare_step(
         relcon=RelConConfig(distance=str(tmp), within_candidates=cw, distance_chunk=chunk),
     )  # fmt: skip
     spec = EncoderSpec(encoder, {"in_channels": 3}, 100.0, t, ACC, method="relcon")
-    method = create_method(cfg, spec, MethodContext(tmp, None, device)).to(device)  # type: ignore[arg-type]
+    method: Any = create_method(cfg, spec, MethodContext(tmp, None, device)).to(device)  # type: ignore[arg-type]
     method.train()
     net = method.distance_net.to(device)
     g = torch.Generator().manual_seed(1)
@@ -72,7 +72,7 @@ def compare_step(
         method.zero_grad(set_to_none=True)
         loss, _ = method.training_step({"x": x, "within": cands})
         loss.backward()
-        return loss.item()
+        return float(loss.item())
 
     def ref_step() -> float:
         method.zero_grad(set_to_none=True)
