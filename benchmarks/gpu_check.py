@@ -267,7 +267,9 @@ def bench_methods(
 ) -> None:
     """Train each method for a few steps on realistic shapes; record throughput, memory, step/pure and MFU."""
     device, peak = args.device, peak_tflops(args.device, args.peak_tflops)
-    results, windows = [], {}
+    results: list[dict[str, Any]] = []
+    windows = {}
+    report.data["parts"]["methods"] = {"peak_tflops": _finite(peak), "results": results}
     for setup in prof.methods:
         name = f"{setup.method}"
         try:
@@ -306,10 +308,11 @@ def bench_methods(
             continue
         finally:
             _free(device)
+            report.save()  # a run cut short keeps the methods measured so far
         r = {k: (_finite(v) if isinstance(v, float) else v) for k, v in r.items()}
         results.append(r)
         loss = r["loss"]
-        report.check(f"train {name}", loss is not None, f"last loss {loss}")
+        trained = report.check(f"train {name}", loss is not None, f"last loss {loss}")
         ratio = r["step_time_over_pure"] if r["step_time_over_pure"] is not None else float("nan")
         mark = report.goal(f"{name}: step / bare encoder fwd+bwd", ratio, STEP_OVER_PURE_GOAL, "max")
         shapes = "+".join("x".join(map(str, s)) for s in r["encoder_input_per_step"]) or f"{cfg.batch_size} windows"
@@ -323,9 +326,8 @@ def bench_methods(
             ratio_of="step time/pure",
             mfu=r["mfu"],
             peak_gib=r["peak_gib"],
-            result=f"ok {mark}".strip(),
+            result=f"{'ok' if trained else 'FAIL: loss not finite'} {mark}".strip(),
         )
-    report.data["parts"]["methods"] = {"peak_tflops": _finite(peak), "results": results}
 
 
 def _config(setup: MethodSetup, data: Path, prof: Profile, **over: Any) -> PretrainConfig:
@@ -361,12 +363,12 @@ def relcon_step(report: Report, prof: Profile, args: Any) -> None:
         r = compare_step(args.device, **prof.relcon)
     report.data["parts"]["relcon"] = r
     tol = 1e-4 * max(1.0, abs(r["loss_reference"]))
-    report.check(
+    same_loss = report.check(
         "relcon: batched loss == reference loss",
         abs(r["loss_fast"] - r["loss_reference"]) <= tol,
         f"{r['loss_fast']:.6f} vs {r['loss_reference']:.6f}",
     )
-    report.check(
+    same_d = report.check(
         "relcon: batched distances == reference",
         r["max_distance_diff"] <= 1e-3 * max(1.0, r["max_distance"]),
         f"max |diff| {r['max_distance_diff']:.3g} of max {r['max_distance']:.3g}",
@@ -382,7 +384,7 @@ def relcon_step(report: Report, prof: Profile, args: Any) -> None:
             step_ms=row["fast_ms"],
             ratio=ratio,
             ratio_of="ref/batched",
-            result=f"ok {mark}".strip(),
+            result=f"{'ok' if same_loss and same_d else 'FAIL: differs from the reference'} {mark}".strip(),
         )
 
 
