@@ -39,6 +39,9 @@ def test_dry_run_runs_every_part_and_passes(tmp_path, capsys):
         assert r["step_ms"] == pytest.approx(1000 * r["batch"] / r["step_items_per_s"])
         if r["method"] != "relcon-distance":  # stage 1 trains a distance network, not an encoder
             assert r["step_time_over_pure"] == pytest.approx(r["pure_items_per_s"] / r["step_items_per_s"])
+    assert [g["name"].split(" / ")[0] for g in rep["goals"] if "bare encoder" in g["name"]] == [
+        m for m in ISSUE_METHODS if m != "relcon-distance"
+    ]  # every method with an encoder has the step-time goal
     relcon = next(r for r in results if r["method"] == "relcon")
     assert relcon["encoder_input_per_step"] == [[4 + 4 * 2, 3, 64]]  # anchors + within-subject candidates
     rc_part = rep["parts"]["relcon"]
