@@ -18,7 +18,8 @@ from wearfm.io.schema import ACC, GYR, SCHEMA_VERSION, encode_metadata, schema_f
 T = TypeVar("T")
 
 T0_NS = 1_700_000_000 * 10**9  # start of every synthetic recording (UTC, ns)
-PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0}  # dense, SXM parts
+# dense bf16 peaks; the first key found in the device name wins, so the PCIe H100 is listed before the SXM one
+PEAK_BF16_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "A100": 312.0}
 
 
 def sync(device: torch.device) -> None:

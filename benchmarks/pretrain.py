@@ -7,9 +7,9 @@ step takes than the encoder's bare forward+backward) shows the method's overhead
 data needs are not met (a paired dataset, a distance model) are skipped with the reason.
 
 MFU: the encoder's forward+backward FLOPs per step (counted by ``torch.utils.flop_counter`` on the shapes seen
-in one step) times steps/s, over the device's peak: dense bf16 for known GPUs (H100/H200 989 TFLOP/s, A100
-312), or ``--peak-tflops``. Convolutions and matmuls are counted; fused RNN kernels are not, so ``cnn_gru``'s
-figure is a lower bound. Heads and losses are left out (small next to the encoder).
+in one step) times steps/s, over the device's peak: dense bf16 for known GPUs (H200 and H100 SXM 989 TFLOP/s,
+H100 PCIe 756, A100 312), or ``--peak-tflops``. Convolutions and matmuls are counted; fused RNN kernels are not,
+so ``cnn_gru``'s figure is a lower bound. Heads and losses are left out (small next to the encoder).
 
     python benchmarks/pretrain.py                       # synthetic data, CPU
     python benchmarks/pretrain.py --data data/wisdm --device cuda --batch 256 --workers 8
