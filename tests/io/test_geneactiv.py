@@ -99,6 +99,7 @@ def test_corrupt_and_truncated_pages(tmp_path: Path) -> None:
     table, info = geneactiv.read_all(p)
     assert table.num_rows == 600
     assert info["info"]["corrupt_pages"] == 1 and info["info"]["truncated_pages"] == 1
+    assert info["info"]["corrupt_pages_dropped"] == 300
 
 
 def test_streaming_and_gzip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

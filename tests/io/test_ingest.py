@@ -218,3 +218,28 @@ def test_ingest_of_small_csv_files_does_not_import_pandas(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False"]
+
+
+def test_nonfinite_drop_counted_in_summary_and_metadata(tmp_path):
+    t = 1_700_000_000_000 + np.arange(1000) * 20
+    z = np.ones(1000)
+    z[100:110] = np.nan  # 10 rows of 50 Hz: a 0.2 s hole, no new segment
+    write_rows(tmp_path / "rec.csv", t, z)
+    s = ingest(tmp_path / "rec.csv", tmp_path / "out", replace(CFG, nonfinite="drop"))
+    assert s.rows == 990 and s.dropped == {"nonfinite": 10}
+    meta = read_metadata(tmp_path / "out" / "rec.parquet")
+    assert meta["dropped"] == {"nonfinite": 10} and meta["info"]["nonfinite_dropped"] == 10
+
+
+def test_every_dropped_sample_counted_by_cause(tmp_path):
+    t = list(1_700_000_000_000 + np.arange(500) * 20)
+    z = list(np.ones(500))
+    t += [t[5]]  # an exact duplicate
+    z += [1.0]
+    t += list(max(t) + 5000 + np.arange(20) * 20)  # a 0.4 s stretch after a gap: shorter than min_duration_s
+    z += [1.0] * 20
+    write_rows(tmp_path / "rec.csv", np.array(t), np.array(z))
+    s = ingest(tmp_path / "rec.csv", tmp_path / "out", CFG)
+    assert s.dropped == {"duplicates": 1, "short_segments": 20}
+    assert s.rows + sum(s.dropped.values()) == len(t)
+    assert read_metadata(tmp_path / "out" / "rec.parquet")["dropped"] == s.dropped

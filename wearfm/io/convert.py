@@ -218,9 +218,17 @@ def convert_file(
         for seg in done:
             seg.writer.meta.update(subject=meta["subject"], session=meta["session"])
         names = [f"{stem}.parquet"] if len(done) == 1 else [f"{stem}.seg{i:03d}.parquet" for i in range(len(done))]
+        drops = _reader_drops(info)
         for i, (s, name) in enumerate(zip(done, names, strict=True)):
             s.writer.path = out / name
-            s.writer.close({"sample_rate_measured_hz": round(s.rate(), 4), "segment": i, "info": info.get("info", {})})
+            s.writer.close(
+                {
+                    "sample_rate_measured_hz": round(s.rate(), 4),
+                    "segment": i,
+                    "info": info.get("info", {}),
+                    "dropped": drops,
+                }
+            )
         committed = [s.writer.commit() for s in done]
     except BaseException:
         for seg in [*done, *([current] if current is not None else [])]:
@@ -251,7 +259,7 @@ def convert_file(
             )
         )
     res.rows = sum(s.rows for s in done)
-    res.dropped = _reader_drops(info)
+    res.dropped = drops
     res.info = info.get("info", {})
     res.seconds = _time.perf_counter() - t0
     return res

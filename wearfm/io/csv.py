@@ -421,7 +421,7 @@ def _iterate(
                     f"{path}: column {plan.subject_col!r} holds several ids ({vals[:5]}); split the file "
                     "per subject or use --subject-from with a path or value"
                 )
-        yield canonical_chunk(path, t, acc, gyr, label, acc_unit, cfg.gyr_unit, row0 + 1 + plan.header, cfg)
+        yield canonical_chunk(path, t, acc, gyr, label, acc_unit, cfg.gyr_unit, row0 + 1 + plan.header, cfg, counters)
         row0 += n
         counters["rows_read"] = row0
     if row0 == 0:

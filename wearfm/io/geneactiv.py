@@ -266,6 +266,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
             f.close()
         if counters["corrupt_pages"]:
             log.warning("%s: skipped %d corrupt page(s)", path, counters["corrupt_pages"])
+            counters["corrupt_pages_dropped"] = counters["corrupt_pages"] * SAMPLES_PER_PAGE
         if emitted == 0:
             raise FormatError(f"{path}: no complete GENEActiv data page; the file is truncated or empty")
 

@@ -80,6 +80,11 @@ METADATA_KEYS: dict[str, str] = {
     "device_serial": "Serial number from the device file header (string or null).",
     "device_range_g": "Configured accelerometer range in g (float or null).",
     "info": "Reader-specific counters, e.g. corrupt blocks skipped, samples dropped (object).",
+    "dropped": (
+        "Samples of the source that reached no output file, by cause (object: cause -> samples; the same for "
+        "every segment of a source): duplicates, out_of_order, short_segments, nonfinite, accel_unpaired, "
+        "gyro_unpaired, corrupt_blocks, corrupt_pages, bad_checksum, duplicate_seconds."
+    ),
 }
 
 

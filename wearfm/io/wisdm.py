@@ -164,4 +164,4 @@ def _iterate(path: Path, cfg: IngestConfig, info: dict[str, Any]) -> Iterator[pa
     codes = acc.column("activity").to_pylist()
     label = strings([names.get(c, c) for c in codes])
     acc_unit = cfg.acc_unit if cfg.acc_unit != "auto" else "m/s2"
-    yield canonical_chunk(path, ta, xa, gyr, label, acc_unit, "rad/s", 1, cfg)
+    yield canonical_chunk(path, ta, xa, gyr, label, acc_unit, "rad/s", 1, cfg, counters)
