@@ -67,14 +67,59 @@ def test_bad_inputs_give_one_clear_line(tmp_path):
     assert not list((tmp_path / "o").glob("*.parquet")) if (tmp_path / "o").exists() else True
 
 
-def test_on_error_skip_lists_failures_and_exits_nonzero(tmp_path):
+def test_on_error_skip_lists_failures_and_exits_zero(tmp_path):
     (tmp_path / "in").mkdir()
     write_csv(tmp_path / "in" / "good.csv")
     (tmp_path / "in" / "empty.csv").write_text("")
     r = run("ingest", tmp_path / "in", "--out", tmp_path / "out", "--on-error", "skip", "--json")
-    assert r.exit_code == 1
+    assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
     assert s["recordings"] == 1 and len(s["errors"]) == 1 and "empty.csv" in s["errors"][0]["file"]
+    r = run("ingest", tmp_path / "in", "--out", tmp_path / "out2", "--on-error", "skip", "--overwrite")
+    assert r.exit_code == 0 and "empty.csv" in r.output and "skipped (--on-error skip)" in r.output
+    # stopping at the first bad file is a failure
+    assert run("ingest", tmp_path / "in", "--out", tmp_path / "out3").exit_code == 1
+
+
+def test_on_error_skip_with_every_file_failing_exits_one(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "empty.csv").write_text("")
+    r = run("ingest", tmp_path / "in", "--out", tmp_path / "out", "--on-error", "skip")
+    _one_line_error(r, "empty.csv", "no input could be read")
+
+
+def test_named_file_is_read_with_the_stated_format(tmp_path):
+    from tests.io._text import write_wisdm
+
+    acc, _ = write_wisdm(tmp_path / "raw")
+    renamed = tmp_path / "subj1600.txt"  # a WISDM file under a name the preset does not know
+    renamed.write_bytes(acc.read_bytes())
+    for fmt in ("wisdm", "auto"):
+        r = run("ingest", renamed, "--format", fmt, "--out", tmp_path / f"out-{fmt}", "--json")
+        assert r.exit_code == 0, r.output
+        s = json.loads(r.stdout)
+        assert s["ignored"] == 0 and s["recordings"] == 2 and s["rows"] > 0
+    d = json.loads(run("info", tmp_path / "out-wisdm", "--json").stdout)
+    assert d["subject_ids"] == ["1600"]
+
+
+def test_inputs_with_no_recording_are_an_error(tmp_path):
+    from tests.io._text import write_wisdm
+
+    acc, _ = write_wisdm(tmp_path / "raw")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "subj1600.txt").write_bytes(acc.read_bytes())
+    # found in a folder, a file the preset does not recognise is ignored; with nothing left that is an error
+    r = run("ingest", tmp_path / "other", "--format", "wisdm", "--out", tmp_path / "out")
+    _one_line_error(r, "subj1600.txt", "wisdm recording")
+
+
+def test_header_only_csv_says_no_data_rows_with_any_format(tmp_path):
+    (tmp_path / "hdr.csv").write_text("time,x,y,z\n")
+    for fmt in ("auto", "csv"):
+        r = run("ingest", tmp_path / "hdr.csv", "--format", fmt, "--out", tmp_path / "o")
+        _one_line_error(r, "hdr.csv", "no data rows")
+        assert "unknown file format" not in r.output
 
 
 def test_info_on_missing_dataset(tmp_path):

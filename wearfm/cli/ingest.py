@@ -72,7 +72,10 @@ def ingest(
         int | None, typer.Option("--jobs", "-j", help="Parallel jobs (threads for small files, processes for large).")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Rewrite outputs that are up to date.")] = False,
-    on_error: Annotated[Literal["stop", "skip"] | None, typer.Option(help="stop, or skip bad files.")] = None,
+    on_error: Annotated[
+        Literal["stop", "skip"] | None,
+        typer.Option(help="stop at the first bad file (exit 1), or skip bad files and list them (exit 0)."),
+    ] = None,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
     config: ConfigOpt = None,
@@ -135,7 +138,8 @@ def ingest(
         emit_json(summary.to_dict())
     elif not quiet:
         _print_summary(summary.to_dict())
-    if summary.errors:
+    if summary.errors and not summary.recordings:  # --on-error skip, and every source failed
+        err_console.print("[bold red]error:[/] no input could be read; see the errors above", highlight=False)
         raise typer.Exit(1)
 
 
@@ -147,6 +151,8 @@ def _print_summary(s: dict[str, Any]) -> None:
     t.add_row("hours", f"{s['hours']:.2f}")
     t.add_row("dropped", ", ".join(f"{k}: {v:,}" for k, v in s["dropped"].items()) or "none")
     t.add_row("time", f"{s['seconds']:.1f} s")
+    if s["errors"]:
+        t.add_row("failed", f"{len(s['errors'])} file(s), skipped (--on-error skip)")
     err_console.print(t)
     for e in s["errors"]:
         err_console.print(f"[bold red]error:[/] {e['error']}", highlight=False, soft_wrap=True)

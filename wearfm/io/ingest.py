@@ -86,8 +86,15 @@ def _resolve(files: list[Path]) -> dict[Path, Path]:
 
 
 def _plan_jobs(
-    files: list[Path], cfg: IngestConfig, errors: list[dict[str, str]], resolved: dict[Path, Path]
+    files: list[Path],
+    cfg: IngestConfig,
+    errors: list[dict[str, str]],
+    resolved: dict[Path, Path],
+    named: frozenset[Path] = frozenset(),
 ) -> list[_Job]:
+    """One job per recording source; ``named`` files (given one by one, not found in a folder or by a pattern)
+    are never left out because a preset does not recognise their name: they are read with the stated format.
+    """
     fmts: dict[Path, str] = {}
     for f in files:
         try:
@@ -105,7 +112,7 @@ def _plan_jobs(
     keep = []
     for f in fmts:
         accepts = getattr(reader_module(fmts[f]), "accepts", None)
-        if f in taken or (accepts is not None and not accepts(f)):
+        if f in taken or (accepts is not None and not accepts(f) and f not in named):
             continue
         keep.append(f)
     parents = {f: resolved[f].parent for f in keep}
@@ -188,17 +195,25 @@ def ingest(
         raise ConfigError(f"--out {out} is a file; give a folder")
     items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
     files = expand_inputs(items)
+    named = frozenset(Path(str(i)) for i in items if not any(ch in str(i) for ch in "*?[") and Path(i).is_file())
     out_resolved = out.resolve()
     resolved = _resolve(files)
     files = [f for f in files if out_resolved not in resolved[f].parents]
     if not files:
         raise DataError(f"no input files found in {[str(i) for i in items]}")
     summary = IngestSummary(out=str(out), files=len(files))
-    jobs = _plan_jobs(files, cfg, summary.errors, resolved)
+    jobs = _plan_jobs(files, cfg, summary.errors, resolved, named)
     used = len(jobs) + sum(len(j.companions) for j in jobs)
     summary.ignored = len(files) - used - len(summary.errors)
     summary.files = used + len(summary.errors)
     planning_errors = len(summary.errors)
+    if not jobs and not summary.errors:
+        names = ", ".join(f.name for f in files[:3]) + (", ..." if len(files) > 3 else "")
+        kind = "recording" if cfg.format == "auto" else f"{cfg.format} recording"
+        raise DataError(
+            f"none of the {len(files)} input file(s) ({names}) is a {kind}; name a file on its own to "
+            "read it with --format, or choose another --format"
+        )
     ann = load_annotations(cfg.annotations, cfg.annotation_units) if cfg.annotations else None
     if progress is not None:
         progress(0, len(jobs), "")
