@@ -151,3 +151,32 @@ def test_issue_example_glob_columns_subject_from_path(tmp_path, monkeypatch):
     d = json.loads(run("info", "data/mine", "--json").stdout)
     assert d["subject_ids"] == ["p1", "p2"] and d["rate_hz"]["median"] == pytest.approx(100.0)
     assert sorted(x["path"] for x in d["recording_list"]) == ["p1/day1.parquet", "p2/day1.parquet"]
+
+
+_SIGTERM_DURING_WRITE = """
+import os, signal
+from wearfm.io import writer
+flush = writer.RecordingWriter._flush
+def flush_then_term(self, background=False):
+    flush(self, background)
+    if self.tmp.exists():  # a temporary file is being written: SIGTERM now
+        os.kill(os.getpid(), signal.SIGTERM)
+writer.RecordingWriter._flush = flush_then_term
+from wearfm.cli import app
+app(prog_name="wearfm")
+"""
+
+
+def test_sigterm_removes_temporary_files_and_exits_143(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    write_csv(tmp_path / "rec.csv", seconds=60)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    args = ["ingest", str(tmp_path / "rec.csv"), "--out", str(tmp_path / "out"), "--set", "chunk_rows=200"]
+    r = subprocess.run([sys.executable, "-c", _SIGTERM_DURING_WRITE, *args], env=env, capture_output=True, text=True)
+    assert r.returncode == 143, r.stderr
+    assert "terminated" in r.stderr and "Traceback" not in r.stderr
+    assert not [p.name for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]

@@ -285,7 +285,8 @@ def test_log_with_no_activity_is_an_error(tmp_path: Path) -> None:
 def test_duplicate_seconds_dropped_and_counted_in_samples(tmp_path: Path) -> None:
     xyz = np.ones((30, 3), dtype=np.int64)
     recs = b"".join(
-        _record(0x1A, T0 + k, ((k + 1) * xyz).astype("<i2").tobytes()) for k in (0, 1, 1, 2)  # second 1 twice
+        _record(0x1A, T0 + k, ((k + 1) * xyz).astype("<i2").tobytes())
+        for k in (0, 1, 1, 2)  # second 1 twice
     )
     p = tmp_path / "a.gt3x"
     _write_gt3x(p, recs, _info())

@@ -243,3 +243,19 @@ def test_every_dropped_sample_counted_by_cause(tmp_path):
     assert s.dropped == {"duplicates": 1, "short_segments": 20}
     assert s.rows + sum(s.dropped.values()) == len(t)
     assert read_metadata(tmp_path / "out" / "rec.parquet")["dropped"] == s.dropped
+
+
+def test_run_removes_stale_temporary_files_of_its_naming(tmp_path):
+    (tmp_path / "in").mkdir()
+    write_csv(tmp_path / "in" / "rec.csv")
+    out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    stale = [out / ".rec.parquet.0123abcd.tmp", out / "sub" / ".x.seg000.parquet.deadbeef.tmp"]
+    for p in stale:
+        p.write_bytes(b"PAR1 unfinished")
+    keep = [out / ".notes.tmp", out / "rec.parquet.tmp"]  # not names the writer uses
+    for p in keep:
+        p.write_text("user file")
+    s = ingest(tmp_path / "in", out, CFG)
+    assert s.recordings == 1
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in keep)

@@ -82,58 +82,63 @@ def ingest(
     set_: SetOpt = None,
 ) -> None:
     """Convert raw IMU files (CSV/TSV, WISDM, SP-SW-HAR, device files) into a canonical Parquet dataset."""
+    from wearfm.io.ingest import Terminated, sigterm_raises
     from wearfm.io.ingest import ingest as run_ingest
 
     setup_logging(quiet or json)
-    with user_errors():
-        cfg = build_config(
-            IngestConfig,
-            config,
-            set_,
-            format=None if format == "auto" else format,
-            acc_cols=_cols(acc_cols),
-            gyr_cols=_cols(gyr_cols),
-            time_col=time_col,
-            time_unit=time_unit,
-            rate_hz=rate,
-            start_time=start_time,
-            time_reference=time_reference,
-            acc_unit=acc_unit,
-            gyr_unit=gyr_unit,
-            delimiter=delimiter,
-            header=header,
-            label_col=label_col,
-            annotations=None if annotations is None else str(annotations),
-            annotation_units=annotation_units,
-            subject_from=subject_from,
-            session_from=session_from,
-            device=device,
-            placement=placement,
-            resample_hz=resample,
-            max_gap_s=max_gap,
-            merge_tolerance_s=merge_tolerance,
-            unsorted=unsorted,
-            jobs=jobs,
-            overwrite=overwrite or None,
-            on_error=on_error,
-        )
-        show = not (quiet or json)
-        with Progress(
-            TextColumn("[bold]ingest"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-            console=err_console,
-            disable=not show,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("", total=None)
+    try:
+        with sigterm_raises(), user_errors():
+            cfg = build_config(
+                IngestConfig,
+                config,
+                set_,
+                format=None if format == "auto" else format,
+                acc_cols=_cols(acc_cols),
+                gyr_cols=_cols(gyr_cols),
+                time_col=time_col,
+                time_unit=time_unit,
+                rate_hz=rate,
+                start_time=start_time,
+                time_reference=time_reference,
+                acc_unit=acc_unit,
+                gyr_unit=gyr_unit,
+                delimiter=delimiter,
+                header=header,
+                label_col=label_col,
+                annotations=None if annotations is None else str(annotations),
+                annotation_units=annotation_units,
+                subject_from=subject_from,
+                session_from=session_from,
+                device=device,
+                placement=placement,
+                resample_hz=resample,
+                max_gap_s=max_gap,
+                merge_tolerance_s=merge_tolerance,
+                unsorted=unsorted,
+                jobs=jobs,
+                overwrite=overwrite or None,
+                on_error=on_error,
+            )
+            show = not (quiet or json)
+            with Progress(
+                TextColumn("[bold]ingest"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                console=err_console,
+                disable=not show,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("", total=None)
 
-            def progress(done: int, total: int, source: str) -> None:
-                bar.update(task, completed=done, total=total, description=Path(source).name if source else "")
+                def progress(done: int, total: int, source: str) -> None:
+                    bar.update(task, completed=done, total=total, description=Path(source).name if source else "")
 
-            summary = run_ingest(list(inputs), out, cfg, progress=progress)
+                summary = run_ingest(list(inputs), out, cfg, progress=progress)
+    except Terminated:  # SIGTERM: temporary files are removed and the manifest lists what was finished
+        err_console.print("[bold red]terminated[/]")
+        raise typer.Exit(143) from None
     if json:
         emit_json(summary.to_dict())
     elif not quiet:

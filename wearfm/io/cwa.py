@@ -12,7 +12,8 @@ scikit-digital-health differs: it ignores the fraction and chains blocks at the 
 are within about 2 sample periods of ours (see ``tests/io/test_devices_realdata.py``).
 
 Blocks with a bad checksum, header, or a format different from the file's are skipped and counted
-(``info['info']['corrupt_blocks']``, their samples in ``corrupt_blocks_dropped``), never fatal; ``UB``/``SI``/erased blocks are skipped silently.
+(``info['info']['corrupt_blocks']``, the samples they held in ``corrupt_blocks_dropped``), never fatal;
+``UB``/``SI``/erased blocks are skipped silently.
 """
 
 from __future__ import annotations

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -22,12 +26,63 @@ from wearfm.io.convert import ConvertResult, convert_file
 from wearfm.io.detect import FORMATS, detect_format, expand_inputs, read_head, reader_module
 from wearfm.io.manifest import MANIFEST_NAME, RecordingEntry, read_manifest, write_manifest
 
-__all__ = ["IngestSummary", "ingest"]
+__all__ = ["IngestSummary", "Terminated", "ingest", "sigterm_raises"]
 
 log = logging.getLogger(__name__)
 
 _READER_MODULES = ["wearfm.io.csv", "wearfm.io.wisdm", "wearfm.io.spswhar"]
 _THREAD_BELOW_BYTES = 32 << 20  # mean source size under which --jobs uses threads rather than processes
+# the temporary files of RecordingWriter (.<name>.parquet.<8 hex>.tmp) and write_manifest (.manifest.parquet.tmp)
+_TMP_NAME = re.compile(r"^\..+\.parquet(\.[0-9a-f]{8})?\.tmp$")
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (see :func:`sigterm_raises`); a ``BaseException`` so that no ``except Exception`` hides it."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread, as Ctrl-C raises KeyboardInterrupt.
+
+    The writers' clean-up then runs (temporary files removed, the manifest lists what was finished). Outside
+    the main thread this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _worker_init() -> None:
+    """Worker processes clean up on SIGTERM too (a job in flight removes its temporary files)."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _remove_stale_tmp(out: Path) -> None:
+    """Remove temporary files of this naming that an ingest killed before its clean-up left in ``out``.
+
+    One ingest writes to one output folder at a time (its manifest is rewritten at the end), so a temporary
+    file found when a run starts belongs to no running writer.
+    """
+    n, size = 0, 0
+    for p in out.rglob(".*.tmp"):
+        if _TMP_NAME.match(p.name) and p.is_file():
+            try:
+                size += p.stat().st_size
+                p.unlink()
+                n += 1
+            except FileNotFoundError:
+                continue
+    if n:
+        log.info("removed %d temporary file(s) (%.1f MB) left by an interrupted ingest in %s", n, size / 1e6, out)
 
 
 @dataclass
@@ -92,8 +147,10 @@ def _plan_jobs(
     resolved: dict[Path, Path],
     named: frozenset[Path] = frozenset(),
 ) -> list[_Job]:
-    """One job per recording source; ``named`` files (given one by one, not found in a folder or by a pattern)
-    are never left out because a preset does not recognise their name: they are read with the stated format.
+    """One job per recording source (companion files, e.g. WISDM gyroscope files, join their primary's job).
+
+    ``named`` files (given one by one, not found in a folder or by a pattern) are never left out because a
+    preset does not recognise their name: they are read with the stated format.
     """
     fmts: dict[Path, str] = {}
     for f in files:
@@ -218,6 +275,7 @@ def ingest(
     if progress is not None:
         progress(0, len(jobs), "")
     out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_tmp(out)
     existing = read_manifest(out) if (out / MANIFEST_NAME).exists() else []
     by_source: dict[str, list[RecordingEntry]] = {}
     for e in existing:
@@ -298,7 +356,7 @@ def _pool(jobs: list[_Job], workers: int) -> Executor:
     # inherited from this process, no per-worker import cost)
     ctx = get_context("forkserver")
     ctx.set_forkserver_preload(["wearfm.io.convert", "wearfm.io.detect", *_READER_MODULES])
-    return ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+    return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init)
 
 
 def _size(path: Path) -> int:
