@@ -180,3 +180,26 @@ def test_sigterm_removes_temporary_files_and_exits_143(tmp_path):
     assert r.returncode == 143, r.stderr
     assert "terminated" in r.stderr and "Traceback" not in r.stderr
     assert not [p.name for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_summary_and_info_say_how_subjects_were_assigned(tmp_path):
+    (tmp_path / "in").mkdir()
+    for name in ("P01_day1", "P01_day2"):
+        write_csv(tmp_path / "in" / f"{name}.csv")
+    r = run("ingest", tmp_path / "in", "--out", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    text = _flat(r.output)
+    assert "subjects 1 (from file name minus day/part suffix: 2 recordings)" in text
+    assert "look like one person's days" in text
+    s = json.loads(run("ingest", tmp_path / "in", "--out", tmp_path / "out", "--json").stdout)
+    assert s["subjects"] == 1 and s["subject_source"] == {"file name minus day/part suffix": 2}
+    d = json.loads(run("info", tmp_path / "out", "--json").stdout)
+    assert d["subject_ids"] == ["P01"] and d["subject_source"] == {"file name minus day/part suffix": 2}
+    assert "subjects 1 (from file name minus day/part suffix: 2 recordings)" in _flat(
+        run("info", tmp_path / "out").output
+    )
+
+
+def _flat(output):
+    """Console output as one line: table borders and line wrapping removed."""
+    return " ".join(output.replace("│", " ").split())

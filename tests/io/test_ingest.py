@@ -259,3 +259,60 @@ def test_run_removes_stale_temporary_files_of_its_naming(tmp_path):
     s = ingest(tmp_path / "in", out, CFG)
     assert s.recordings == 1
     assert not any(p.exists() for p in stale) and all(p.exists() for p in keep)
+
+
+def test_subject_from_name_strips_day_and_part_suffixes():
+    from wearfm.io.ingest import subject_from_name
+
+    assert subject_from_name("P01_day1") == subject_from_name("P01-Day2") == "P01"
+    assert subject_from_name("P01_part3_2024-05-01") == subject_from_name("P01.session2") == "P01"
+    assert subject_from_name("rec") == "rec" and subject_from_name("day1") == "day1"
+    assert subject_from_name("s12") == "s12" and subject_from_name("P01_walk") == "P01_walk"
+
+
+def test_one_persons_days_share_a_subject_with_a_warning(tmp_path, caplog):
+    (tmp_path / "in").mkdir()
+    for name in ("P01_day1", "P01_day2", "P02_day1"):
+        write_csv(tmp_path / "in" / f"{name}.csv")
+    with caplog.at_level("WARNING", logger="wearfm"):
+        s = ingest(tmp_path / "in", tmp_path / "out", CFG)
+    assert {e.subject for e in read_manifest(tmp_path / "out")} == {"P01", "P02"}
+    assert s.subjects == 2 and s.subject_source == {"file name minus day/part suffix": 3}
+    assert len(s.warnings) == 1 and "P01_day1.csv, P01_day2.csv" in s.warnings[0] and "'P01'" in s.warnings[0]
+    assert "--subject-from" in caplog.text
+    meta = read_metadata(tmp_path / "out" / "P01_day2.parquet")
+    assert meta["subject"] == "P01" and meta["subject_source"] == "file name minus day/part suffix"
+
+
+def test_same_file_name_in_two_folders_gives_two_subjects_with_a_warning(tmp_path):
+    for folder in ("s1", "s2"):
+        (tmp_path / "raw" / folder).mkdir(parents=True)
+        write_csv(tmp_path / "raw" / folder / "rec.csv")
+    s = ingest(tmp_path / "raw", tmp_path / "out", CFG)
+    entries = read_manifest(tmp_path / "out")
+    assert sorted(e.subject for e in entries) == ["s1/rec", "s2/rec"]
+    assert {e.subject_source for e in entries} == {"folder + file name"}
+    assert len(s.warnings) == 1 and "'rec'" in s.warnings[0] and "--subject-from path:-2" in s.warnings[0]
+    # the option it suggests exists and does what it says
+    s = ingest(tmp_path / "raw", tmp_path / "out2", replace(CFG, subject_from="path:-2"))
+    assert sorted(e.subject for e in read_manifest(tmp_path / "out2")) == ["s1", "s2"] and s.warnings == []
+    assert s.subject_source == {"option": 2}
+
+
+def test_subject_from_applies_to_readers_with_their_own_ids(tmp_path):
+    acc, _ = write_wisdm(tmp_path / "raw")
+    s = ingest(tmp_path / "raw", tmp_path / "out", replace(CFG, format="wisdm"))
+    assert {e.subject for e in read_manifest(tmp_path / "out")} == {"1600"} and s.subject_source == {"reader": 2}
+    s = ingest(acc, tmp_path / "out2", replace(CFG, format="wisdm", subject_from="value:alice"))
+    assert {e.subject for e in read_manifest(tmp_path / "out2")} == {"alice"} and s.subject_source == {"option": 2}
+
+
+def test_wisdm_accelerometer_without_its_gyroscope_file_warns(tmp_path):
+    write_wisdm(tmp_path / "raw", subject="1600")
+    acc, gyr = write_wisdm(tmp_path / "raw", subject="1607")
+    gyr.unlink()
+    s = ingest(tmp_path / "raw", tmp_path / "out", replace(CFG, format="wisdm"))
+    assert len(s.warnings) == 1 and "data_1607_gyro_phone.txt" in s.warnings[0]
+    assert "accelerometer channels only" in s.warnings[0]
+    by_subject = {e.subject: e.has_gyr for e in read_manifest(tmp_path / "out")}
+    assert by_subject == {"1600": True, "1607": False}

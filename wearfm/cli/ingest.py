@@ -152,6 +152,7 @@ def _print_summary(s: dict[str, Any]) -> None:
     t = Table(title=f"ingest -> {s['out']}", show_header=False, title_justify="left")
     t.add_row("files", f"{s['files']} ({s['converted']} converted, {s['skipped']} up to date, {s['ignored']} ignored)")
     t.add_row("recordings", str(s["recordings"]))
+    t.add_row("subjects", _subjects_line(s["subjects"], s["subject_source"]))
     t.add_row("rows", f"{s['rows']:,}")
     t.add_row("hours", f"{s['hours']:.2f}")
     t.add_row("dropped", ", ".join(f"{k}: {v:,}" for k, v in s["dropped"].items()) or "none")
@@ -161,6 +162,12 @@ def _print_summary(s: dict[str, Any]) -> None:
     err_console.print(t)
     for e in s["errors"]:
         err_console.print(f"[bold red]error:[/] {e['error']}", highlight=False, soft_wrap=True)
+
+
+def _subjects_line(n: int, sources: dict[str, int]) -> str:
+    """``3 (from: file name minus day/part suffix: 4 recordings)``: how many subjects, and how they were assigned."""
+    how = "; ".join(f"{k}: {v} recording{'s' if v != 1 else ''}" for k, v in sources.items())
+    return f"{n} (from {how})" if how else str(n)
 
 
 @app.command()
@@ -203,7 +210,7 @@ def _describe_onnx(path: Path) -> dict[str, Any]:
 def _print_dataset(d: dict[str, Any]) -> None:
     t = Table(title=f"dataset {d['path']}", show_header=False, title_justify="left")
     t.add_row("recordings", str(d["recordings"]))
-    t.add_row("subjects", str(d["subjects"]))
+    t.add_row("subjects", _subjects_line(d["subjects"], d.get("subject_source", {})))
     t.add_row("devices", ", ".join(f"{k} ({v})" for k, v in d["devices"].items()))
     t.add_row("hours", f"{d['hours']:.2f}")
     t.add_row("samples", f"{d['samples']:,}")

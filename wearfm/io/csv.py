@@ -224,6 +224,7 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
         "sample_rate_nominal_hz": cfg.rate_hz,
         "timezone": None,
         "info": counters,
+        "subject_source": "option" if cfg.subject_from else None,
     }
     return _iterate(path, cfg, plan, info, head, data), info
 

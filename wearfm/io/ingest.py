@@ -26,7 +26,7 @@ from wearfm.io.convert import ConvertResult, convert_file
 from wearfm.io.detect import FORMATS, detect_format, expand_inputs, read_head, reader_module
 from wearfm.io.manifest import MANIFEST_NAME, RecordingEntry, read_manifest, write_manifest
 
-__all__ = ["IngestSummary", "Terminated", "ingest", "sigterm_raises"]
+__all__ = ["IngestSummary", "Terminated", "ingest", "sigterm_raises", "subject_from_name"]
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,10 @@ class IngestSummary:
     recordings: int = 0
     rows: int = 0
     hours: float = 0.0
-    dropped: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)  # samples that reached no output, by cause
+    subjects: int = 0
+    subject_source: dict[str, int] = field(default_factory=dict)  # how subjects were assigned -> recordings
+    warnings: list[str] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -112,6 +115,79 @@ class _Job:
     fmt: str
     stem: str
     companions: list[Path]
+    subject: str = ""  # used when neither --subject-from nor the reader gives one
+    subject_rule: str = "file name"
+
+
+# a day/part suffix of a file name: P01_day2, P01-part3, P01_session1, P01_visit2, P01_2024-05-01, ...
+_DAY_SUFFIX = re.compile(
+    r"^(?P<id>.*?[^-_. ])[-_. ]+(?:(?:day|d|part|pt|session|sess|visit|night|week|wk|run|trial|rec|recording)"
+    r"[-_]?\d+|\d{4}-?\d{2}-?\d{2})$",
+    re.IGNORECASE,
+)
+
+
+def subject_from_name(name: str) -> str:
+    """The subject a file name gives: the name without trailing day/part suffixes (``P01_day2`` -> ``P01``).
+
+    Examples:
+        >>> subject_from_name("P01_day2"), subject_from_name("P01-part3_2024-05-01"), subject_from_name("rec")
+        ('P01', 'P01', 'rec')
+    """
+    while m := _DAY_SUFFIX.match(name):
+        name = m.group("id")
+    return name
+
+
+def _assign_subjects(jobs: list[_Job]) -> list[tuple[set[str], str]]:
+    """Set each job's fallback subject; return ``(stems, warning)`` for the groups a user should check.
+
+    The subject is the file name minus day/part suffixes (:func:`subject_from_name`). When that id arises in
+    several folders, each folder's recordings get their own, path-qualified id (``s1/rec``, ``s2/rec``):
+    recordings of different folders are never merged into one subject silently. A warning names both cases:
+    several files of one folder taken as one person, and file names that repeat across folders.
+    """
+    warnings: list[tuple[set[str], str]] = []
+    for j in jobs:
+        name = Path(j.stem).name
+        j.subject = subject_from_name(name)
+        j.subject_rule = "file name minus day/part suffix" if j.subject != name else "file name"
+    groups: dict[tuple[str, str], list[_Job]] = {}
+    for j in jobs:
+        groups.setdefault((Path(j.stem).parent.as_posix(), j.subject), []).append(j)
+    for (folder, sid), js in groups.items():
+        if len(js) > 1:
+            names = ", ".join(j.source.name for j in js[:3]) + (", ..." if len(js) > 3 else "")
+            where = "the input folder" if folder == "." else f"{folder}/"
+            warnings.append(
+                (
+                    {j.stem for j in js},
+                    f"{len(js)} files in {where} ({names}) look like one person's days or parts and were given "
+                    f"one subject {sid!r}; pass --subject-from to assign subjects otherwise",
+                )
+            )
+    folders: dict[str, set[str]] = {}
+    for j in jobs:
+        folders.setdefault(j.subject, set()).add(Path(j.stem).parent.as_posix())
+    for sid, fs in folders.items():
+        if len(fs) < 2:
+            continue
+        js = [j for j in jobs if j.subject == sid]
+        for j in js:
+            parent = Path(j.stem).parent.as_posix()
+            j.subject = sid if parent == "." else f"{parent}/{sid}"
+            j.subject_rule = "folder + file name"
+        ids = sorted({j.subject for j in js})
+        warnings.append(
+            (
+                {j.stem for j in js},
+                f"file names in {len(fs)} folders give the same subject {sid!r}; each folder's recordings got "
+                f"their own subject ({', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''}); if each folder is "
+                "one person pass --subject-from path:-2, if the file name names the person pass "
+                "--subject-from name:REGEX",
+            )
+        )
+    return warnings
 
 
 def _check(cfg: IngestConfig) -> None:
@@ -211,6 +287,7 @@ def _run_job(
             companions=job.companions,
             annotations=ann,
             previous=previous,
+            default_subject=(job.subject, job.subject_rule) if job.subject else None,
         )
         return res, None
     except (WearfmError, OSError) as e:
@@ -264,6 +341,7 @@ def ingest(
     summary.ignored = len(files) - used - len(summary.errors)
     summary.files = used + len(summary.errors)
     planning_errors = len(summary.errors)
+    subject_warnings = _assign_subjects(jobs)
     if not jobs and not summary.errors:
         names = ", ".join(f.name for f in files[:3]) + (", ..." if len(files) > 3 else "")
         kind = "recording" if cfg.format == "auto" else f"{cfg.format} recording"
@@ -321,7 +399,10 @@ def ingest(
         entries = [e for e in entries if (out / e.path).exists()]
         if entries or existing:
             write_manifest(out, entries)
-    for res in results.values():
+    defaulted: set[str] = set()  # stems of the jobs whose subject came from the file name
+    stems = {str(j.source): j.stem for j in jobs}
+    subjects: set[str] = set()
+    for src, res in results.items():
         summary.converted += not res.skipped
         summary.skipped += res.skipped
         summary.recordings += len(res.entries)
@@ -329,6 +410,17 @@ def ingest(
         summary.hours += sum(e.duration_s for e in res.entries) / 3600
         for k, v in res.dropped.items():
             summary.dropped[k] = summary.dropped.get(k, 0) + v
+        for e in res.entries:
+            rule = e.subject_source or "unknown"
+            summary.subject_source[rule] = summary.subject_source.get(rule, 0) + 1
+            subjects.add(e.subject)
+            if rule in ("file name", "file name minus day/part suffix", "folder + file name"):
+                defaulted.add(stems[src])
+        summary.warnings.extend(res.warnings)
+    summary.subjects = len(subjects)
+    summary.warnings.extend(w for group, w in subject_warnings if group & defaulted)
+    for w in summary.warnings:
+        log.warning("%s", w)
     summary.hours = round(summary.hours, 4)
     summary.seconds = round(time.perf_counter() - t0, 3)
     if first_error is not None and cfg.on_error == "stop":

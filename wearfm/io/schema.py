@@ -62,6 +62,10 @@ SCHEMA = pa.schema(
 METADATA_KEYS: dict[str, str] = {
     "schema_version": "Version of this layout (string).",
     "subject": "Subject identifier (string).",
+    "subject_source": (
+        "How `subject` was assigned: 'option' (--subject-from), 'reader' (the file's content or its format's "
+        "naming), 'file name', 'file name minus day/part suffix', or 'folder + file name' (string)."
+    ),
     "device": "Device kind or model, e.g. 'phone', 'watch', 'AX6', 'GT3X+' (string).",
     "placement": "Body location, e.g. 'wrist', 'pocket', 'unknown' (string).",
     "session": "Session or execution identifier within subject x device (string or null).",
