@@ -389,6 +389,9 @@ def ingest(
                         res, err = fut.result()
                         if not handle(futs[fut], res, err):
                             break
+                except Terminated:  # SIGTERM reached this process only: pass it on to the workers
+                    _terminate_workers(pool)
+                    raise
                 finally:  # after an error (or Ctrl-C) no queued job starts
                     for f in futs:
                         f.cancel()
@@ -449,6 +452,19 @@ def _pool(jobs: list[_Job], workers: int) -> Executor:
     ctx = get_context("forkserver")
     ctx.set_forkserver_preload(["wearfm.io.convert", "wearfm.io.detect", *_READER_MODULES])
     return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init)
+
+
+def _terminate_workers(pool: Executor) -> None:
+    """Send SIGTERM to a process pool's workers: each removes the temporary files of the job it runs.
+
+    Without this, the pool's shutdown would wait for every running job to finish (minutes for large files).
+    """
+    procs = getattr(pool, "_processes", None) or {}  # ProcessPoolExecutor's {pid: process}; none for threads
+    for proc in list(procs.values()):
+        try:
+            proc.terminate()
+        except (OSError, ValueError, AttributeError):  # already gone
+            continue
 
 
 def _size(path: Path) -> int:
