@@ -87,7 +87,7 @@ METADATA_KEYS: dict[str, str] = {
     "dropped": (
         "Samples of the source that reached no output file, by cause (object: cause -> samples; the same for "
         "every segment of a source): duplicates, out_of_order, short_segments, nonfinite, accel_unpaired, "
-        "gyro_unpaired, corrupt_blocks, corrupt_pages, bad_checksum, duplicate_seconds."
+        "gyro_unpaired, corrupt_blocks, corrupt_pages, truncated_pages, bad_checksum, duplicate_seconds."
     ),
 }
 
