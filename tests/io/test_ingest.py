@@ -316,3 +316,12 @@ def test_wisdm_accelerometer_without_its_gyroscope_file_warns(tmp_path):
     assert "accelerometer channels only" in s.warnings[0]
     by_subject = {e.subject: e.has_gyr for e in read_manifest(tmp_path / "out")}
     assert by_subject == {"1600": True, "1607": False}
+
+
+def test_many_day_groups_give_one_warning(tmp_path):
+    (tmp_path / "in").mkdir()
+    for k in range(5):
+        for day in (1, 2):
+            write_csv(tmp_path / "in" / f"P{k:02d}_day{day}.csv", seconds=2)
+    s = ingest(tmp_path / "in", tmp_path / "out", CFG)
+    assert s.subjects == 5 and len(s.warnings) == 1 and "and 2 more such groups" in s.warnings[0]

@@ -147,47 +147,59 @@ def _assign_subjects(jobs: list[_Job]) -> list[tuple[set[str], str]]:
     recordings of different folders are never merged into one subject silently. A warning names both cases:
     several files of one folder taken as one person, and file names that repeat across folders.
     """
-    warnings: list[tuple[set[str], str]] = []
     for j in jobs:
         name = Path(j.stem).name
         j.subject = subject_from_name(name)
         j.subject_rule = "file name minus day/part suffix" if j.subject != name else "file name"
-    groups: dict[tuple[str, str], list[_Job]] = {}
+    by_subject: dict[str, list[_Job]] = {}
     for j in jobs:
-        groups.setdefault((Path(j.stem).parent.as_posix(), j.subject), []).append(j)
-    for (folder, sid), js in groups.items():
-        if len(js) > 1:
-            names = ", ".join(j.source.name for j in js[:3]) + (", ..." if len(js) > 3 else "")
-            where = "the input folder" if folder == "." else f"{folder}/"
-            warnings.append(
-                (
-                    {j.stem for j in js},
-                    f"{len(js)} files in {where} ({names}) look like one person's days or parts and were given "
-                    f"one subject {sid!r}; pass --subject-from to assign subjects otherwise",
-                )
-            )
-    folders: dict[str, set[str]] = {}
-    for j in jobs:
-        folders.setdefault(j.subject, set()).add(Path(j.stem).parent.as_posix())
-    for sid, fs in folders.items():
-        if len(fs) < 2:
-            continue
-        js = [j for j in jobs if j.subject == sid]
+        by_subject.setdefault(j.subject, []).append(j)
+    days: list[tuple[set[str], str]] = []  # several files of one folder given one subject
+    repeats: list[tuple[set[str], str]] = []  # one id from several folders: path-qualified
+    for sid, js in by_subject.items():
+        in_folder: dict[str, list[_Job]] = {}
         for j in js:
-            parent = Path(j.stem).parent.as_posix()
-            j.subject = sid if parent == "." else f"{parent}/{sid}"
-            j.subject_rule = "folder + file name"
-        ids = sorted({j.subject for j in js})
-        warnings.append(
-            (
-                {j.stem for j in js},
-                f"file names in {len(fs)} folders give the same subject {sid!r}; each folder's recordings got "
-                f"their own subject ({', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''}); if each folder is "
-                "one person pass --subject-from path:-2, if the file name names the person pass "
-                "--subject-from name:REGEX",
-            )
+            in_folder.setdefault(Path(j.stem).parent.as_posix(), []).append(j)
+        if len(in_folder) > 1:
+            for j in js:
+                parent = Path(j.stem).parent.as_posix()
+                j.subject = sid if parent == "." else f"{parent}/{sid}"
+                j.subject_rule = "folder + file name"
+            ids = sorted({j.subject for j in js})
+            more = ", ..." if len(ids) > 3 else ""
+            repeats.append(({j.stem for j in js}, f"{sid!r} in {len(in_folder)} folders ({', '.join(ids[:3])}{more})"))
+        for folder, group in in_folder.items():
+            if len(group) > 1:
+                names = ", ".join(j.source.name for j in group[:3]) + (", ..." if len(group) > 3 else "")
+                where = "the input folder" if folder == "." else f"{folder}/"
+                what = f"{len(group)} files in {where} ({names}) as subject {group[0].subject!r}"
+                days.append(({j.stem for j in group}, what))
+    warnings = [
+        (
+            stems,
+            f"{what} look like one person's days or parts and were given one subject; pass --subject-from to "
+            "assign subjects otherwise",
         )
+        for stems, what in _grouped(days)
+    ]
+    warnings += [
+        (
+            stems,
+            f"file names give the same subject {what}: each folder's recordings got their own subject; if "
+            "each folder is one person pass --subject-from path:-2, if the file name names the person pass "
+            "--subject-from name:REGEX",
+        )
+        for stems, what in _grouped(repeats)
+    ]
     return warnings
+
+
+def _grouped(cases: list[tuple[set[str], str]], most: int = 3) -> list[tuple[set[str], str]]:
+    """Up to ``most`` cases as they are; more become one: the union of their stems, the first cases named."""
+    if len(cases) <= most:
+        return cases
+    stems = set().union(*(c[0] for c in cases))
+    return [(stems, "; ".join(c[1] for c in cases[:most]) + f"; and {len(cases) - most} more such groups")]
 
 
 def _check(cfg: IngestConfig) -> None:
