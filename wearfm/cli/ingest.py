@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -72,73 +74,65 @@ def ingest(
         int | None, typer.Option("--jobs", "-j", help="Parallel jobs (threads for small files, processes for large).")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Rewrite outputs that are up to date.")] = False,
-    on_error: Annotated[
-        Literal["stop", "skip"] | None,
-        typer.Option(help="stop at the first bad file (exit 1), or skip bad files and list them (exit 0)."),
-    ] = None,
+    on_error: Annotated[Literal["stop", "skip"] | None, typer.Option(help="stop, or skip bad files (exit 0).")] = None,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
     """Convert raw IMU files (CSV/TSV, WISDM, SP-SW-HAR, device files) into a canonical Parquet dataset."""
-    from wearfm.io.ingest import Terminated, sigterm_raises
     from wearfm.io.ingest import ingest as run_ingest
 
     setup_logging(quiet or json)
-    try:
-        with sigterm_raises(), user_errors():
-            cfg = build_config(
-                IngestConfig,
-                config,
-                set_,
-                format=None if format == "auto" else format,
-                acc_cols=_cols(acc_cols),
-                gyr_cols=_cols(gyr_cols),
-                time_col=time_col,
-                time_unit=time_unit,
-                rate_hz=rate,
-                start_time=start_time,
-                time_reference=time_reference,
-                acc_unit=acc_unit,
-                gyr_unit=gyr_unit,
-                delimiter=delimiter,
-                header=header,
-                label_col=label_col,
-                annotations=None if annotations is None else str(annotations),
-                annotation_units=annotation_units,
-                subject_from=subject_from,
-                session_from=session_from,
-                device=device,
-                placement=placement,
-                resample_hz=resample,
-                max_gap_s=max_gap,
-                merge_tolerance_s=merge_tolerance,
-                unsorted=unsorted,
-                jobs=jobs,
-                overwrite=overwrite or None,
-                on_error=on_error,
-            )
-            show = not (quiet or json)
-            with Progress(
-                TextColumn("[bold]ingest"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.description}"),
-                console=err_console,
-                disable=not show,
-                transient=True,
-            ) as bar:
-                task = bar.add_task("", total=None)
+    with _sigterm_exits_143(), user_errors():
+        cfg = build_config(
+            IngestConfig,
+            config,
+            set_,
+            format=None if format == "auto" else format,
+            acc_cols=_cols(acc_cols),
+            gyr_cols=_cols(gyr_cols),
+            time_col=time_col,
+            time_unit=time_unit,
+            rate_hz=rate,
+            start_time=start_time,
+            time_reference=time_reference,
+            acc_unit=acc_unit,
+            gyr_unit=gyr_unit,
+            delimiter=delimiter,
+            header=header,
+            label_col=label_col,
+            annotations=None if annotations is None else str(annotations),
+            annotation_units=annotation_units,
+            subject_from=subject_from,
+            session_from=session_from,
+            device=device,
+            placement=placement,
+            resample_hz=resample,
+            max_gap_s=max_gap,
+            merge_tolerance_s=merge_tolerance,
+            unsorted=unsorted,
+            jobs=jobs,
+            overwrite=overwrite or None,
+            on_error=on_error,
+        )
+        show = not (quiet or json)
+        with Progress(
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=err_console,
+            disable=not show,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("", total=None)
 
-                def progress(done: int, total: int, source: str) -> None:
-                    bar.update(task, completed=done, total=total, description=Path(source).name if source else "")
+            def progress(done: int, total: int, source: str) -> None:
+                bar.update(task, completed=done, total=total, description=Path(source).name if source else "")
 
-                summary = run_ingest(list(inputs), out, cfg, progress=progress)
-    except Terminated:  # SIGTERM: temporary files are removed and the manifest lists what was finished
-        err_console.print("[bold red]terminated[/]")
-        raise typer.Exit(143) from None
+            summary = run_ingest(list(inputs), out, cfg, progress=progress)
     if json:
         emit_json(summary.to_dict())
     elif not quiet:
@@ -146,6 +140,19 @@ def ingest(
     if summary.errors and not summary.recordings:  # --on-error skip, and every source failed
         err_console.print("[bold red]error:[/] no input could be read; see the errors above", highlight=False)
         raise typer.Exit(1)
+
+
+@contextmanager
+def _sigterm_exits_143() -> Iterator[None]:
+    """SIGTERM ends ingest as Ctrl-C does (temporary files removed, the manifest lists what was finished): exit 143."""
+    from wearfm.io.ingest import Terminated, sigterm_raises
+
+    try:
+        with sigterm_raises():
+            yield
+    except Terminated:
+        err_console.print("[bold red]terminated[/]")
+        raise typer.Exit(143) from None
 
 
 def _print_summary(s: dict[str, Any]) -> None:
@@ -165,7 +172,7 @@ def _print_summary(s: dict[str, Any]) -> None:
 
 
 def _subjects_line(n: int, sources: dict[str, int]) -> str:
-    """``3 (from: file name minus day/part suffix: 4 recordings)``: how many subjects, and how they were assigned."""
+    """``3 (from file name minus day/part suffix: 4 recordings)``: how many subjects, and how they were assigned."""
     how = "; ".join(f"{k}: {v} recording{'s' if v != 1 else ''}" for k, v in sources.items())
     return f"{n} (from {how})" if how else str(n)
 
