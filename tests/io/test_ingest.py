@@ -12,7 +12,7 @@ import pytest
 
 from tests.io._text import write_csv, write_wisdm
 from wearfm.config import IngestConfig
-from wearfm.errors import DataError, UnsupportedFormatError
+from wearfm.errors import ConfigError, DataError, UnsupportedFormatError
 from wearfm.io.ingest import ingest
 from wearfm.io.manifest import read_manifest
 from wearfm.io.schema import read_metadata
@@ -325,3 +325,10 @@ def test_many_day_groups_give_one_warning(tmp_path):
             write_csv(tmp_path / "in" / f"P{k:02d}_day{day}.csv", seconds=2)
     s = ingest(tmp_path / "in", tmp_path / "out", CFG)
     assert s.subjects == 5 and len(s.warnings) == 1 and "and 2 more such groups" in s.warnings[0]
+
+
+def test_subject_from_column_refused_for_readers_without_columns(tmp_path):
+    acc, _ = write_wisdm(tmp_path / "raw")
+    with pytest.raises(ConfigError, match="path:N, name:REGEX or value:ID"):
+        ingest(acc, tmp_path / "out", replace(CFG, format="wisdm", subject_from="column:subject"))
+    assert not list((tmp_path / "out").glob("*.parquet"))

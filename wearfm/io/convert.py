@@ -282,8 +282,13 @@ def _subject_source(
 ) -> str:
     """How ``meta['subject']`` was assigned (set there from ``--subject-from`` when the reader did not apply it)."""
     spec = cfg.subject_from
-    if spec and not spec.startswith("column:") and info.get("subject_source") != "option":
-        meta["subject"] = str(id_from_spec(spec, source))  # readers that know no --subject-from (devices, WISDM)
+    if spec and info.get("subject_source") != "option":  # readers that know no --subject-from (devices, WISDM)
+        if spec.startswith("column:"):
+            raise ConfigError(
+                f"--subject-from {spec}: the {meta['reader']} reader has no named columns; use path:N, "
+                "name:REGEX or value:ID"
+            )
+        meta["subject"] = str(id_from_spec(spec, source))
         return "option"
     if info.get("subject_source"):
         return str(info["subject_source"])
