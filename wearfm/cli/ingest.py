@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -72,7 +74,7 @@ def ingest(
         int | None, typer.Option("--jobs", "-j", help="Parallel jobs (threads for small files, processes for large).")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Rewrite outputs that are up to date.")] = False,
-    on_error: Annotated[Literal["stop", "skip"] | None, typer.Option(help="stop, or skip bad files.")] = None,
+    on_error: Annotated[Literal["stop", "skip"] | None, typer.Option(help="stop, or skip bad files (exit 0).")] = None,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
     config: ConfigOpt = None,
@@ -82,7 +84,7 @@ def ingest(
     from wearfm.io.ingest import ingest as run_ingest
 
     setup_logging(quiet or json)
-    with user_errors():
+    with _sigterm_exits_143(), user_errors():
         cfg = build_config(
             IngestConfig,
             config,
@@ -135,21 +137,44 @@ def ingest(
         emit_json(summary.to_dict())
     elif not quiet:
         _print_summary(summary.to_dict())
-    if summary.errors:
+    if summary.errors and not summary.recordings:  # --on-error skip, and every source failed
+        err_console.print("[bold red]error:[/] no input could be read; see the errors above", highlight=False)
         raise typer.Exit(1)
+
+
+@contextmanager
+def _sigterm_exits_143() -> Iterator[None]:
+    """SIGTERM ends ingest as Ctrl-C does (temporary files removed, the manifest lists what was finished): exit 143."""
+    from wearfm.io.ingest import Terminated, sigterm_raises
+
+    try:
+        with sigterm_raises():
+            yield
+    except Terminated:
+        err_console.print("[bold red]terminated[/]")
+        raise typer.Exit(143) from None
 
 
 def _print_summary(s: dict[str, Any]) -> None:
     t = Table(title=f"ingest -> {s['out']}", show_header=False, title_justify="left")
     t.add_row("files", f"{s['files']} ({s['converted']} converted, {s['skipped']} up to date, {s['ignored']} ignored)")
     t.add_row("recordings", str(s["recordings"]))
+    t.add_row("subjects", _subjects_line(s["subjects"], s["subject_source"]))
     t.add_row("rows", f"{s['rows']:,}")
     t.add_row("hours", f"{s['hours']:.2f}")
     t.add_row("dropped", ", ".join(f"{k}: {v:,}" for k, v in s["dropped"].items()) or "none")
     t.add_row("time", f"{s['seconds']:.1f} s")
+    if s["errors"]:
+        t.add_row("failed", f"{len(s['errors'])} file(s), skipped (--on-error skip)")
     err_console.print(t)
     for e in s["errors"]:
         err_console.print(f"[bold red]error:[/] {e['error']}", highlight=False, soft_wrap=True)
+
+
+def _subjects_line(n: int, sources: dict[str, int]) -> str:
+    """``3 (from file name minus day/part suffix: 4 recordings)``: how many subjects, and how they were assigned."""
+    how = "; ".join(f"{k}: {v} recording{'s' if v != 1 else ''}" for k, v in sources.items())
+    return f"{n} (from {how})" if how else str(n)
 
 
 @app.command()
@@ -192,7 +217,7 @@ def _describe_onnx(path: Path) -> dict[str, Any]:
 def _print_dataset(d: dict[str, Any]) -> None:
     t = Table(title=f"dataset {d['path']}", show_header=False, title_justify="left")
     t.add_row("recordings", str(d["recordings"]))
-    t.add_row("subjects", str(d["subjects"]))
+    t.add_row("subjects", _subjects_line(d["subjects"], d.get("subject_source", {})))
     t.add_row("devices", ", ".join(f"{k} ({v})" for k, v in d["devices"].items()))
     t.add_row("hours", f"{d['hours']:.2f}")
     t.add_row("samples", f"{d['samples']:,}")

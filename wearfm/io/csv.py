@@ -224,6 +224,7 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
         "sample_rate_nominal_hz": cfg.rate_hz,
         "timezone": None,
         "info": counters,
+        "subject_source": "option" if cfg.subject_from else None,
     }
     return _iterate(path, cfg, plan, info, head, data), info
 
@@ -421,7 +422,7 @@ def _iterate(
                     f"{path}: column {plan.subject_col!r} holds several ids ({vals[:5]}); split the file "
                     "per subject or use --subject-from with a path or value"
                 )
-        yield canonical_chunk(path, t, acc, gyr, label, acc_unit, cfg.gyr_unit, row0 + 1 + plan.header, cfg)
+        yield canonical_chunk(path, t, acc, gyr, label, acc_unit, cfg.gyr_unit, row0 + 1 + plan.header, cfg, counters)
         row0 += n
         counters["rows_read"] = row0
     if row0 == 0:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -22,12 +26,63 @@ from wearfm.io.convert import ConvertResult, convert_file
 from wearfm.io.detect import FORMATS, detect_format, expand_inputs, read_head, reader_module
 from wearfm.io.manifest import MANIFEST_NAME, RecordingEntry, read_manifest, write_manifest
 
-__all__ = ["IngestSummary", "ingest"]
+__all__ = ["IngestSummary", "Terminated", "ingest", "sigterm_raises", "subject_from_name"]
 
 log = logging.getLogger(__name__)
 
 _READER_MODULES = ["wearfm.io.csv", "wearfm.io.wisdm", "wearfm.io.spswhar"]
 _THREAD_BELOW_BYTES = 32 << 20  # mean source size under which --jobs uses threads rather than processes
+# the temporary files of RecordingWriter (.<name>.parquet.<8 hex>.tmp) and write_manifest (.manifest.parquet.tmp)
+_TMP_NAME = re.compile(r"^\..+\.parquet(\.[0-9a-f]{8})?\.tmp$")
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (see :func:`sigterm_raises`); a ``BaseException`` so that no ``except Exception`` hides it."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread, as Ctrl-C raises KeyboardInterrupt.
+
+    The writers' clean-up then runs (temporary files removed, the manifest lists what was finished). Outside
+    the main thread this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _worker_init() -> None:
+    """Worker processes clean up on SIGTERM too (a job in flight removes its temporary files)."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _remove_stale_tmp(out: Path) -> None:
+    """Remove temporary files of this naming that an ingest killed before its clean-up left in ``out``.
+
+    One ingest writes to one output folder at a time (its manifest is rewritten at the end), so a temporary
+    file found when a run starts belongs to no running writer.
+    """
+    n, size = 0, 0
+    for p in out.rglob(".*.tmp"):
+        if _TMP_NAME.match(p.name) and p.is_file():
+            try:
+                size += p.stat().st_size
+                p.unlink()
+                n += 1
+            except FileNotFoundError:
+                continue
+    if n:
+        log.info("removed %d temporary file(s) (%.1f MB) left by an interrupted ingest in %s", n, size / 1e6, out)
 
 
 @dataclass
@@ -42,7 +97,10 @@ class IngestSummary:
     recordings: int = 0
     rows: int = 0
     hours: float = 0.0
-    dropped: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)  # samples that reached no output, by cause
+    subjects: int = 0
+    subject_source: dict[str, int] = field(default_factory=dict)  # how subjects were assigned -> recordings
+    warnings: list[str] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -57,6 +115,91 @@ class _Job:
     fmt: str
     stem: str
     companions: list[Path]
+    subject: str = ""  # used when neither --subject-from nor the reader gives one
+    subject_rule: str = "file name"
+
+
+# a day/part suffix of a file name: P01_day2, P01-part3, P01_session1, P01_visit2, P01_2024-05-01, ...
+_DAY_SUFFIX = re.compile(
+    r"^(?P<id>.*?[^-_. ])[-_. ]+(?:(?:day|d|part|pt|session|sess|visit|night|week|wk|run|trial|rec|recording)"
+    r"[-_]?\d+|\d{4}-?\d{2}-?\d{2})$",
+    re.IGNORECASE,
+)
+
+
+def subject_from_name(name: str) -> str:
+    """The subject a file name gives: the name without trailing day/part suffixes (``P01_day2`` -> ``P01``).
+
+    Examples:
+        >>> subject_from_name("P01_day2"), subject_from_name("P01-part3_2024-05-01"), subject_from_name("rec")
+        ('P01', 'P01', 'rec')
+    """
+    while m := _DAY_SUFFIX.match(name):
+        name = m.group("id")
+    return name
+
+
+def _assign_subjects(jobs: list[_Job]) -> list[tuple[set[str], str]]:
+    """Set each job's fallback subject; return ``(stems, warning)`` for the groups a user should check.
+
+    The subject is the file name minus day/part suffixes (:func:`subject_from_name`). When that id arises in
+    several folders, each folder's recordings get their own, path-qualified id (``s1/rec``, ``s2/rec``):
+    recordings of different folders are never merged into one subject silently. A warning names both cases:
+    several files of one folder taken as one person, and file names that repeat across folders.
+    """
+    for j in jobs:
+        name = Path(j.stem).name
+        j.subject = subject_from_name(name)
+        j.subject_rule = "file name minus day/part suffix" if j.subject != name else "file name"
+    by_subject: dict[str, list[_Job]] = {}
+    for j in jobs:
+        by_subject.setdefault(j.subject, []).append(j)
+    days: list[tuple[set[str], str]] = []  # several files of one folder given one subject
+    repeats: list[tuple[set[str], str]] = []  # one id from several folders: path-qualified
+    for sid, js in by_subject.items():
+        in_folder: dict[str, list[_Job]] = {}
+        for j in js:
+            in_folder.setdefault(Path(j.stem).parent.as_posix(), []).append(j)
+        if len(in_folder) > 1:
+            for j in js:
+                parent = Path(j.stem).parent.as_posix()
+                j.subject = sid if parent == "." else f"{parent}/{sid}"
+                j.subject_rule = "folder + file name"
+            ids = sorted({j.subject for j in js})
+            more = ", ..." if len(ids) > 3 else ""
+            repeats.append(({j.stem for j in js}, f"{sid!r} in {len(in_folder)} folders ({', '.join(ids[:3])}{more})"))
+        for folder, group in in_folder.items():
+            if len(group) > 1:
+                names = ", ".join(j.source.name for j in group[:3]) + (", ..." if len(group) > 3 else "")
+                where = "the input folder" if folder == "." else f"{folder}/"
+                what = f"{len(group)} files in {where} ({names}) as subject {group[0].subject!r}"
+                days.append(({j.stem for j in group}, what))
+    warnings = [
+        (
+            stems,
+            f"{what} look like one person's days or parts and were given one subject; pass --subject-from to "
+            "assign subjects otherwise",
+        )
+        for stems, what in _grouped(days)
+    ]
+    warnings += [
+        (
+            stems,
+            f"file names give the same subject {what}: each folder's recordings got their own subject; if "
+            "each folder is one person pass --subject-from path:-2, if the file name names the person pass "
+            "--subject-from name:REGEX",
+        )
+        for stems, what in _grouped(repeats)
+    ]
+    return warnings
+
+
+def _grouped(cases: list[tuple[set[str], str]], most: int = 3) -> list[tuple[set[str], str]]:
+    """Up to ``most`` cases as they are; more become one: the union of their stems, the first cases named."""
+    if len(cases) <= most:
+        return cases
+    stems = set().union(*(c[0] for c in cases))
+    return [(stems, "; ".join(c[1] for c in cases[:most]) + f"; and {len(cases) - most} more such groups")]
 
 
 def _check(cfg: IngestConfig) -> None:
@@ -86,8 +229,17 @@ def _resolve(files: list[Path]) -> dict[Path, Path]:
 
 
 def _plan_jobs(
-    files: list[Path], cfg: IngestConfig, errors: list[dict[str, str]], resolved: dict[Path, Path]
+    files: list[Path],
+    cfg: IngestConfig,
+    errors: list[dict[str, str]],
+    resolved: dict[Path, Path],
+    named: frozenset[Path] = frozenset(),
 ) -> list[_Job]:
+    """One job per recording source (companion files, e.g. WISDM gyroscope files, join their primary's job).
+
+    ``named`` files (given one by one, not found in a folder or by a pattern) are never left out because a
+    preset does not recognise their name: they are read with the stated format.
+    """
     fmts: dict[Path, str] = {}
     for f in files:
         try:
@@ -105,7 +257,7 @@ def _plan_jobs(
     keep = []
     for f in fmts:
         accepts = getattr(reader_module(fmts[f]), "accepts", None)
-        if f in taken or (accepts is not None and not accepts(f)):
+        if f in taken or (accepts is not None and not accepts(f) and f not in named):
             continue
         keep.append(f)
     parents = {f: resolved[f].parent for f in keep}
@@ -147,6 +299,7 @@ def _run_job(
             companions=job.companions,
             annotations=ann,
             previous=previous,
+            default_subject=(job.subject, job.subject_rule) if job.subject else None,
         )
         return res, None
     except (WearfmError, OSError) as e:
@@ -188,21 +341,31 @@ def ingest(
         raise ConfigError(f"--out {out} is a file; give a folder")
     items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
     files = expand_inputs(items)
+    named = frozenset(Path(str(i)) for i in items if not any(ch in str(i) for ch in "*?[") and Path(i).is_file())
     out_resolved = out.resolve()
     resolved = _resolve(files)
     files = [f for f in files if out_resolved not in resolved[f].parents]
     if not files:
         raise DataError(f"no input files found in {[str(i) for i in items]}")
     summary = IngestSummary(out=str(out), files=len(files))
-    jobs = _plan_jobs(files, cfg, summary.errors, resolved)
+    jobs = _plan_jobs(files, cfg, summary.errors, resolved, named)
     used = len(jobs) + sum(len(j.companions) for j in jobs)
     summary.ignored = len(files) - used - len(summary.errors)
     summary.files = used + len(summary.errors)
     planning_errors = len(summary.errors)
+    subject_warnings = _assign_subjects(jobs)
+    if not jobs and not summary.errors:
+        names = ", ".join(f.name for f in files[:3]) + (", ..." if len(files) > 3 else "")
+        kind = "recording" if cfg.format == "auto" else f"{cfg.format} recording"
+        raise DataError(
+            f"none of the {len(files)} input file(s) ({names}) is a {kind}; name a file on its own to "
+            "read it with --format, or choose another --format"
+        )
     ann = load_annotations(cfg.annotations, cfg.annotation_units) if cfg.annotations else None
     if progress is not None:
         progress(0, len(jobs), "")
     out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_tmp(out)
     existing = read_manifest(out) if (out / MANIFEST_NAME).exists() else []
     by_source: dict[str, list[RecordingEntry]] = {}
     for e in existing:
@@ -238,6 +401,9 @@ def ingest(
                         res, err = fut.result()
                         if not handle(futs[fut], res, err):
                             break
+                except Terminated:  # SIGTERM reached this process only: pass it on to the workers
+                    _terminate_workers(pool)
+                    raise
                 finally:  # after an error (or Ctrl-C) no queued job starts
                     for f in futs:
                         f.cancel()
@@ -248,7 +414,10 @@ def ingest(
         entries = [e for e in entries if (out / e.path).exists()]
         if entries or existing:
             write_manifest(out, entries)
-    for res in results.values():
+    defaulted: set[str] = set()  # stems of the jobs whose subject came from the file name
+    stems = {str(j.source): j.stem for j in jobs}
+    subjects: set[str] = set()
+    for src, res in results.items():
         summary.converted += not res.skipped
         summary.skipped += res.skipped
         summary.recordings += len(res.entries)
@@ -256,6 +425,17 @@ def ingest(
         summary.hours += sum(e.duration_s for e in res.entries) / 3600
         for k, v in res.dropped.items():
             summary.dropped[k] = summary.dropped.get(k, 0) + v
+        for e in res.entries:
+            rule = e.subject_source or "unknown"
+            summary.subject_source[rule] = summary.subject_source.get(rule, 0) + 1
+            subjects.add(e.subject)
+            if rule in ("file name", "file name minus day/part suffix", "folder + file name"):
+                defaulted.add(stems[src])
+        summary.warnings.extend(res.warnings)
+    summary.subjects = len(subjects)
+    summary.warnings.extend(w for group, w in subject_warnings if group & defaulted)
+    for w in summary.warnings:
+        log.warning("%s", w)
     summary.hours = round(summary.hours, 4)
     summary.seconds = round(time.perf_counter() - t0, 3)
     if first_error is not None and cfg.on_error == "stop":
@@ -283,7 +463,20 @@ def _pool(jobs: list[_Job], workers: int) -> Executor:
     # inherited from this process, no per-worker import cost)
     ctx = get_context("forkserver")
     ctx.set_forkserver_preload(["wearfm.io.convert", "wearfm.io.detect", *_READER_MODULES])
-    return ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+    return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init)
+
+
+def _terminate_workers(pool: Executor) -> None:
+    """Send SIGTERM to a process pool's workers: each removes the temporary files of the job it runs.
+
+    Without this, the pool's shutdown would wait for every running job to finish (minutes for large files).
+    """
+    procs = getattr(pool, "_processes", None) or {}  # ProcessPoolExecutor's {pid: process}; none for threads
+    for proc in list(procs.values()):
+        try:
+            proc.terminate()
+        except (OSError, ValueError, AttributeError):  # already gone
+            continue
 
 
 def _size(path: Path) -> int:

@@ -43,6 +43,7 @@ class RecordingEntry:
     label_counts: dict[str, int] = field(default_factory=dict)
     source_file: str = ""
     source_sha256: str = ""
+    subject_source: str = ""  # how `subject` was assigned (see wearfm.io.schema.METADATA_KEYS); "" if unknown
 
     @property
     def has_gyr(self) -> bool:
@@ -66,6 +67,7 @@ _MANIFEST_SCHEMA = pa.schema(
         ("label_counts", pa.string()),
         ("source_file", pa.string()),
         ("source_sha256", pa.string()),
+        ("subject_source", pa.string()),
     ]
 )
 
@@ -105,6 +107,7 @@ def read_manifest(root: str | Path) -> list[RecordingEntry]:
     for r in pq.ParquetFile(path).read().to_pylist():  # not read_table: it imports pyarrow.dataset and pandas
         r["channels"] = tuple(c for c in r["channels"].split(",") if c)
         r["label_counts"] = json.loads(r["label_counts"] or "{}")
+        r["subject_source"] = r.get("subject_source") or ""  # manifests written before the column existed
         out.append(RecordingEntry(**r))
     return out
 
@@ -134,6 +137,7 @@ def entry_from_file(path: str | Path, root: str | Path | None = None) -> Recordi
         label_counts=counts,
         source_file=str(meta.get("source_file", "")),
         source_sha256=str(meta.get("source_sha256", "")),
+        subject_source=str(meta.get("subject_source", "")),
     )
 
 

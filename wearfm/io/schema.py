@@ -62,6 +62,10 @@ SCHEMA = pa.schema(
 METADATA_KEYS: dict[str, str] = {
     "schema_version": "Version of this layout (string).",
     "subject": "Subject identifier (string).",
+    "subject_source": (
+        "How `subject` was assigned: 'option' (--subject-from), 'reader' (the file's content or its format's "
+        "naming), 'file name', 'file name minus day/part suffix', or 'folder + file name' (string)."
+    ),
     "device": "Device kind or model, e.g. 'phone', 'watch', 'AX6', 'GT3X+' (string).",
     "placement": "Body location, e.g. 'wrist', 'pocket', 'unknown' (string).",
     "session": "Session or execution identifier within subject x device (string or null).",
@@ -80,6 +84,11 @@ METADATA_KEYS: dict[str, str] = {
     "device_serial": "Serial number from the device file header (string or null).",
     "device_range_g": "Configured accelerometer range in g (float or null).",
     "info": "Reader-specific counters, e.g. corrupt blocks skipped, samples dropped (object).",
+    "dropped": (
+        "Samples of the source that reached no output file, by cause (object: cause -> samples; the same for "
+        "every segment of a source): duplicates, out_of_order, short_segments, nonfinite, accel_unpaired, "
+        "gyro_unpaired, corrupt_blocks, corrupt_pages, truncated_pages, bad_checksum, duplicate_seconds."
+    ),
 }
 
 
