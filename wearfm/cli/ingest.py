@@ -26,7 +26,9 @@ from wearfm.errors import UnsupportedFormatError
 
 __all__ = ["ingest", "info"]
 
-Format = Literal["auto", "csv", "wisdm", "sp-sw-har", "cwa", "gt3x", "geneactiv"]
+Format = Literal[
+    "auto", "csv", "actilife-csv", "geneactiv-csv", "omgui-csv", "wisdm", "sp-sw-har", "cwa", "gt3x", "geneactiv"
+]
 
 
 def _cols(value: str | None) -> tuple[str, ...] | None:
@@ -55,6 +57,9 @@ def ingest(
     gyr_unit: Annotated[Literal["rad/s", "deg/s"] | None, typer.Option(help="Gyroscope unit of the input.")] = None,
     delimiter: Annotated[str | None, typer.Option(help="auto, ',', tab, ';' or whitespace.")] = None,
     header: Annotated[Literal["auto", "yes", "no"] | None, typer.Option(help="Whether line 1 is a header.")] = None,
+    skip_rows: Annotated[
+        int | None, typer.Option(help="Preamble lines before the header or data (0: detect a preamble).")
+    ] = None,
     label_col: Annotated[str | None, typer.Option(help="Label column (default: 'label' if present).")] = None,
     annotations: Annotated[
         Path | None, typer.Option(exists=True, dir_okay=False, help="CSV of labelled segments.")
@@ -100,6 +105,7 @@ def ingest(
             delimiter=delimiter,
             header=header,
             label_col=label_col,
+            skip_rows=skip_rows,
             annotations=None if annotations is None else str(annotations),
             annotation_units=annotation_units,
             subject_from=subject_from,
