@@ -77,6 +77,13 @@ def ingest(
         int | None, typer.Option("--jobs", "-j", help="Parallel jobs (threads for small files, processes for large).")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Rewrite outputs that are up to date.")] = False,
+    concat: Annotated[
+        bool, typer.Option(help="Join files of one subject/device/session, in start-time order, into one recording.")
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(help="K/N: ingest only worker K's share of N (then `wearfm manifest OUT` merges the parts)."),
+    ] = None,
     on_error: Annotated[Literal["stop", "skip"] | None, typer.Option(help="stop, or skip bad files.")] = None,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
@@ -118,6 +125,8 @@ def ingest(
             unsorted=unsorted,
             jobs=jobs,
             overwrite=overwrite or None,
+            concat=concat or None,
+            shard=shard,
             on_error=on_error,
         )
         show = not (quiet or json)

@@ -20,13 +20,14 @@ from wearfm.errors import ConfigError, DataError, WearfmError
 from wearfm.io.annotations import Annotations, load_annotations
 from wearfm.io.convert import ConvertResult, convert_file
 from wearfm.io.detect import FORMATS, detect_format, expand_inputs, read_head, reader_module
-from wearfm.io.manifest import MANIFEST_NAME, RecordingEntry, read_manifest, write_manifest
+from wearfm.io.manifest import MANIFEST_NAME, RecordingEntry, part_name, read_manifest, write_manifest
+from wearfm.io.shard import parse_shard, shard_of
 
 __all__ = ["IngestSummary", "ingest"]
 
 log = logging.getLogger(__name__)
 
-_READER_MODULES = ["wearfm.io.csv", "wearfm.io.wisdm", "wearfm.io.spswhar"]
+_READER_MODULES = ["wearfm.io.csv", "wearfm.io.wisdm", "wearfm.io.spswhar", "wearfm.io.actilife_csv"]
 _THREAD_BELOW_BYTES = 32 << 20  # mean source size under which --jobs uses threads rather than processes
 
 
@@ -68,6 +69,8 @@ def _check(cfg: IngestConfig) -> None:
         raise ConfigError(f"jobs must be >= 1, got {cfg.jobs}")
     if cfg.max_gap_s <= 0:
         raise ConfigError(f"max_gap_s must be positive, got {cfg.max_gap_s}")
+    if cfg.shard is not None:
+        parse_shard(cfg.shard)
 
 
 def _resolve(files: list[Path]) -> dict[Path, Path]:
@@ -197,13 +200,21 @@ def ingest(
     jobs = _plan_jobs(files, cfg, summary.errors, resolved)
     used = len(jobs) + sum(len(j.companions) for j in jobs)
     summary.ignored = len(files) - used - len(summary.errors)
+    manifest_name = MANIFEST_NAME
+    if cfg.shard is not None:  # this worker's share (wearfm.io.shard documents the rule)
+        shard_k, shard_n = parse_shard(cfg.shard)
+        manifest_name = part_name(shard_k, shard_n)
+        jobs = [j for j in jobs if shard_of(j.stem, shard_n) == shard_k]
+        summary.errors = [e for e in summary.errors if shard_of(e["file"], shard_n) == shard_k]
+        used = len(jobs) + sum(len(j.companions) for j in jobs)
+        log.info("shard %d/%d: %d of the inputs' recordings", shard_k, shard_n, len(jobs))
     summary.files = used + len(summary.errors)
     planning_errors = len(summary.errors)
     ann = load_annotations(cfg.annotations, cfg.annotation_units) if cfg.annotations else None
     if progress is not None:
         progress(0, len(jobs), "")
     out.mkdir(parents=True, exist_ok=True)
-    existing = read_manifest(out) if (out / MANIFEST_NAME).exists() else []
+    existing = read_manifest(out, manifest_name) if (out / manifest_name).exists() else []
     by_source: dict[str, list[RecordingEntry]] = {}
     for e in existing:
         by_source.setdefault(e.source_file, []).append(e)
@@ -222,6 +233,7 @@ def ingest(
             progress(len(results) + len(summary.errors) - planning_errors, len(jobs), str(job.source))
         return err is None or cfg.on_error == "skip"
 
+    finished = False
     try:
         if cfg.jobs == 1 or len(jobs) == 1:
             for job in jobs:
@@ -241,12 +253,20 @@ def ingest(
                 finally:  # after an error (or Ctrl-C) no queued job starts
                     for f in futs:
                         f.cancel()
+        finished = True
     finally:
         entries = [e for src, es in by_source.items() if src not in results for e in es]
         for res in results.values():
             entries.extend(res.entries)
         entries = [e for e in entries if (out / e.path).exists()]
-        if entries or existing:
+        if cfg.shard is not None:  # always written: an empty part still tells the merge this shard ran
+            state = {
+                "wearfm.shard": cfg.shard,
+                "wearfm.complete": "true" if finished and not summary.errors else "false",
+                "wearfm.errors": str(len(summary.errors)),
+            }
+            write_manifest(out, entries, manifest_name, state)
+        elif entries or existing:
             write_manifest(out, entries)
     for res in results.values():
         summary.converted += not res.skipped
