@@ -18,6 +18,7 @@ from wearfm import errors as _errors
 from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, DataError, WearfmError
 from wearfm.io.annotations import Annotations, load_annotations
+from wearfm.io.concat import ConcatReader, group_key
 from wearfm.io.convert import ConvertResult, convert_file
 from wearfm.io.detect import FORMATS, detect_format, expand_inputs, read_head, reader_module
 from wearfm.io.manifest import MANIFEST_NAME, RecordingEntry, part_name, read_manifest, write_manifest
@@ -58,6 +59,7 @@ class _Job:
     fmt: str
     stem: str
     companions: list[Path]
+    group: list[Path] = field(default_factory=list)  # --concat: every file of the recording (source first)
 
 
 def _check(cfg: IngestConfig) -> None:
@@ -130,6 +132,44 @@ def _plan_jobs(
     return jobs
 
 
+def _concat_jobs(jobs: list[_Job], cfg: IngestConfig) -> list[_Job]:
+    """``--concat``: one job per group of files with the same subject, session, device and serial.
+
+    A group's recording takes the name of its first file in path order; its other files are hashed with it
+    (a change in any of them re-ingests the group). Files whose reader knows no subject stay on their own.
+    """
+    paired = [j for j in jobs if j.companions]
+    if paired:
+        raise ConfigError(
+            f"--concat cannot join files of the {paired[0].fmt} format, which pairs files itself "
+            f"({paired[0].source}); ingest without --concat"
+        )
+    groups: dict[tuple[str, ...], list[_Job]] = {}
+    alone: list[_Job] = []
+    for j in jobs:
+        key = group_key(j.source, reader_module(j.fmt), cfg)
+        if key is None:
+            alone.append(j)
+        else:
+            groups.setdefault((j.fmt, *key), []).append(j)
+    if alone:
+        log.warning(
+            "--concat: %d file(s) have no subject (e.g. %s) and stay separate recordings; pass --subject-from",
+            len(alone),
+            alone[0].source,
+        )
+    out = list(alone)
+    for members in groups.values():
+        members.sort(key=lambda j: str(j.source))
+        first = members[0]
+        if len(members) == 1:
+            out.append(first)
+            continue
+        files = [m.source for m in members]
+        out.append(_Job(first.source, first.fmt, first.stem, files[1:], group=files))
+    return out
+
+
 def _strip_ext(name: str) -> str:
     if name.lower().endswith(".gz"):
         name = name[:-3]
@@ -141,9 +181,12 @@ def _run_job(
 ) -> tuple[ConvertResult | None, tuple[str, str] | None]:
     """Worker body: convert one job; user errors come back as (exception class name, message)."""
     try:
+        reader: Any = reader_module(job.fmt)
+        if job.group:
+            reader = ConcatReader(job.group, reader)
         res = convert_file(
             job.source,
-            reader_module(job.fmt),
+            reader,
             out,
             job.stem,
             cfg,
@@ -199,6 +242,8 @@ def ingest(
     summary = IngestSummary(out=str(out), files=len(files))
     jobs = _plan_jobs(files, cfg, summary.errors, resolved)
     used = len(jobs) + sum(len(j.companions) for j in jobs)
+    if cfg.concat:
+        jobs = _concat_jobs(jobs, cfg)
     summary.ignored = len(files) - used - len(summary.errors)
     manifest_name = MANIFEST_NAME
     if cfg.shard is not None:  # this worker's share (wearfm.io.shard documents the rule)
