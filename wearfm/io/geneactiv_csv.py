@@ -1,6 +1,6 @@
 """Preset reader of the GENEActiv PC software's CSV export (calibrated data, one row per sample).
 
-The export starts with a 100-line header of ``key,value`` lines (``Device Type,GENEActiv``, ``Device Unique
+The export starts with a header (100 lines) of ``key,value`` lines (``Device Type,GENEActiv``, ``Device Unique
 Serial Code``, ``Measurement Frequency,100 Hz``, ``Start Time,2016-06-21 10:00:00:000``, calibration and
 subject fields), then rows ``timestamp,x,y,z,lux,button,temperature``: the time as ``yyyy-MM-dd
 HH:mm:ss:SSS`` (milliseconds after a colon, device local clock) and the acceleration already calibrated, in g.
@@ -73,8 +73,11 @@ def parse_header(lines: list[str], path: Path) -> dict[str, Any]:
     }
 
 
+_DATA_ROW = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}[ T]\d")
+
+
 @functools.lru_cache(maxsize=16)
-def _preset(cfg: IngestConfig, names: tuple[str, ...] | None) -> IngestConfig:
+def _preset(cfg: IngestConfig, names: tuple[str, ...] | None, skip: int) -> IngestConfig:
     acc: tuple[str, ...]
     if names is None:
         acc, time = ("1", "2", "3"), "0"
@@ -93,7 +96,7 @@ def _preset(cfg: IngestConfig, names: tuple[str, ...] | None) -> IngestConfig:
         acc_unit=cfg.acc_unit if cfg.acc_unit != "auto" else "g",
         delimiter=",",
         header="no" if names is None else "yes",
-        skip_rows=HEADER_LINES,
+        skip_rows=skip,
         label_col=None,
     )
 
@@ -109,12 +112,14 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
     head = read_head(path, 1 << 15, data)
     lines = head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()
     hdr = parse_header(lines, path)
-    after = [ln for ln in lines[HEADER_LINES : HEADER_LINES + 2] if ln.strip()]
-    if not after:
+    # the header has 100 lines; an export with another count is found by its first data row
+    start = next((i for i, ln in enumerate(lines[: len(lines) - 1]) if _DATA_ROW.match(ln)), None)
+    if start is None:
         raise FormatError(f"{path}: line {HEADER_LINES + 1}: no samples after the GENEActiv header")
-    first = [f.strip().strip('"') for f in after[0].split(",")]
+    first = [f.strip().strip('"') for f in lines[start - 1].split(",")] if start else []
     names = tuple(first) if "x" in [f.lower() for f in first] else None
-    chunks, info = csv_reader.read(path, _preset(cfg, names), data)
+    skip = start - (names is not None)
+    chunks, info = csv_reader.read(path, _preset(cfg, names, skip), data)
     counters = info["info"]
     counters["firmware"] = hdr["firmware"]
     info.update(
