@@ -82,3 +82,21 @@ def test_cli_concat(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     (e,) = read_manifest(tmp_path / "d")
     assert e.subject == "12345" and e.samples == 2 * 10 * HZ
+
+
+def test_concat_groups_stay_whole_across_shards(tmp_path):
+    from wearfm.io.shard import merge_parts
+
+    raw = tmp_path / "raw"
+    for s in range(6):
+        for h in range(3):
+            write_part(raw / f"p{s}" / f"h{h}.csv", T0_MS + h * 10_000, 10, 10 * s + h)
+    cfg = IngestConfig(concat=True, subject_from="path:-2")
+    single = ingest([raw], tmp_path / "single", cfg)
+    for k in (1, 2, 3):
+        ingest([raw], tmp_path / "sharded", IngestConfig(concat=True, subject_from="path:-2", shard=f"{k}/3"))
+    report = merge_parts(tmp_path / "sharded")
+    assert report.ok and report.recordings == single.recordings == 6
+    a = read_manifest(tmp_path / "single")
+    b = read_manifest(tmp_path / "sharded")
+    assert a == b and all(e.samples == 3 * 10 * HZ for e in b)

@@ -198,3 +198,13 @@ def test_cli_actilife_and_skip_rows(tmp_path):
     args = ["ingest", str(p), "--skip-rows", "12", "--acc-cols", "0,1,2", "--rate", "50", "--out", str(tmp_path / "o")]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
+
+
+def test_geneactiv_csv_other_header_length(tmp_path):
+    p = tmp_path / "g.csv"
+    t_ns, x = geneactiv_csv(p, seconds=3)
+    lines = p.read_text().splitlines()
+    p.write_text("\n".join(lines[:90] + lines[100:]) + "\n")  # 90 header lines instead of 100
+    t, _ = read_all(geneactiv, p)
+    np.testing.assert_array_equal(times(t), t_ns)
+    np.testing.assert_allclose(acc(t), x, atol=1e-6)
