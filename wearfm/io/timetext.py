@@ -7,6 +7,8 @@ ISO 8601 through Arrow and everything else through one regular expression per ch
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -65,8 +67,9 @@ def parse_times(col: pa.Array | pa.ChunkedArray, path: object, line0: int, date_
         out = _iso(col)
         if out is not None:
             return out
-    parts = pc.extract_regex(col, _PATTERN)
-    if parts.null_count:
+    fields = _fixed_width(col)
+    parts = pc.extract_regex(col, _PATTERN) if fields is None else None
+    if parts is not None and parts.null_count:
         bad = int(np.argmax(to_mask(parts.is_null())))
         raise DataError(
             f"{path}: line {line0 + bad}: cannot parse time {col[bad].as_py()!r}; use ISO 8601 "
@@ -74,6 +77,9 @@ def parse_times(col: pa.Array | pa.ChunkedArray, path: object, line0: int, date_
         )
 
     def field(name: str) -> np.ndarray:
+        if fields is not None:
+            return fields[name]
+        assert parts is not None
         return np.asarray(pc.cast(parts.field(name), pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
 
     a, b, c = field("a"), field("b"), field("c")
@@ -93,12 +99,56 @@ def parse_times(col: pa.Array | pa.ChunkedArray, path: object, line0: int, date_
             f"{path}: line {line0 + i}: {col[i].as_py()!r} is not a valid date in {order} order; check "
             "--set date_format"
         )
-    frac = parts.field("f")
-    fill = pc.if_else(pc.is_null(frac), "0", frac)
-    frac_ns = np.asarray(pc.cast(pc.utf8_rpad(fill, 9, "0"), pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if fields is not None:
+        frac_ns = fields["f"]
+    else:
+        assert parts is not None
+        frac = parts.field("f")
+        fill = pc.if_else(pc.is_null(frac), "0", frac)
+        frac_ns = np.asarray(
+            pc.cast(pc.utf8_rpad(fill, 9, "0"), pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64
+        )
     secs = field("H") * 3600 + field("M") * 60 + field("S")
-    out = days_from_civil(y, m, d) * _DAY_NS + secs * 1_000_000_000 + frac_ns
+    # the date changes rarely (once a day): convert it once per run of equal dates
+    key = (y * 100 + m) * 100 + d
+    starts = np.concatenate([[0], np.flatnonzero(key[1:] != key[:-1]) + 1])
+    days = np.repeat(days_from_civil(y[starts], m[starts], d[starts]), np.diff(np.append(starts, len(key))))
+    out = days * _DAY_NS + secs * 1_000_000_000 + frac_ns
     return np.asarray(out, dtype=np.int64)
+
+
+def _fixed_width(col: pa.Array) -> dict[str, np.ndarray] | None:
+    """The fields of times that all share the first one's layout (same length, separators in place).
+
+    Device exports write one layout for a whole file (or a whole day), so each field is one fixed slice: a
+    few Arrow passes instead of a regular expression per value. ``None`` when the layout varies (the caller
+    then uses the regular expression).
+    """
+    if not len(col) or col.null_count:
+        return None
+    first = col[0].as_py()
+    m = re.match(_PATTERN, first)
+    if m is None:
+        return None
+    lengths = pc.min_max(pc.binary_length(col))
+    if lengths["min"].as_py() != lengths["max"].as_py():
+        return None
+    for i, ch in enumerate(first):
+        if not ch.isdigit() and not pc.all(pc.equal(pc.utf8_slice_codeunits(col, i, i + 1), ch)).as_py():
+            return None
+    out: dict[str, np.ndarray] = {}
+    try:
+        for name in ("a", "b", "c", "H", "M", "S", "f"):
+            a, b = m.span(name)
+            if a < 0:
+                out[name] = np.zeros(len(col), dtype=np.int64)
+                continue
+            part = pc.cast(pc.utf8_slice_codeunits(col, a, b), pa.int64())
+            vals = np.asarray(part.to_numpy(zero_copy_only=False), dtype=np.int64)
+            out[name] = vals * 10 ** (9 - (b - a)) if name == "f" else vals
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return out
 
 
 def to_mask(arr: pa.Array) -> np.ndarray:
