@@ -208,3 +208,9 @@ def test_geneactiv_csv_other_header_length(tmp_path):
     t, _ = read_all(geneactiv, p)
     np.testing.assert_array_equal(times(t), t_ns)
     np.testing.assert_allclose(acc(t), x, atol=1e-6)
+
+
+def test_no_header_naming_columns_skips_nothing(tmp_path):
+    p = tmp_path / "trailing.csv"
+    p.write_text("a,b,c\n" + "".join(f"{i},0.1,0.2,1.0,\n" for i in range(100)))  # rows end with a delimiter
+    assert csv_reader._preamble(p, p.read_text().splitlines(), CFG) == 0

@@ -141,9 +141,9 @@ def _pick(
 def _preamble(path: Path, raw: list[str], cfg: IngestConfig) -> int:
     """Lines to skip before the header (or data): ``cfg.skip_rows``, or a detected preamble.
 
-    With ``skip_rows=0`` and an automatic header, a first line with fewer fields than the data lines is a
-    preamble: the header is the first later line with as many fields as the data whose names include
-    acceleration columns (the given ``--acc-cols`` or common names), else the data starts there.
+    With ``skip_rows=0`` and an automatic header, a first line with fewer fields than the data lines starts a
+    preamble when a later line, with as many fields as the data, names acceleration columns (the given
+    ``--acc-cols`` or common names): that line is the header. Without such a line nothing is skipped.
     """
     if cfg.skip_rows < 0:
         raise ConfigError(f"skip_rows must be >= 0, got {cfg.skip_rows}")
@@ -155,16 +155,12 @@ def _preamble(path: Path, raw: list[str], cfg: IngestConfig) -> int:
     if width < 3 or len(_split(raw[0], d)) >= width:
         return 0
     wanted = {c.lower() for c in cfg.acc_cols} or {c for names in _ACC_NAMES for c in names}
-    for i, ln in enumerate(raw):
+    for i, ln in enumerate(raw[1:], start=1):
         fields = [f.strip().strip('"') for f in _split(ln, d)]
-        if len(fields) != width:
-            continue
-        if has_header(fields) and not {f.lower() for f in fields} & wanted:
-            continue  # a preamble line that happens to have as many fields
-        if i:
-            log.info("%s: skipping a preamble of %d line(s) before %r", path, i, ln[:60])
-        return i
-    return 0
+        if len(fields) == width and has_header(fields) and {f.lower() for f in fields} & wanted:
+            log.info("%s: skipping a preamble of %d line(s) before the header %r", path, i, ln[:60])
+            return i
+    return 0  # no header naming the columns: only --skip-rows skips lines
 
 
 def _offset(head: bytes, lines: int) -> int:
