@@ -42,7 +42,8 @@ C = TypeVar("C")
 class IngestConfig:
     """Options of `wearfm ingest` (raw files -> canonical Parquet dataset)."""
 
-    format: str = "auto"  # auto | csv | wisdm | sp-sw-har | cwa | gt3x | geneactiv
+    # auto | csv | actilife-csv | geneactiv-csv | omgui-csv | wisdm | sp-sw-har | cwa | gt3x | geneactiv
+    format: str = "auto"
     acc_cols: tuple[str, ...] = ()  # e.g. ("ax", "ay", "az"); empty: detect common names
     gyr_cols: tuple[str, ...] = ()
     time_col: str | None = None  # None: detect a column named like time/timestamp
@@ -54,6 +55,8 @@ class IngestConfig:
     gyr_unit: str = "rad/s"  # rad/s | deg/s (of the input; output is always deg/s)
     delimiter: str = "auto"  # auto | , | \t | whitespace | ;
     header: str = "auto"  # auto | yes | no
+    skip_rows: int = 0  # preamble lines before the header (or data); 0 with auto header: detect a preamble
+    date_format: str = "auto"  # auto | ymd | mdy | dmy: order of the date in text times that are not ISO 8601
     label_col: str | None = None
     annotations: str | None = None  # CSV of segments: recording or subject, start, end, label
     annotation_units: str = "time"  # time | samples
@@ -72,6 +75,8 @@ class IngestConfig:
     jobs: int = 1
     overwrite: bool = False
     on_error: str = "stop"  # stop | skip
+    concat: bool = False  # files of one subject/device/session, in start-time order, become one recording
+    shard: str | None = None  # "K/N": ingest only this worker's share of the inputs (K = 1..N)
 
 
 @dataclass(frozen=True)

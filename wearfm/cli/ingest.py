@@ -28,7 +28,9 @@ from wearfm.errors import UnsupportedFormatError
 
 __all__ = ["ingest", "info"]
 
-Format = Literal["auto", "csv", "wisdm", "sp-sw-har", "cwa", "gt3x", "geneactiv"]
+Format = Literal[
+    "auto", "csv", "actilife-csv", "geneactiv-csv", "omgui-csv", "wisdm", "sp-sw-har", "cwa", "gt3x", "geneactiv"
+]
 
 
 def _cols(value: str | None) -> tuple[str, ...] | None:
@@ -57,6 +59,9 @@ def ingest(
     gyr_unit: Annotated[Literal["rad/s", "deg/s"] | None, typer.Option(help="Gyroscope unit of the input.")] = None,
     delimiter: Annotated[str | None, typer.Option(help="auto, ',', tab, ';' or whitespace.")] = None,
     header: Annotated[Literal["auto", "yes", "no"] | None, typer.Option(help="Whether line 1 is a header.")] = None,
+    skip_rows: Annotated[
+        int | None, typer.Option(help="Preamble lines before the header or data (0: detect a preamble).")
+    ] = None,
     label_col: Annotated[str | None, typer.Option(help="Label column (default: 'label' if present).")] = None,
     annotations: Annotated[
         Path | None, typer.Option(exists=True, dir_okay=False, help="CSV of labelled segments.")
@@ -74,6 +79,13 @@ def ingest(
         int | None, typer.Option("--jobs", "-j", help="Parallel jobs (threads for small files, processes for large).")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Rewrite outputs that are up to date.")] = False,
+    concat: Annotated[
+        bool, typer.Option(help="Join files of one subject/device/session, in start-time order, into one recording.")
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(help="K/N: ingest only worker K's share of N (then `wearfm manifest OUT` merges the parts)."),
+    ] = None,
     on_error: Annotated[Literal["stop", "skip"] | None, typer.Option(help="stop, or skip bad files (exit 0).")] = None,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
@@ -102,6 +114,7 @@ def ingest(
             delimiter=delimiter,
             header=header,
             label_col=label_col,
+            skip_rows=skip_rows,
             annotations=None if annotations is None else str(annotations),
             annotation_units=annotation_units,
             subject_from=subject_from,
@@ -114,6 +127,8 @@ def ingest(
             unsorted=unsorted,
             jobs=jobs,
             overwrite=overwrite or None,
+            concat=concat or None,
+            shard=shard,
             on_error=on_error,
         )
         show = not (quiet or json)

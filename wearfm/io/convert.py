@@ -30,7 +30,7 @@ __all__ = ["ConvertResult", "convert_file", "sha256_of"]
 
 log = logging.getLogger(__name__)
 
-_RUN_OPTIONS = ("jobs", "overwrite", "on_error", "chunk_rows")
+_RUN_OPTIONS = ("jobs", "overwrite", "on_error", "chunk_rows", "shard")  # not recorded: outputs do not depend on them
 _READ_WHOLE_BYTES = 8 << 20  # sources up to this size are read into memory once, then hashed and parsed from there
 
 

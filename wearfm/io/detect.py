@@ -39,6 +39,9 @@ READERS: dict[str, str] = {
     "geneactiv": "wearfm.io.geneactiv",
     "wisdm": "wearfm.io.wisdm",
     "sp-sw-har": "wearfm.io.spswhar",
+    "actilife-csv": "wearfm.io.actilife_csv",
+    "geneactiv-csv": "wearfm.io.geneactiv_csv",
+    "omgui-csv": "wearfm.io.omgui_csv",
     "csv": "wearfm.io.csv",
 }
 FORMATS = ("auto", *READERS)

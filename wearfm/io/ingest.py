@@ -22,15 +22,17 @@ from wearfm import errors as _errors
 from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, DataError, WearfmError
 from wearfm.io.annotations import Annotations, load_annotations
+from wearfm.io.concat import ConcatReader, group_key
 from wearfm.io.convert import ConvertResult, convert_file
 from wearfm.io.detect import FORMATS, detect_format, expand_inputs, read_head, reader_module
-from wearfm.io.manifest import MANIFEST_NAME, RecordingEntry, read_manifest, write_manifest
+from wearfm.io.manifest import MANIFEST_NAME, RecordingEntry, part_name, read_manifest, write_manifest
+from wearfm.io.shard import parse_shard, shard_of
 
 __all__ = ["IngestSummary", "Terminated", "ingest", "sigterm_raises", "subject_from_name"]
 
 log = logging.getLogger(__name__)
 
-_READER_MODULES = ["wearfm.io.csv", "wearfm.io.wisdm", "wearfm.io.spswhar"]
+_READER_MODULES = ["wearfm.io.csv", "wearfm.io.wisdm", "wearfm.io.spswhar", "wearfm.io.actilife_csv"]
 _THREAD_BELOW_BYTES = 32 << 20  # mean source size under which --jobs uses threads rather than processes
 # the temporary files of RecordingWriter (.<name>.parquet.<8 hex>.tmp) and write_manifest (.manifest.parquet.tmp)
 _TMP_NAME = re.compile(r"^\..+\.parquet(\.[0-9a-f]{8})?\.tmp$")
@@ -117,6 +119,7 @@ class _Job:
     companions: list[Path]
     subject: str = ""  # used when neither --subject-from nor the reader gives one
     subject_rule: str = "file name"
+    group: list[Path] = field(default_factory=list)  # --concat: every file of the recording (source first)
 
 
 # a day/part suffix of a file name: P01_day2, P01-part3, P01_session1, P01_visit2, P01_2024-05-01, ...
@@ -211,6 +214,8 @@ def _check(cfg: IngestConfig) -> None:
         raise ConfigError(f"jobs must be >= 1, got {cfg.jobs}")
     if cfg.max_gap_s <= 0:
         raise ConfigError(f"max_gap_s must be positive, got {cfg.max_gap_s}")
+    if cfg.shard is not None:
+        parse_shard(cfg.shard)
 
 
 def _resolve(files: list[Path]) -> dict[Path, Path]:
@@ -279,6 +284,44 @@ def _plan_jobs(
     return jobs
 
 
+def _concat_jobs(jobs: list[_Job], cfg: IngestConfig) -> list[_Job]:
+    """``--concat``: one job per group of files with the same subject, session, device and serial.
+
+    A group's recording takes the name of its first file in path order; its other files are hashed with it
+    (a change in any of them re-ingests the group). Files whose reader knows no subject stay on their own.
+    """
+    paired = [j for j in jobs if j.companions]
+    if paired:
+        raise ConfigError(
+            f"--concat cannot join files of the {paired[0].fmt} format, which pairs files itself "
+            f"({paired[0].source}); ingest without --concat"
+        )
+    groups: dict[tuple[str, ...], list[_Job]] = {}
+    alone: list[_Job] = []
+    for j in jobs:
+        key = group_key(j.source, reader_module(j.fmt), cfg)
+        if key is None:
+            alone.append(j)
+        else:
+            groups.setdefault((j.fmt, *key), []).append(j)
+    if alone:
+        log.warning(
+            "--concat: %d file(s) have no subject (e.g. %s) and stay separate recordings; pass --subject-from",
+            len(alone),
+            alone[0].source,
+        )
+    out = list(alone)
+    for members in groups.values():
+        members.sort(key=lambda j: str(j.source))
+        first = members[0]
+        if len(members) == 1:
+            out.append(first)
+            continue
+        files = [m.source for m in members]
+        out.append(_Job(first.source, first.fmt, first.stem, files[1:], group=files))
+    return out
+
+
 def _strip_ext(name: str) -> str:
     if name.lower().endswith(".gz"):
         name = name[:-3]
@@ -290,9 +333,12 @@ def _run_job(
 ) -> tuple[ConvertResult | None, tuple[str, str] | None]:
     """Worker body: convert one job; user errors come back as (exception class name, message)."""
     try:
+        reader: Any = reader_module(job.fmt)
+        if job.group:
+            reader = ConcatReader(job.group, reader)
         res = convert_file(
             job.source,
-            reader_module(job.fmt),
+            reader,
             out,
             job.stem,
             cfg,
@@ -350,10 +396,9 @@ def ingest(
     summary = IngestSummary(out=str(out), files=len(files))
     jobs = _plan_jobs(files, cfg, summary.errors, resolved, named)
     used = len(jobs) + sum(len(j.companions) for j in jobs)
+    if cfg.concat:
+        jobs = _concat_jobs(jobs, cfg)
     summary.ignored = len(files) - used - len(summary.errors)
-    summary.files = used + len(summary.errors)
-    planning_errors = len(summary.errors)
-    subject_warnings = _assign_subjects(jobs)
     if not jobs and not summary.errors:
         names = ", ".join(f.name for f in files[:3]) + (", ..." if len(files) > 3 else "")
         kind = "recording" if cfg.format == "auto" else f"{cfg.format} recording"
@@ -361,12 +406,24 @@ def ingest(
             f"none of the {len(files)} input file(s) ({names}) is a {kind}; name a file on its own to "
             "read it with --format, or choose another --format"
         )
+    # before sharding: a subject id must not depend on which files share a worker
+    subject_warnings = _assign_subjects(jobs)
+    manifest_name = MANIFEST_NAME
+    if cfg.shard is not None:  # this worker's share (wearfm.io.shard documents the rule)
+        shard_k, shard_n = parse_shard(cfg.shard)
+        manifest_name = part_name(shard_k, shard_n)
+        jobs = [j for j in jobs if shard_of(j.stem, shard_n) == shard_k]
+        summary.errors = [e for e in summary.errors if shard_of(e["file"], shard_n) == shard_k]
+        used = len(jobs) + sum(len(j.companions) for j in jobs)
+        log.info("shard %d/%d: %d of the inputs' recordings", shard_k, shard_n, len(jobs))
+    summary.files = used + len(summary.errors)
+    planning_errors = len(summary.errors)
     ann = load_annotations(cfg.annotations, cfg.annotation_units) if cfg.annotations else None
     if progress is not None:
         progress(0, len(jobs), "")
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale_tmp(out)
-    existing = read_manifest(out) if (out / MANIFEST_NAME).exists() else []
+    existing = read_manifest(out, manifest_name) if (out / manifest_name).exists() else []
     by_source: dict[str, list[RecordingEntry]] = {}
     for e in existing:
         by_source.setdefault(e.source_file, []).append(e)
@@ -385,6 +442,7 @@ def ingest(
             progress(len(results) + len(summary.errors) - planning_errors, len(jobs), str(job.source))
         return err is None or cfg.on_error == "skip"
 
+    finished = False
     try:
         if cfg.jobs == 1 or len(jobs) == 1:
             for job in jobs:
@@ -407,12 +465,20 @@ def ingest(
                 finally:  # after an error (or Ctrl-C) no queued job starts
                     for f in futs:
                         f.cancel()
+        finished = True
     finally:
         entries = [e for src, es in by_source.items() if src not in results for e in es]
         for res in results.values():
             entries.extend(res.entries)
         entries = [e for e in entries if (out / e.path).exists()]
-        if entries or existing:
+        if cfg.shard is not None:  # always written: an empty part still tells the merge this shard ran
+            state = {
+                "wearfm.shard": cfg.shard,
+                "wearfm.complete": "true" if finished and not summary.errors else "false",
+                "wearfm.errors": str(len(summary.errors)),
+            }
+            write_manifest(out, entries, manifest_name, state)
+        elif entries or existing:
             write_manifest(out, entries)
     defaulted: set[str] = set()  # stems of the jobs whose subject came from the file name
     stems = {str(j.source): j.stem for j in jobs}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -16,10 +17,21 @@ from wearfm.io.schema import GYR, read_metadata
 
 __all__ = [
     "MANIFEST_NAME", "RecordingEntry", "read_manifest", "write_manifest", "entry_from_file", "list_recordings",
-    "lacking_channels",
+    "lacking_channels", "part_name", "is_manifest_file",
 ]  # fmt: skip
 
 MANIFEST_NAME = "manifest.parquet"
+_PART = re.compile(r"^manifest\.shard-(\d+)-of-(\d+)\.parquet$")
+
+
+def part_name(k: int, n: int) -> str:
+    """File name of shard ``k`` of ``n``'s manifest part, e.g. ``manifest.shard-003-of-064.parquet``."""
+    return f"manifest.shard-{k:03d}-of-{n:03d}.parquet"
+
+
+def is_manifest_file(name: str) -> bool:
+    """Whether a file name is the manifest or a shard's manifest part (not a recording)."""
+    return name == MANIFEST_NAME or bool(_PART.match(name))
 
 
 @dataclass(frozen=True)
@@ -72,8 +84,16 @@ _MANIFEST_SCHEMA = pa.schema(
 )
 
 
-def write_manifest(root: str | Path, entries: list[RecordingEntry]) -> Path:
-    """Write ``manifest.parquet`` atomically in ``root``; entries are sorted by path."""
+def write_manifest(
+    root: str | Path,
+    entries: list[RecordingEntry],
+    name: str = MANIFEST_NAME,
+    metadata: dict[str, str] | None = None,
+) -> Path:
+    """Write ``manifest.parquet`` (or the file ``name``) atomically in ``root``; entries are sorted by path.
+
+    ``metadata``: key-value pairs stored in the Parquet schema (a shard part records its shard and state).
+    """
     root = Path(root)
     # a shallow dict per entry (dataclasses.asdict deep-copies every value: slow for thousands of entries)
     rows = [{f.name: getattr(e, f.name) for f in _FIELDS} for e in sorted(entries, key=lambda e: e.path)]
@@ -90,17 +110,18 @@ def write_manifest(root: str | Path, entries: list[RecordingEntry]) -> Path:
             arrays.append(pa.array(values, f.type))
         else:
             arrays.append(from_numpy(np.array(values, dtype=np.int64 if f.type == pa.int64() else np.float64), f.type))
-    table = pa.Table.from_arrays(arrays, schema=_MANIFEST_SCHEMA)
-    out = root / MANIFEST_NAME
-    tmp = root / f".{MANIFEST_NAME}.tmp"
+    schema = _MANIFEST_SCHEMA.with_metadata(metadata) if metadata else _MANIFEST_SCHEMA
+    table = pa.Table.from_arrays(arrays, schema=schema)
+    out = root / name
+    tmp = root / f".{name}.tmp"
     pq.write_table(table, tmp)
     tmp.replace(out)
     return out
 
 
-def read_manifest(root: str | Path) -> list[RecordingEntry]:
-    """Read a dataset's manifest; raise ``DataError`` if there is none."""
-    path = Path(root) / MANIFEST_NAME
+def read_manifest(root: str | Path, name: str = MANIFEST_NAME) -> list[RecordingEntry]:
+    """Read a dataset's manifest (or the manifest file ``name``); raise ``DataError`` if there is none."""
+    path = Path(root) / name
     if not path.exists():
         raise DataError(f"{root}: no {MANIFEST_NAME}; is this a dataset written by `wearfm ingest`?")
     out = []
@@ -154,7 +175,7 @@ def list_recordings(path: str | Path) -> tuple[Path, list[RecordingEntry]]:
         return p.parent, [entry_from_file(p, p.parent)]
     if (p / MANIFEST_NAME).exists():
         return p, read_manifest(p)
-    files = sorted(f for f in p.rglob("*.parquet") if f.name != MANIFEST_NAME and not f.name.startswith("."))
+    files = sorted(f for f in p.rglob("*.parquet") if not is_manifest_file(f.name) and not f.name.startswith("."))
     if not files:
         raise DataError(f"{p}: no recordings (.parquet files) found; create a dataset with `wearfm ingest`")
     return p, [entry_from_file(f, p) for f in files]
