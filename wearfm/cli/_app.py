@@ -101,11 +101,13 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def build_config(cls: type[C], config: Path | None, overrides: list[str] | None, **options: Any) -> C:
-    """Defaults -> ``--config`` file -> ``--set`` overrides -> explicit command options (non-None)."""
+def build_config(
+    cls: type[C], config: Path | None, overrides: list[str] | None, *, base: C | None = None, **options: Any
+) -> C:
+    """Defaults (or ``base``) -> ``--config`` file -> ``--set`` overrides -> explicit command options (non-None)."""
     from wearfm.config import apply_overrides, load_config
 
-    cfg = load_config(cls, config, overrides)
+    cfg = load_config(cls, config, overrides, base=base)
     return apply_overrides(cfg, {k: v for k, v in options.items() if v is not None})
 
 
