@@ -183,3 +183,25 @@ def test_signal_saves_exits_130_or_143_and_the_printed_command_resumes(tiny_data
     assert proc.returncode == 143, err
     assert "other settings" not in err
     assert load_checkpoint(out)["step"] > step
+
+
+def test_missing_channels_name_the_recordings_that_lack_them(tmp_path):
+    """acc+gyr on a dataset where one subject has no gyroscope: the message names that recording and suggests
+    the channels every recording has, not the ones asked for."""
+    from tests.train.synth import T0, make_accel, write_recording
+    from wearfm.io.manifest import entry_from_file, write_manifest
+
+    root = tmp_path / "mixed"
+    root.mkdir()
+    paths = [
+        write_recording(root / "a.parquet", make_accel(30, 30.0, "walk", 0, True), hz=30.0, subject="1600"),
+        write_recording(root / "b.parquet", make_accel(30, 30.0, "walk", 1, False), hz=30.0, subject="1607",
+                        start_ns=T0 + 10**12),
+    ]  # fmt: skip
+    write_manifest(root, [entry_from_file(p, root) for p in paths])
+    r = _run(root, *TINY, "--channels", "acc+gyr", "--max-steps", 1, "--out", tmp_path / "o")
+    assert r.exit_code == 1
+    line = " ".join(r.output.split())
+    assert "1 of 2 recording(s) lack channels acc+gyr" in line, line
+    assert "b.parquet (subject 1607: acc)" in line and "a.parquet" not in line
+    assert "use --channels acc," in line and "--channels acc+gyr" not in line
