@@ -108,7 +108,9 @@ def _pretrain(
     out = Path(cfg.out)
     resume_from = (out if resume is True else Path(resume)) if resume else None
     if resume_from is None and (out / ckpt.CHECKPOINT_FILE).exists():
-        raise ConfigError(f"{out} already holds a run (checkpoint.pt); pass --resume to continue or pick another --out")
+        raise ConfigError(
+            f"{out} already holds a run (checkpoint.pt); pass --resume {out} to continue it or pick another --out"
+        )
     device = dist.device
     # Seed once; each rank draws different augmentations (DDP copies rank 0's initial weights anyway).
     random.seed(cfg.seed + dist.rank)
