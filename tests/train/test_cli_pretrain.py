@@ -205,3 +205,20 @@ def test_missing_channels_name_the_recordings_that_lack_them(tmp_path):
     assert "1 of 2 recording(s) lack channels acc+gyr" in line, line
     assert "b.parquet (subject 1607: acc)" in line and "a.parquet" not in line
     assert "use --channels acc," in line and "--channels acc+gyr" not in line
+
+
+def test_resume_without_config_json_uses_the_checkpoints_settings(tiny_dataset, tmp_path):
+    """A run killed before writing config.json still resumes with its own settings (kept in checkpoint.pt)."""
+    from wearfm.config import PretrainConfig
+    from wearfm.train import pretrain
+
+    out = tmp_path / "killed"
+    cfg = PretrainConfig(
+        data=str(tiny_dataset), out=str(out), encoder="resnet1d_tiny", rate_hz=15.0, window_s=4.0, batch_size=4,
+        max_steps=2, device="cpu",
+    )  # fmt: skip
+    pretrain(cfg, stop_at=1)
+    (out / "config.json").unlink()
+    r = _run("--resume", out / "checkpoint.pt", "-q")
+    assert r.exit_code == 0, r.output
+    assert load_checkpoint(out)["step"] == 2 and load_checkpoint(out)["config"]["rate_hz"] == 15.0
