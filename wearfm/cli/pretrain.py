@@ -6,7 +6,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,6 +22,9 @@ from wearfm.cli._app import (
     setup_logging,
     user_errors,
 )
+
+if TYPE_CHECKING:
+    from wearfm.config import PretrainConfig
 
 __all__ = ["pretrain_cmd", "resume_command", "EXIT_CODES"]
 
@@ -169,7 +172,8 @@ def resume_command(run_dir: Path) -> str:
     return f"wearfm pretrain --resume {shlex.quote(str(run_dir))}"
 
 
-def _refuse_fixed_changes(base: Any, cfg: Any, source: Path) -> None:
+def _refuse_fixed_changes(base: PretrainConfig, cfg: PretrainConfig, source: Path) -> None:
+    """Raise ``ConfigError`` naming each option that would change the model or data order of a resumed run."""
     from wearfm.config import to_dict
     from wearfm.errors import ConfigError
     from wearfm.train.runinfo import resume_changes
