@@ -242,15 +242,17 @@ def from_dict(cls: type[C], data: dict[str, Any]) -> C:
     return apply_overrides(cls(), _flatten(data))  # type: ignore[call-arg]
 
 
-def load_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | None = None) -> C:
-    """Defaults, then a TOML/JSON file, then ``key=value`` overrides (dotted keys for sections).
+def load_config(
+    cls: type[C], path: str | Path | None = None, overrides: list[str] | None = None, *, base: C | None = None
+) -> C:
+    """Defaults (or ``base``), then a TOML/JSON file, then ``key=value`` overrides (dotted keys for sections).
 
     Examples:
         >>> cfg = load_config(PretrainConfig, overrides=["batch_size=8", "relcon.within_candidates=5"])
         >>> cfg.batch_size, cfg.relcon.within_candidates
         (8, 5)
     """
-    cfg = cls()  # type: ignore[call-arg]
+    cfg = base if base is not None else cls()  # type: ignore[call-arg]
     if path is not None:
         p = Path(path)
         if not p.exists():

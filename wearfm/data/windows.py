@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from wearfm.data.resample import resample
 from wearfm.errors import DataError
 from wearfm.io.manifest import RecordingEntry, lacking_channels, list_recordings
-from wearfm.io.schema import resolve_channels
+from wearfm.io.schema import CHANNEL_GROUPS, resolve_channels
 
 __all__ = ["WindowSet", "load_windows", "channel_stats"]
 
@@ -102,6 +102,35 @@ def channel_stats(ws: WindowSet) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
 
 
+def _lacking_message(entries: list[RecordingEntry], missing: list[RecordingEntry], cols: tuple[str, ...]) -> str:
+    """Name the recordings that lack ``cols`` (with what each has) and the channels every recording shares."""
+    shown = "; ".join(
+        f"{e.path} (subject {e.subject}: {channel_spec(e.channels) or 'no channels'})" for e in missing[:5]
+    )
+    more = f"; and {len(missing) - 5} more" if len(missing) > 5 else ""
+    shared = [c for c in cols if all(c in e.channels for e in entries)] or [
+        c for c in entries[0].channels if all(c in e.channels for e in entries)
+    ]
+    advice = (
+        f"every recording has {channel_spec(tuple(shared))}: use --channels {channel_spec(tuple(shared))}, or "
+        "leave those recordings out of the dataset"
+        if shared
+        else "no channel is in every recording; leave those recordings out of the dataset"
+    )
+    return (
+        f"{len(missing)} of {len(entries)} recording(s) lack channels {channel_spec(cols)} "
+        f"({', '.join(c for c in cols)}): {shown}{more}; {advice}"
+    )
+
+
+def channel_spec(cols: tuple[str, ...]) -> str:
+    """The shortest ``--channels`` value for ``cols``: 'acc', 'gyr', 'acc+gyr', else a comma list."""
+    for name, group in CHANNEL_GROUPS.items():
+        if set(cols) == set(group):
+            return name
+    return ",".join(cols)
+
+
 def load_windows(
     dataset: str | Path,
     *,
@@ -135,10 +164,7 @@ def load_windows(
     root, entries = list_recordings(dataset)
     missing = lacking_channels(entries, cols)
     if missing:
-        raise DataError(
-            f"{len(missing)} recording(s) lack channels {list(cols)} (e.g. {missing[0].path}); "
-            f"choose --channels from what the data has: {list(entries[0].channels)}"
-        )
+        raise DataError(_lacking_message(entries, missing, cols))
     key = _cache_key(entries, rate_hz, cols, max_gap_s)
     cached = _load_cache(cache_dir, key) if cache_dir else None
     if cached is not None:
