@@ -73,6 +73,13 @@ def ingest(
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Rewrite outputs that are up to date.")] = False,
     on_error: Annotated[Literal["stop", "skip"] | None, typer.Option(help="stop, or skip bad files.")] = None,
+    calibrate: Annotated[
+        bool, typer.Option("--calibrate", help="Gravity autocalibration (van Hees 2014) of each recording.")
+    ] = False,
+    nonwear: Annotated[
+        Literal["keep", "mark", "drop"] | None,
+        typer.Option(help="Non-wear: keep (no check), mark (a nonwear column), drop (split recordings there)."),
+    ] = None,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
     config: ConfigOpt = None,
@@ -113,6 +120,8 @@ def ingest(
             jobs=jobs,
             overwrite=overwrite or None,
             on_error=on_error,
+            calibrate=calibrate or None,
+            nonwear=nonwear,
         )
         show = not (quiet or json)
         with Progress(

@@ -21,6 +21,7 @@ from wearfm.io.annotations import Annotations, load_annotations
 from wearfm.io.convert import ConvertResult, convert_file
 from wearfm.io.detect import FORMATS, detect_format, expand_inputs, read_head, reader_module
 from wearfm.io.manifest import MANIFEST_NAME, RecordingEntry, read_manifest, write_manifest
+from wearfm.io.preprocess import check_signal_options, needs_signal_pass, preprocess_recording
 
 __all__ = ["IngestSummary", "ingest"]
 
@@ -68,6 +69,7 @@ def _check(cfg: IngestConfig) -> None:
         raise ConfigError(f"jobs must be >= 1, got {cfg.jobs}")
     if cfg.max_gap_s <= 0:
         raise ConfigError(f"max_gap_s must be positive, got {cfg.max_gap_s}")
+    check_signal_options(cfg)
 
 
 def _resolve(files: list[Path]) -> dict[Path, Path]:
@@ -148,6 +150,9 @@ def _run_job(
             annotations=ann,
             previous=previous,
         )
+        if needs_signal_pass(cfg) and not res.skipped:  # calibration, non-wear, clipping: see io/preprocess.py
+            res.entries = [n for e in res.entries for n in preprocess_recording(out / e.path, cfg, e, out)]
+            res.rows = sum(e.samples for e in res.entries)
         return res, None
     except (WearfmError, OSError) as e:
         return None, (type(e).__name__, str(e) or type(e).__name__)
