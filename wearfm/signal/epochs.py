@@ -107,9 +107,7 @@ class EpochAccumulator:
         return EpochStats(self.origin_ns, self.epoch_ns, count, mean, np.sqrt(var), rng)
 
 
-def epoch_stats(
-    xyz: np.ndarray, rate_hz: float, epoch_s: float = 10.0, t_ns: np.ndarray | None = None
-) -> EpochStats:
+def epoch_stats(xyz: np.ndarray, rate_hz: float, epoch_s: float = 10.0, t_ns: np.ndarray | None = None) -> EpochStats:
     """:class:`EpochStats` of a whole (N, C) array, timed by ``t_ns`` or by ``rate_hz`` from 0.
 
     Examples:
