@@ -74,7 +74,7 @@ def dataset_qc(dataset: str | Path) -> dict[str, Any]:
         nw = meta.get("nonwear") or None
         clip = meta.get("clipping") or None
         dropped = nw.get("dropped_s") if nw else None
-        if dropped is not None:
+        if nw and dropped is not None:
             dropped_by_parent[(e.source_file, str(nw.get("part_of")))] = float(dropped)
         rows.append(
             RecordingQC(

@@ -38,14 +38,15 @@ def qc(
     if quiet:
         return
     t = Table(title=f"qc {dataset}", title_justify="left")
+    width = max((len(r["path"]) for r in report["recordings"]), default=9)
+    t.add_column("recording", no_wrap=True, min_width=min(width, 60))
     for col, just in [
-        ("recording", "left"),
         ("subject", "left"),
         ("device", "left"),
         ("days", "right"),
         ("wear h", "right"),
         ("non-wear h", "right"),
-        ("calib. error mg", "right"),
+        ("calibration error mg", "right"),
         ("clipped", "right"),
         ("gaps", "right"),
         ("rate Hz (nominal)", "right"),

@@ -89,6 +89,12 @@ def write_manifest(root: str | Path, entries: list[RecordingEntry]) -> Path:
         values = [r[f.name] for r in rows]
         if f.type == pa.string():
             arrays.append(strings(values))
+        elif any(v is None for v in values) and f.type == pa.float64():  # e.g. wear_s of unchecked recordings
+            valid = np.array([v is not None for v in values], dtype=bool)
+            nums = np.array([0.0 if v is None else v for v in values], dtype=np.float64)
+            bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+            nulls = int(len(valid) - valid.sum())
+            arrays.append(pa.Array.from_buffers(f.type, len(nums), [bitmap, pa.py_buffer(nums)], null_count=nulls))
         elif any(v is None for v in values):  # nulls: only Arrow's converter keeps them
             arrays.append(pa.array(values, f.type))
         else:

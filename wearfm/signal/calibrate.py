@@ -186,7 +186,8 @@ def apply_calibration(
         if temperature is None:
             raise ValueError("this fit has a temperature term; pass the temperature of every sample")
         out += (np.asarray(temperature, np.float64)[:, None] - (fit.temp_ref or 0.0)) * np.asarray(fit.temp_coef)
-    return out.astype(dtype, copy=False)
+    result: np.ndarray = out.astype(dtype, copy=False)
+    return result
 
 
 def calibrate_gravity(
