@@ -10,6 +10,7 @@ non-wear is found; pass 2 rewrites the file atomically with calibrated values, a
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -58,10 +59,19 @@ def _times(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(arr.cast(pa.int64()).to_numpy(), dtype=np.int64)
 
 
+def _batches(pf: pq.ParquetFile, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """The file's rows in batches of at most ``_BATCH_ROWS``, one row group in memory at a time.
+
+    (``ParquetFile.iter_batches`` keeps the buffers of row groups already read: memory grows with the file.)
+    """
+    for i in range(pf.metadata.num_row_groups):
+        yield from pf.read_row_group(i, columns=columns).to_batches(max_chunksize=_BATCH_ROWS)
+
+
 def _pass1(pf: pq.ParquetFile, epoch_s: float) -> tuple[EpochStats, int]:
     acc: EpochAccumulator | None = None
     last = 0
-    for batch in pf.iter_batches(batch_size=_BATCH_ROWS, columns=["time", *ACC]):
+    for batch in _batches(pf, ["time", *ACC]):
         t = _times(batch.column(0))
         if acc is None:
             acc = EpochAccumulator(int(t[0]), epoch_s)
@@ -161,7 +171,7 @@ def preprocess_recording(path: Path, cfg: IngestConfig, entry: RecordingEntry, r
     current: _Piece | None = None
     drop = cfg.nonwear == "drop"
     try:
-        for batch in pf.iter_batches(batch_size=_BATCH_ROWS):
+        for batch in _batches(pf):
             table = pa.Table.from_batches([batch])
             t = _times(table.column("time"))
             raw = np.column_stack([table.column(c).to_numpy() for c in ACC])
