@@ -348,7 +348,7 @@ def _support(task: Task) -> dict[str, int]:
     if task.regression:
         return {}
     counts = np.bincount(task.y_test.astype(np.int64), minlength=len(task.classes))
-    return {c: int(n) for c, n in zip(task.classes, counts)}
+    return {c: int(n) for c, n in zip(task.classes, counts, strict=False)}
 
 
 def _evaluate(enc: ResolvedEncoder, ws: WindowSet, task: Task, cfg: ProbeConfig) -> list[EncoderResult]:
