@@ -20,6 +20,7 @@ import tomllib
 from wearfm.errors import ConfigError
 
 __all__ = [
+    "SignalConfig",
     "IngestConfig",
     "SimCLRConfig",
     "RelConConfig",
@@ -36,6 +37,22 @@ __all__ = [
 ]
 
 C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class SignalConfig:
+    """Thresholds of the ingest-time signal checks (see docs/preprocessing.md for their sources)."""
+
+    epoch_s: float = 10.0  # still/non-wear decisions are made on epochs of this length (GGIR, actipy: 10 s)
+    calib_sd_g: float = 0.013  # still epoch for calibration: every axis SD below this (van Hees 2014, GGIR)
+    calib_sphere_g: float = 0.3  # still means must reach beyond +-this on both sides of every axis (GGIR)
+    calib_min_points: int = 50  # fewest still epochs to fit (actipy calib_min_samples)
+    calib_max_error_g: float = 0.01  # refuse a fit whose error after is not below this (GGIR, actipy: 10 mg)
+    calib_max_iter: int = 1000
+    nonwear_sd_g: float = 0.015  # still epoch for non-wear: every axis SD below this (actipy flag_nonwear)
+    nonwear_range_g: float | None = None  # also every axis range below this (GGIR-like guard; off)
+    nonwear_min_minutes: float = 90.0  # still runs at least this long are non-wear (actipy: 90 min)
+    clip_fraction: float = 0.99  # a sample is clipped when an axis reaches this share of device_range_g
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,9 @@ class IngestConfig:
     on_error: str = "stop"  # stop | skip
     concat: bool = False  # files of one subject/device/session, in start-time order, become one recording
     shard: str | None = None  # "K/N": ingest only this worker's share of the inputs (K = 1..N)
+    calibrate: bool = False  # gravity autocalibration (van Hees 2014) of each written recording
+    nonwear: str = "keep"  # keep | mark (a `nonwear` column) | drop (split recordings at non-wear)
+    signal: SignalConfig = field(default_factory=SignalConfig)
 
 
 @dataclass(frozen=True)
@@ -170,6 +190,7 @@ class PretrainConfig:
     compile: bool = False
     num_workers: int = 0
     cache_dir: str | None = None  # keep resampled recordings here and memory-map them (built once)
+    nonwear: str = "skip"  # skip | keep: windows overlapping non-wear marked at ingest
     ckpt_every: int = 500
     # also keep the method's outputs (encoder.pt or distance.pt) every N steps in snapshots/stepNNNNNN/, to pick
     # the number of steps on validation subjects afterwards; None: only the final ones
@@ -209,6 +230,7 @@ class ProbeConfig:
     finetune_steps: int = 100  # --finetune and supervised:<name>: optimiser steps on the shots
     finetune_lr: float = 1e-3
     jobs: int = -1  # logreg: inner-CV fits run in parallel on this many processes (-1: all cores; 1: none)
+    nonwear: str = "skip"  # skip | keep: windows overlapping non-wear marked at ingest
 
 
 @dataclass(frozen=True)

@@ -261,6 +261,28 @@ def test_run_removes_stale_temporary_files_of_its_naming(tmp_path):
     assert not any(p.exists() for p in stale) and all(p.exists() for p in keep)
 
 
+def test_shard_worker_removes_only_its_own_temporary_files(tmp_path):
+    from dataclasses import replace
+
+    from wearfm.io.shard import shard_of
+
+    (tmp_path / "in").mkdir()
+    names = [f"rec{i}" for i in range(8)]
+    for n in names:
+        write_csv(tmp_path / "in" / f"{n}.csv")
+    mine = [n for n in names if shard_of(n, 2) == 1]
+    other = [n for n in names if shard_of(n, 2) == 2]
+    assert mine and other
+    out = tmp_path / "out"
+    out.mkdir()
+    tmp = {n: out / f".{n}.parquet.0123abcd.tmp" for n in names}  # as a writer of either worker names them
+    for p in tmp.values():
+        p.write_bytes(b"PAR1 in progress")
+    ingest(tmp_path / "in", out, replace(CFG, shard="1/2"))
+    assert not any(tmp[n].exists() for n in mine)
+    assert all(tmp[n].exists() for n in other)  # the other worker may still be writing them
+
+
 def test_subject_from_name_strips_day_and_part_suffixes():
     from wearfm.io.ingest import subject_from_name
 

@@ -6,6 +6,7 @@ from wearfm.cli._app import app
 from wearfm.cli import quickstart as _quickstart  # noqa: F401, E402
 from wearfm.cli import ingest as _ingest  # noqa: F401, E402  (ingest, info)
 from wearfm.cli import manifest as _manifest  # noqa: F401, E402
+from wearfm.cli import qc as _qc  # noqa: F401, E402
 from wearfm.cli import pair as _pair  # noqa: F401, E402
 from wearfm.cli import pretrain as _pretrain  # noqa: F401, E402
 from wearfm.cli import probe as _probe  # noqa: F401, E402

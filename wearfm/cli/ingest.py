@@ -87,6 +87,13 @@ def ingest(
         typer.Option(help="K/N: ingest only worker K's share of N (then `wearfm manifest OUT` merges the parts)."),
     ] = None,
     on_error: Annotated[Literal["stop", "skip"] | None, typer.Option(help="stop, or skip bad files (exit 0).")] = None,
+    calibrate: Annotated[
+        bool, typer.Option("--calibrate", help="Gravity autocalibration (van Hees 2014) of each recording.")
+    ] = False,
+    nonwear: Annotated[
+        Literal["keep", "mark", "drop"] | None,
+        typer.Option(help="Non-wear: keep (no check), mark (a nonwear column), drop (split recordings there)."),
+    ] = None,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
     config: ConfigOpt = None,
@@ -130,6 +137,8 @@ def ingest(
             concat=concat or None,
             shard=shard,
             on_error=on_error,
+            calibrate=calibrate or None,
+            nonwear=nonwear,
         )
         show = not (quiet or json)
         with Progress(

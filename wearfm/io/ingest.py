@@ -26,6 +26,7 @@ from wearfm.io.concat import ConcatReader, group_key
 from wearfm.io.convert import ConvertResult, convert_file
 from wearfm.io.detect import FORMATS, detect_format, expand_inputs, read_head, reader_module
 from wearfm.io.manifest import MANIFEST_NAME, RecordingEntry, part_name, read_manifest, write_manifest
+from wearfm.io.preprocess import check_signal_options, needs_signal_pass, preprocess_recording
 from wearfm.io.shard import parse_shard, shard_of
 
 __all__ = ["IngestSummary", "Terminated", "ingest", "sigterm_raises", "subject_from_name"]
@@ -68,21 +69,28 @@ def _worker_init() -> None:
     signal.signal(signal.SIGTERM, _raise_terminated)
 
 
-def _remove_stale_tmp(out: Path) -> None:
+def _remove_stale_tmp(out: Path, stems: list[str] | None = None) -> None:
     """Remove temporary files of this naming that an ingest killed before its clean-up left in ``out``.
 
     One ingest writes to one output folder at a time (its manifest is rewritten at the end), so a temporary
-    file found when a run starts belongs to no running writer.
+    file found when a run starts belongs to no running writer. Shard workers (``--shard``) share the folder:
+    each passes the ``stems`` of its own recordings and removes only their temporary files.
     """
+    mine = None if stems is None else {(Path(s).parent.as_posix(), Path(s).name) for s in stems}
     n, size = 0, 0
     for p in out.rglob(".*.tmp"):
-        if _TMP_NAME.match(p.name) and p.is_file():
-            try:
-                size += p.stat().st_size
-                p.unlink()
-                n += 1
-            except FileNotFoundError:
+        if not (_TMP_NAME.match(p.name) and p.is_file()):
+            continue
+        if mine is not None:
+            folder = p.parent.relative_to(out).as_posix()
+            if not any(f == folder and p.name[1:].startswith(name + ".") for f, name in mine):
                 continue
+        try:
+            size += p.stat().st_size
+            p.unlink()
+            n += 1
+        except FileNotFoundError:
+            continue
     if n:
         log.info("removed %d temporary file(s) (%.1f MB) left by an interrupted ingest in %s", n, size / 1e6, out)
 
@@ -216,6 +224,7 @@ def _check(cfg: IngestConfig) -> None:
         raise ConfigError(f"max_gap_s must be positive, got {cfg.max_gap_s}")
     if cfg.shard is not None:
         parse_shard(cfg.shard)
+    check_signal_options(cfg)
 
 
 def _resolve(files: list[Path]) -> dict[Path, Path]:
@@ -347,6 +356,9 @@ def _run_job(
             previous=previous,
             default_subject=(job.subject, job.subject_rule) if job.subject else None,
         )
+        if needs_signal_pass(cfg) and not res.skipped:  # calibration, non-wear, clipping: see io/preprocess.py
+            res.entries = [n for e in res.entries for n in preprocess_recording(out / e.path, cfg, e, out)]
+            res.rows = sum(e.samples for e in res.entries)
         return res, None
     except (WearfmError, OSError) as e:
         return None, (type(e).__name__, str(e) or type(e).__name__)
@@ -422,7 +434,7 @@ def ingest(
     if progress is not None:
         progress(0, len(jobs), "")
     out.mkdir(parents=True, exist_ok=True)
-    _remove_stale_tmp(out)
+    _remove_stale_tmp(out, None if cfg.shard is None else [j.stem for j in jobs])
     existing = read_manifest(out, manifest_name) if (out / manifest_name).exists() else []
     by_source: dict[str, list[RecordingEntry]] = {}
     for e in existing:

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from wearfm.errors import DataError
 from wearfm.io._arrow import from_numpy, strings
-from wearfm.io.schema import GYR, read_metadata
+from wearfm.io.schema import GYR, NON_CHANNEL_COLUMNS, read_metadata
 
 __all__ = [
     "MANIFEST_NAME", "RecordingEntry", "read_manifest", "write_manifest", "entry_from_file", "list_recordings",
@@ -39,7 +39,8 @@ class RecordingEntry:
     """One recording of a dataset, as listed in ``manifest.parquet``.
 
     ``path`` is relative to the dataset folder; ``start_ns`` is the first timestamp (ns, same reference as
-    the file's ``time`` column); ``label_counts`` maps label -> number of samples.
+    the file's ``time`` column); ``label_counts`` maps label -> number of samples. ``wear_s`` and
+    ``nonwear_s`` are set when ingest checked for non-wear (``--nonwear mark|drop``), else None.
     """
 
     path: str
@@ -56,6 +57,8 @@ class RecordingEntry:
     source_file: str = ""
     source_sha256: str = ""
     subject_source: str = ""  # how `subject` was assigned (see wearfm.io.schema.METADATA_KEYS); "" if unknown
+    wear_s: float | None = None
+    nonwear_s: float | None = None
 
     @property
     def has_gyr(self) -> bool:
@@ -80,6 +83,8 @@ _MANIFEST_SCHEMA = pa.schema(
         ("source_file", pa.string()),
         ("source_sha256", pa.string()),
         ("subject_source", pa.string()),
+        ("wear_s", pa.float64()),
+        ("nonwear_s", pa.float64()),
     ]
 )
 
@@ -106,6 +111,12 @@ def write_manifest(
         values = [r[f.name] for r in rows]
         if f.type == pa.string():
             arrays.append(strings(values))
+        elif any(v is None for v in values) and f.type == pa.float64():  # e.g. wear_s of unchecked recordings
+            valid = np.array([v is not None for v in values], dtype=bool)
+            nums = np.array([0.0 if v is None else v for v in values], dtype=np.float64)
+            bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+            nulls = int(len(valid) - valid.sum())
+            arrays.append(pa.Array.from_buffers(f.type, len(nums), [bitmap, pa.py_buffer(nums)], null_count=nulls))
         elif any(v is None for v in values):  # nulls: only Arrow's converter keeps them
             arrays.append(pa.array(values, f.type))
         else:
@@ -126,6 +137,7 @@ def read_manifest(root: str | Path, name: str = MANIFEST_NAME) -> list[Recording
         raise DataError(f"{root}: no {MANIFEST_NAME}; is this a dataset written by `wearfm ingest`?")
     out = []
     for r in pq.ParquetFile(path).read().to_pylist():  # not read_table: it imports pyarrow.dataset and pandas
+        # manifests written before wear_s/nonwear_s existed lack them: the fields' defaults (None) apply
         r["channels"] = tuple(c for c in r["channels"].split(",") if c)
         r["label_counts"] = json.loads(r["label_counts"] or "{}")
         r["subject_source"] = r.get("subject_source") or ""  # manifests written before the column existed
@@ -154,12 +166,18 @@ def entry_from_file(path: str | Path, root: str | Path | None = None) -> Recordi
         duration_s=duration,
         samples=int(meta["rows"]),
         sample_rate_hz=float(meta.get("sample_rate_measured_hz") or 0.0),
-        channels=tuple(c for c in meta["columns"] if c not in ("time", "label")),
+        channels=tuple(c for c in meta["columns"] if c not in NON_CHANNEL_COLUMNS),
         label_counts=counts,
         source_file=str(meta.get("source_file", "")),
         source_sha256=str(meta.get("source_sha256", "")),
         subject_source=str(meta.get("subject_source", "")),
+        wear_s=_get(meta.get("nonwear"), "wear_s"),
+        nonwear_s=_get(meta.get("nonwear"), "nonwear_s"),
     )
+
+
+def _get(d: object, key: str) -> float | None:
+    return float(d[key]) if isinstance(d, dict) and d.get(key) is not None else None
 
 
 def list_recordings(path: str | Path) -> tuple[Path, list[RecordingEntry]]:

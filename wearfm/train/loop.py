@@ -323,7 +323,13 @@ def _load(cfg: PretrainConfig) -> WindowSet:
     if window < 1:
         raise ConfigError(f"window {cfg.window_s} s is shorter than one sample at {cfg.rate_hz:g} Hz")
     return load_windows(
-        cfg.data, rate_hz=cfg.rate_hz, window=window, channels=cfg.channels, stride=stride, cache_dir=cfg.cache_dir
+        cfg.data,
+        rate_hz=cfg.rate_hz,
+        window=window,
+        channels=cfg.channels,
+        stride=stride,
+        cache_dir=cfg.cache_dir,
+        nonwear=cfg.nonwear,
     )
 
 

@@ -181,6 +181,7 @@ def write_run_files(
             "recordings": len(ws.entries),
             "subjects": len(ws.subjects),
             "windows": len(ws),
+            "nonwear_skipped": ws.nonwear_skipped,
             "window_samples": ws.window,
             "rate_hz": ws.rate_hz,
             "channels": list(ws.channels),
