@@ -107,8 +107,14 @@ def save_encoder(model: EmbeddingModel, path: str | Path, config: dict[str, Any]
     spec = dataclasses.asdict(model.spec)
     spec["channels"] = list(spec["channels"])
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    obj = {"format": _FORMAT, "format_version": 1, "spec": spec, "state_dict": state, "config": config or {},
-           "wearfm_version": __version__}
+    obj = {
+        "format": _FORMAT,
+        "format_version": 1,
+        "spec": spec,
+        "state_dict": state,
+        "config": config or {},
+        "wearfm_version": __version__,
+    }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(obj, tmp)
     tmp.replace(path)
