@@ -156,7 +156,7 @@ def load_windows(
         label_purity: a window is labelled only if one label covers at least this share of its samples.
         max_gap_s: gaps longer than this split segments (windows never cross them).
         cache_dir: if given, the resampled array is stored there once and memory-mapped afterwards.
-        nonwear: 'skip' leaves out windows that overlap non-wear found at ingest (``--nonwear mark``);
+        nonwear: 'skip' leaves out windows that overlap non-wear found at ingest (``wearfm ingest --nonwear mark``);
             'keep' keeps them.
 
     Raises:
