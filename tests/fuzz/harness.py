@@ -24,6 +24,7 @@ import random
 import shutil
 import signal
 import traceback
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -478,7 +479,10 @@ def run_case(c: Case, work: Path, time_limit: float = 20.0) -> Outcome:
     t0 = time.perf_counter()
     kind, detail, summary = "ok", "", None
     try:
-        summary = ingest([src], out, cfg)
+        with warnings.catch_warnings():
+            # a numeric warning (invalid cast, overflow) means a value was silently corrupted
+            warnings.simplefilter("error", RuntimeWarning)
+            summary = ingest([src], out, cfg)
     except _Timeout:
         kind, detail = "hang", f"over {time_limit:.0f} s"
     except MemoryError:
@@ -488,6 +492,9 @@ def run_case(c: Case, work: Path, time_limit: float = 20.0) -> Outcome:
         if "\n" in detail.strip():
             kind = "traceback"
             detail = "multi-line message: " + detail
+    except RuntimeWarning as e:
+        kind = "invariant"
+        detail = f"RuntimeWarning: {e} | " + traceback.format_exc(limit=-2).replace("\n", " | ")[-400:]
     except Exception as e:  # noqa: BLE001 - every other exception is a defect to report
         kind = "traceback"
         detail = f"{type(e).__name__}: {e} | " + traceback.format_exc(limit=-3).replace("\n", " | ")[-600:]

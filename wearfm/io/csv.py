@@ -403,7 +403,7 @@ def _iterate(
                 bad = ~np.isfinite(tv)
                 line = row0 + int(np.argmax(bad)) + 1 + plan.header
                 raise DataError(f"{path}: line {line}: time value is missing or not a number; fix or remove the line")
-            t = to_ns(tv, UNIT_NS[time_unit])
+            t = to_ns(tv, UNIT_NS[time_unit], path, row0 + 1 + plan.header)
         else:
             counters["time_unit"] = "iso"
             t = parse_iso(batch.column(plan.time), path, row0 + 1 + plan.header)
