@@ -218,3 +218,10 @@ def test_failed_ingest_keeps_earlier_recordings(tmp_path: Path) -> None:
     assert (out / "good.parquet").read_bytes() == before
     assert pq.read_table(out / "manifest.parquet").num_rows == 1
     assert not [q for q in out.iterdir() if q.name.endswith(".tmp")]
+
+
+def test_spswhar_missing_timestamp(tmp_path: Path) -> None:
+    p = tmp_path / "s01_01_sw.csv"
+    p.write_text("x_acc,y_acc,z_acc,x_gyro,y_gyro,z_gyro,timestamp,label\n0.0,0.0,0.0,0,0,0,,SEATED\n")
+    with pytest.raises(DataError, match="line 2: time value is missing"):
+        ingest([p], tmp_path / "out", IngestConfig(format="sp-sw-har"))

@@ -146,6 +146,9 @@ def start_ns(cfg: IngestConfig, path: Path) -> int:
 
 def parse_iso(col: pa.Array, path: Path, line0: int) -> np.ndarray:
     """ISO 8601 strings -> int64 ns (offsets converted to UTC); names the first bad line (``line0`` is row 0's)."""
+    if col.null_count:  # an empty time would become NaN, then an arbitrary int64
+        line = line0 + int(np.argmax(np.asarray(col.is_null().to_numpy(zero_copy_only=False))))
+        raise DataError(f"{path}: line {line}: time value is missing; fix or remove the line")
     for tp in (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")):
         try:
             return np.asarray(pc.cast(col, tp).cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
