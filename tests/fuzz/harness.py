@@ -272,6 +272,8 @@ def _gt3x_ops() -> list[Mutator]:
                 return "no log.bin"
             a = bytearray(m["log.bin"])
             seps = [i for i in range(0, min(len(a), 200_000)) if a[i] == 0x1E]
+            if not seps:
+                return "log.bin without records"
             i = r.choice(seps)
             field, val = r.choice(((6, b"\xff\xff"), (6, b"\x00\x00"), (2, b"\xff\xff\xff\xff"), (1, b"\x00"), (1, b"\x1b")))
             a[i + field : i + field + len(val)] = val
@@ -285,6 +287,8 @@ def _gt3x_ops() -> list[Mutator]:
             key = r.choice(("Sample Rate", "Start Date", "Last Sample Time", "Acceleration Scale", "Acceleration Max",
                             "TimeZone", "Serial Number", "Device Type", "Firmware"))
             val = r.choice(("0", "-1", "nan", "inf", "1e308", "99999999999999999999999", "", "abc", "\x00"))
+            if "info.txt" not in m:
+                return "no info.txt"
             lines = m["info.txt"].decode("utf-8", "replace").splitlines()
             lines = [f"{key}: {val}" if ln.split(":", 1)[0].strip() == key else ln for ln in lines]
             m["info.txt"] = "\n".join(lines).encode()
@@ -366,8 +370,8 @@ def case(reader: str, index: int, seed: int = 0, full: bool = False, _src: list[
         try:
             out, what2 = op2(out, r)
             what = f"{what}; {what2}"
-        except (zipfile.BadZipFile, ValueError, IndexError):
-            pass
+        except (zipfile.BadZipFile, ValueError, IndexError, KeyError, EOFError, OSError):
+            pass  # the first mutation left nothing the second can work on (e.g. no longer a zip)
     return Case(reader, index, seed, name, out, what)
 
 

@@ -30,7 +30,7 @@ import pytest
 from tests.conftest import make_accel
 
 ROOT = Path(__file__).resolve().parents[2]
-SLOW_TRIALS = 12
+SLOW_TRIALS = 10
 TINY = ["--encoder", "resnet1d_tiny", "--rate", "30", "--window", "5s", "--batch", "4", "--device", "cpu"]
 _ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -27,6 +29,8 @@ __all__ = ["IngestSummary", "ingest"]
 log = logging.getLogger(__name__)
 
 _READER_MODULES = ["wearfm.io.csv", "wearfm.io.wisdm", "wearfm.io.spswhar"]
+_MAX_SECONDS = 1e9  # ~31 years: the largest duration setting accepted
+_MAX_RATE_HZ = 1e5  # the largest sample rate setting accepted (IMUs log at up to a few kHz)
 _THREAD_BELOW_BYTES = 32 << 20  # mean source size under which --jobs uses threads rather than processes
 
 
@@ -68,6 +72,20 @@ def _check(cfg: IngestConfig) -> None:
         raise ConfigError(f"jobs must be >= 1, got {cfg.jobs}")
     if cfg.max_gap_s <= 0:
         raise ConfigError(f"max_gap_s must be positive, got {cfg.max_gap_s}")
+    # upper bounds far beyond any real use: a value past them comes from a typo or a hostile config file, and
+    # would otherwise overflow a time computation or ask for an absurd grid
+    for name, value, top in (
+        ("max_gap_s", cfg.max_gap_s, _MAX_SECONDS),
+        ("merge_tolerance_s", cfg.merge_tolerance_s, _MAX_SECONDS),
+        ("min_duration_s", cfg.min_duration_s, _MAX_SECONDS),
+        ("resample_hz", cfg.resample_hz, _MAX_RATE_HZ),
+        ("rate_hz", cfg.rate_hz, _MAX_RATE_HZ),
+    ):
+        if value is not None and not (math.isfinite(value) and -top <= value <= top):
+            raise ConfigError(f"{name}={value!r} is out of range; give a finite value up to {top:g}")
+    for name, value in (("resample_hz", cfg.resample_hz), ("rate_hz", cfg.rate_hz)):
+        if value is not None and value <= 0:
+            raise ConfigError(f"{name} must be positive, got {value}")
 
 
 def _resolve(files: list[Path]) -> dict[Path, Path]:
@@ -203,6 +221,7 @@ def ingest(
     if progress is not None:
         progress(0, len(jobs), "")
     out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(out, jobs)
     existing = read_manifest(out) if (out / MANIFEST_NAME).exists() else []
     by_source: dict[str, list[RecordingEntry]] = {}
     for e in existing:
@@ -265,6 +284,27 @@ def ingest(
             raise cls(first_error[1])
         raise DataError(first_error[1])
     return summary
+
+
+def _remove_stale_temporaries(out: Path, jobs: list[_Job]) -> None:
+    """Delete the temporary recording files (``.STEM[.segNNN].parquet.XXXXXXXX.tmp``) of this batch's sources.
+
+    Only a process killed mid-write (SIGKILL, power loss) leaves them; one ingest at a time writes a folder.
+    """
+    by_folder: dict[Path, set[str]] = {}
+    for j in jobs:
+        by_folder.setdefault((out / j.stem).parent, set()).add(Path(j.stem).name)
+    pat = re.compile(r"^\.(.+?)(\.seg\d{3})?\.parquet\.[0-9a-f]{8}\.tmp$")
+    for folder, stems in by_folder.items():
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            m = pat.match(name)
+            if m and m.group(1) in stems:
+                (folder / name).unlink(missing_ok=True)
+                log.info("removed %s, left by an interrupted ingest", folder / name)
 
 
 def _pool(jobs: list[_Job], workers: int) -> Executor:

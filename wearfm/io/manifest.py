@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pyarrow as pa
@@ -96,6 +96,16 @@ def write_manifest(root: str | Path, entries: list[RecordingEntry]) -> Path:
     return out
 
 
+def _check_inside(rel: str, manifest: Path) -> None:
+    """Refuse a recording path that is empty, absolute or climbs out of the dataset folder (``..``)."""
+    p = PurePosixPath(rel.replace("\\", "/"))
+    if not rel or p.is_absolute() or ".." in p.parts or (len(rel) > 1 and rel[1] == ":"):
+        raise DataError(
+            f"{manifest}: recording path {rel!r} points outside the dataset folder; a manifest written by "
+            "`wearfm ingest` holds only relative paths inside it (re-run the ingest to rebuild it)"
+        )
+
+
 def read_manifest(root: str | Path) -> list[RecordingEntry]:
     """Read a dataset's manifest; raise ``DataError`` if there is none."""
     path = Path(root) / MANIFEST_NAME
@@ -103,6 +113,7 @@ def read_manifest(root: str | Path) -> list[RecordingEntry]:
         raise DataError(f"{root}: no {MANIFEST_NAME}; is this a dataset written by `wearfm ingest`?")
     out = []
     for r in pq.ParquetFile(path).read().to_pylist():  # not read_table: it imports pyarrow.dataset and pandas
+        _check_inside(str(r.get("path") or ""), path)
         r["channels"] = tuple(c for c in r["channels"].split(",") if c)
         r["label_counts"] = json.loads(r["label_counts"] or "{}")
         out.append(RecordingEntry(**r))
