@@ -225,3 +225,34 @@ def test_spswhar_missing_timestamp(tmp_path: Path) -> None:
     p.write_text("x_acc,y_acc,z_acc,x_gyro,y_gyro,z_gyro,timestamp,label\n0.0,0.0,0.0,0,0,0,,SEATED\n")
     with pytest.raises(DataError, match="line 2: time value is missing"):
         ingest([p], tmp_path / "out", IngestConfig(format="sp-sw-har"))
+
+
+# ------------------------------------------------------------------- temporaries left by a kill -9
+def test_ingest_removes_temporaries_left_by_a_killed_ingest(tmp_path: Path) -> None:
+    src = tmp_path / "in" / "rec.csv"
+    src.parent.mkdir()
+    src.write_text("time,ax,ay,az\n" + "".join(f"{1700000000000 + 20 * i},0,0,1\n" for i in range(100)))
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = [out / ".rec.seg000.parquet.0a1b2c3d.tmp", out / ".rec.parquet.deadbeef.tmp"]
+    other = out / ".other.parquet.0a1b2c3d.tmp"  # not a source of this batch: left alone
+    for p in [*stale, other]:
+        p.write_bytes(b"partial")
+    ingest([src], out, IngestConfig(format="csv"))
+    assert not any(p.exists() for p in stale) and other.exists()
+
+
+def test_atomic_write_removes_temporaries_of_dead_processes(tmp_path: Path) -> None:
+    import os
+
+    from wearfm._atomic import remove_stale_temporaries
+
+    target = tmp_path / "model.onnx"
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    dead = tmp_path / f".model.onnx.{p.pid}.tmp"
+    live = tmp_path / f".model.onnx.{os.getppid()}.tmp"  # a running process (this one's parent)
+    for q in (dead, live):
+        q.write_bytes(b"partial")
+    assert remove_stale_temporaries(target) == 1
+    assert not dead.exists() and live.exists()
