@@ -51,6 +51,7 @@ def _one(job: tuple[str, int, int, bool, float]) -> dict[str, Any]:
     key = (reader, full)
     if key not in _SOURCES:
         _SOURCES[key] = sources(reader, full)
+    out: dict[str, Any]
     try:
         c = case(reader, index, seed, full, _SOURCES[key])
         o = run_case(c, _WORK, limit)
@@ -99,8 +100,10 @@ def main() -> None:
     wall = time.perf_counter() - t0
     cols = ["ok", "error", *DEFECTS]
     print(f"seed {a.seed}, {a.n} cases per reader, {a.jobs} workers, {wall:.0f} s wall\n")
-    print("| reader | inputs | successes | clean errors | tracebacks | hangs | memory | partial outputs | "
-          "changed earlier | broken invariants | slowest (s) | peak RSS (MB) |")
+    print(
+        "| reader | inputs | successes | clean errors | tracebacks | hangs | memory | partial outputs | "
+        "changed earlier | broken invariants | slowest (s) | peak RSS (MB) |"
+    )
     print("|---|" + "---|" * 11)
     for r in a.readers:
         rs = [x for x in results if x["reader"] == r]

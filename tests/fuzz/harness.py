@@ -17,8 +17,8 @@ name, ingested in-process into a folder that already holds one good recording. T
 from __future__ import annotations
 
 import hashlib
-import json
 import io
+import json
 import os
 import random
 import shutil
@@ -275,7 +275,9 @@ def _gt3x_ops() -> list[Mutator]:
             if not seps:
                 return "log.bin without records"
             i = r.choice(seps)
-            field, val = r.choice(((6, b"\xff\xff"), (6, b"\x00\x00"), (2, b"\xff\xff\xff\xff"), (1, b"\x00"), (1, b"\x1b")))
+            field, val = r.choice(
+                ((6, b"\xff\xff"), (6, b"\x00\x00"), (2, b"\xff\xff\xff\xff"), (1, b"\x00"), (1, b"\x1b"))
+            )
             a[i + field : i + field + len(val)] = val
             m["log.bin"] = bytes(a[: len(m["log.bin"])])
             return f"log.bin record @{i} +{field} = {val.hex()}"
@@ -284,8 +286,19 @@ def _gt3x_ops() -> list[Mutator]:
 
     def info_txt(b: bytes, r: random.Random) -> tuple[bytes, str]:
         def edit(m: dict[str, bytes], _: list[zipfile.ZipInfo]) -> str:
-            key = r.choice(("Sample Rate", "Start Date", "Last Sample Time", "Acceleration Scale", "Acceleration Max",
-                            "TimeZone", "Serial Number", "Device Type", "Firmware"))
+            key = r.choice(
+                (
+                    "Sample Rate",
+                    "Start Date",
+                    "Last Sample Time",
+                    "Acceleration Scale",
+                    "Acceleration Max",
+                    "TimeZone",
+                    "Serial Number",
+                    "Device Type",
+                    "Firmware",
+                )
+            )
             val = r.choice(("0", "-1", "nan", "inf", "1e308", "99999999999999999999999", "", "abc", "\x00"))
             if "info.txt" not in m:
                 return "no info.txt"
@@ -447,7 +460,6 @@ def _check_dataset(out: Path, summary: Any, reader: str, size: int) -> str:
                 v = t.column(c).to_numpy(zero_copy_only=False)
                 if not np.all(np.isfinite(v)):
                     return f"{e.path}: non-finite {c}"
-
 
         info = json.loads(meta.get(b"wearfm.info", b"{}") or b"{}") or {}
         for k, v in info.items():

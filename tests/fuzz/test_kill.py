@@ -110,15 +110,21 @@ def _ingest_trials(tmp: Path, trials: int, seed: int, files: int = 24, seconds: 
     outcomes = []
     for k in range(trials):
         out = tmp / f"out{k}"
-        killed, at = _kill_after(_wearfm("ingest", src, "--out", out, "--jobs", 2, "-q"), rng.uniform(0.3, 1.0) * clean_s)
+        killed, at = _kill_after(
+            _wearfm("ingest", src, "--out", out, "--jobs", 2, "-q"), rng.uniform(0.3, 1.0) * clean_s
+        )
         got = _digests(out) if out.exists() else {}
+        left = len(list(out.rglob("*.tmp"))) if out.exists() else 0
         wrong = sorted(n for n, d in got.items() if want.get(n) != d)
         assert not wrong, f"trial {k}: killed at {at:.2f}s, partial or different outputs {wrong[:5]}"
         _run(_wearfm("ingest", src, "--out", out, "--jobs", 2, "-q"))
         assert _digests(out) == want, f"trial {k}: the rerun after a kill at {at:.2f}s differs from a clean run"
         stale = [p.name for p in out.rglob("*.tmp")]
         assert not stale, f"trial {k}: temporary files left after the rerun: {stale[:5]}"
-        outcomes.append(f"{'killed' if killed else 'finished'} at {at:.2f}s: {len(got)}/{len(want)} complete")
+        outcomes.append(
+            f"{'killed' if killed else 'finished'} at {at:.2f}s: {len(got)}/{len(want)} files complete (the rest "
+            f"absent), {left} temporaries left; rerun identical to the clean run"
+        )
     return outcomes
 
 
@@ -128,7 +134,7 @@ def test_kill9_ingest_once(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_kill9_ingest_trials(tmp_path: Path) -> None:
-    _ingest_trials(tmp_path, SLOW_TRIALS, seed=1)
+    print("\ningest:", *_ingest_trials(tmp_path, SLOW_TRIALS, seed=1), sep="\n  ")
 
 
 # ------------------------------------------------------------------------------------------- pretrain
@@ -174,7 +180,7 @@ def test_kill9_pretrain_then_resume_once(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_kill9_pretrain_then_resume_trials(tmp_path: Path) -> None:
-    _pretrain_trials(tmp_path, SLOW_TRIALS, seed=1)
+    print("\npretrain:", *_pretrain_trials(tmp_path, SLOW_TRIALS, seed=1), sep="\n  ")
 
 
 # --------------------------------------------------------------------------------------------- export
@@ -213,6 +219,7 @@ def _export_trials(tmp: Path, trials: int, seed: int, check: bool = True) -> lis
         out.parent.mkdir()
         killed, at = _kill_after(_wearfm("export", run, "--out", out, "-q", *opts), rng.uniform(0.3, 1.0) * clean_s)
         onnx_files = sorted(p.name for p in out.parent.iterdir() if p.suffix == ".onnx")
+        left = len([p for p in out.parent.iterdir() if p.name.endswith(".tmp")])
         if onnx_files:
             assert onnx_files == ["model.onnx"]
             np.testing.assert_allclose(outputs(out), want, rtol=1e-5, atol=1e-6)
@@ -220,7 +227,10 @@ def _export_trials(tmp: Path, trials: int, seed: int, check: bool = True) -> lis
         np.testing.assert_allclose(outputs(out), want, rtol=1e-5, atol=1e-6)
         stale = [p.name for p in out.parent.iterdir() if p.name.endswith(".tmp")]
         assert not stale, f"trial {k}: temporary files left after the rerun: {stale}"
-        outcomes.append(f"{'killed' if killed else 'finished'} at {at:.2f}s: {'complete' if onnx_files else 'absent'}")
+        outcomes.append(
+            f"{'killed' if killed else 'finished'} at {at:.2f}s: .onnx {'complete' if onnx_files else 'absent'}, "
+            f"{left} temporaries left; rerun correct"
+        )
     return outcomes
 
 
@@ -230,4 +240,4 @@ def test_kill9_export_once(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_kill9_export_trials(tmp_path: Path) -> None:
-    _export_trials(tmp_path, SLOW_TRIALS, seed=1)
+    print("\nexport:", *_export_trials(tmp_path, SLOW_TRIALS, seed=1), sep="\n  ")

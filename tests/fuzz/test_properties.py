@@ -27,9 +27,11 @@ _TIMES = st.one_of(
 
 
 def _rows(n_min: int = 0) -> st.SearchStrategy[list[list[str]]]:
-    regular = st.builds(lambda i, d: [str(1_600_000_000_000 + 20 * i), *d], st.integers(0, 500), st.tuples(
-        *[st.floats(-16, 16, allow_nan=False).map(lambda v: f"{v:.4f}")] * 3
-    ).map(list))
+    regular = st.builds(
+        lambda i, d: [str(1_600_000_000_000 + 20 * i), *d],
+        st.integers(0, 500),
+        st.tuples(*[st.floats(-16, 16, allow_nan=False).map(lambda v: f"{v:.4f}")] * 3).map(list),
+    )
     hostile = st.builds(lambda t, v: [t, *v], _TIMES, st.lists(_FIELDS, min_size=0, max_size=5))
     return st.lists(st.one_of(regular, regular, regular, hostile), min_size=n_min, max_size=60)
 
@@ -41,7 +43,9 @@ def _check(reader: str, name: str, data: bytes, work: Path) -> None:
 
 
 @given(rows=_rows(), header=st.booleans())
-def test_csv_reader_never_crashes(rows: list[list[str]], header: bool, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_csv_reader_never_crashes(
+    rows: list[list[str]], header: bool, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     text = ("time,ax,ay,az\n" if header else "") + "".join(",".join(r) + "\n" for r in rows)
     _check("csv", "rec.csv", text.encode(), tmp_path_factory.mktemp("csv"))
 
@@ -56,9 +60,7 @@ def test_wisdm_reader_never_crashes(rows: list[list[str]], tmp_path_factory: pyt
 def test_spswhar_reader_never_crashes(
     rows: list[list[str]], labels: list[str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    body = "".join(
-        ",".join([*r[1:4], "0", "0", "0", r[0], labels[i % len(labels)]]) + "\n" for i, r in enumerate(rows)
-    )
+    body = "".join(",".join([*r[1:4], "0", "0", "0", r[0], labels[i % len(labels)]]) + "\n" for i, r in enumerate(rows))
     text = "x_acc,y_acc,z_acc,x_gyro,y_gyro,z_gyro,timestamp,label\n" + body
     _check("sp-sw-har", "s01_01_sw.csv", text.encode(), tmp_path_factory.mktemp("spsw"))
 

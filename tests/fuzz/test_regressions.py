@@ -198,9 +198,9 @@ def test_cli_damaged_gt3x_is_one_red_line_and_exit_1(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert lines and lines[-1].startswith("error:") and "info.txt" in r.stderr
-    assert not list((tmp_path / "out").glob("*.parquet")) or [
-        q.name for q in (tmp_path / "out").glob("*.parquet")
-    ] == ["manifest.parquet"]
+    assert not list((tmp_path / "out").glob("*.parquet")) or [q.name for q in (tmp_path / "out").glob("*.parquet")] == [
+        "manifest.parquet"
+    ]
 
 
 def test_failed_ingest_keeps_earlier_recordings(tmp_path: Path) -> None:
