@@ -256,3 +256,18 @@ def test_atomic_write_removes_temporaries_of_dead_processes(tmp_path: Path) -> N
         q.write_bytes(b"partial")
     assert remove_stale_temporaries(target) == 1
     assert not dead.exists() and live.exists()
+
+
+def test_gt3x_sleep_gap_ending_at_a_damaged_far_future_record_is_not_filled(tmp_path: Path) -> None:
+    # the fuzzing found a bit flip in log.bin whose damaged record passed the one-byte checksum and was stamped
+    # far in the future: the idle-sleep fill then repeated one sample for years (a hang)
+    xyz = np.full((30, 3), 1).astype("<i2").tobytes()
+    log = _record(0x1A, T0, xyz) + _record(0x03, T0 + 1, b"\x08") + _record(0x1A, T0 + 10**8, xyz)
+    p = tmp_path / "far.gt3x"
+    _write_gt3x(p, log, _info(last=T0 + 2))
+    table, info = gt3x.read_all(p)
+    assert table.num_rows == 60  # the two records' samples, no fill
+    assert info["info"]["unfilled_sleep_seconds"] == 10**8 - 1
+    _write_gt3x(p, log, "\n".join(ln for ln in _info().splitlines() if not ln.startswith("Last Sample")))
+    table, info = gt3x.read_all(p)  # no Last Sample Time: a gap over a month is not filled either
+    assert table.num_rows == 60

@@ -48,6 +48,8 @@ _TICKS_1970 = 621_355_968_000_000_000  # .NET ticks (100 ns since 0001-01-01) at
 _MAX_NS = 2**62  # latest time accepted (year 2116), leaving room for a recording's length in int64 ns
 _MAX_RATE_HZ = 10_000.0  # ActiGraph devices log at 30-100 Hz; anything far above is a damaged info.txt
 _MAX_SCALE = 1e6
+_LATE_S = 2  # seconds an idle-sleep fill may reach past info.txt's Last Sample Time
+_MAX_FILL_S = 31 * 86400  # longest idle-sleep gap filled when info.txt has no Last Sample Time
 _DEVICE_NAMES = {
     "GT3XPlus": "GT3X+",
     "wGT3XPlus": "wGT3X+",
@@ -174,6 +176,13 @@ class _LogBin:
 
     def _fill(self, first_sec: int, n_sec: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Idle-sleep fill: ``n_sec`` seconds from ``first_sec`` repeating the last sample (or count them)."""
+        # a gap that ends after info.txt's Last Sample Time (or, without one, lasts over a month) ends at a
+        # damaged record (its one-byte checksum passed by chance): it is left as a gap, never filled
+        if (self.last_sample_ns and first_sec + n_sec > self.last_sample_ns // NS + _LATE_S) or (
+            not self.last_sample_ns and n_sec > _MAX_FILL_S
+        ):
+            self.c["unfilled_sleep_seconds"] = self.c.get("unfilled_sleep_seconds", 0) + n_sec
+            return
         n = int(round(n_sec * self.rate))
         self.c["idle_sleep_samples"] += n
         if not self.fill:
