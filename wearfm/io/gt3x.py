@@ -108,7 +108,7 @@ def _ticks_to_unix_ns(v: str | None) -> int | None:
 def _positive(meta: dict[str, str], key: str, limit: float, path: Path) -> float | None:
     """info.txt value ``key`` as a finite number in (0, limit]; None when absent; FormatError when damaged."""
     v = _num(meta.get(key))
-    if v is None or v == 0:  # absent, or 0 as older firmware writes for unset values
+    if v is None or v == 0:  # absent, or 0: the default applies, as before
         return None
     if not (np.isfinite(v) and 0 < v <= limit):
         raise FormatError(f"{path}: info.txt has an invalid {key!r} ({meta.get(key)!r}); the file is damaged")
