@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from wearfm._atomic import remove_stale_temporaries, temp_path
 from wearfm.errors import DataError
 from wearfm.export.meta import INPUT_NAME, OUTPUT_NAME, model_contract
 
@@ -155,7 +156,8 @@ def embed(
         "method": str(info["method"]),
     }
     table = table.replace_schema_metadata({f"wearfm.embed.{k}".encode(): v.encode() for k, v in meta.items()})
-    tmp = out_p.with_name(f".{out_p.name}.{os.getpid()}.tmp")
+    remove_stale_temporaries(out_p)
+    tmp = temp_path(out_p)
     pq.write_table(table, tmp)
     tmp.replace(out_p)
     log.info("wrote %d embeddings of %d dims to %s", len(z), dim, out_p)

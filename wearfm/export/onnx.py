@@ -19,7 +19,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wearfm import __version__
+from wearfm._atomic import remove_stale_temporaries, temp_path
 from wearfm.errors import CheckpointError, ConfigError, WearfmError
 from wearfm.export.meta import INPUT_NAME, OUTPUT_NAME, describe_onnx, units_for, write_onnx_metadata
 
@@ -225,7 +225,8 @@ def export_onnx(
     order = (
         [exporter] if exporter != "auto" else (["torchscript", "dynamo"] if recurrent else ["dynamo", "torchscript"])
     )
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    remove_stale_temporaries(path)
+    tmp = temp_path(path)
     errors: list[str] = []
     for kind in order:
         for dynamic_time in (True, False):

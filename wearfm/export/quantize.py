@@ -13,13 +13,13 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from wearfm._atomic import remove_stale_temporaries, temp_path
 from wearfm.errors import ConfigError
 from wearfm.export.meta import INPUT_NAME, write_onnx_metadata
 
@@ -90,7 +90,8 @@ def quantize_onnx(
 
     chosen = resolve_mode(src, mode, calibration is not None and len(calibration) > 0)
     dst = Path(dst)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    remove_stale_temporaries(dst)
+    tmp = temp_path(dst)
     info: dict[str, Any] = {"mode": chosen}
     if chosen == "dynamic":
         quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8)

@@ -6,19 +6,45 @@ import gzip
 import shutil
 import tempfile
 import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import IO
 
 from wearfm.errors import FormatError
 from wearfm.io._devutil import is_gzip
 
-__all__ = ["open_zip", "MAX_MEMBER_BYTES", "MAX_RATIO"]
+__all__ = ["open_zip", "read_member", "member_errors", "MAX_MEMBER_BYTES", "MAX_RATIO"]
 
 #: Largest uncompressed member accepted (a year of 100 Hz log.bin is ~15 GB).
 MAX_MEMBER_BYTES = 64 * 2**30
 #: Largest compression ratio accepted for members above ``_RATIO_FLOOR`` bytes (raw IMU compresses ~2-4x).
 MAX_RATIO = 200
 _RATIO_FLOOR = 16 * 2**20
+
+
+#: What reading a damaged member raises: bad CRC or header (BadZipFile), a broken deflate stream (zlib.error),
+#: a stream cut short (EOFError), an unknown compression method (NotImplementedError), an encrypted member
+#: (RuntimeError), and OS-level read errors.
+ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError)
+
+
+@contextmanager
+def member_errors(path: Path, name: str) -> Iterator[None]:
+    """Turn any error of opening or reading zip member ``name`` of ``path`` into a :class:`FormatError`."""
+    try:
+        yield
+    except ZIP_READ_ERRORS as e:
+        raise FormatError(
+            f"{path}: zip member {name!r} is corrupt or truncated ({type(e).__name__}: {e}); re-copy the file"
+        ) from None
+
+
+def read_member(zf: zipfile.ZipFile, name: str, path: Path) -> bytes:
+    """The bytes of member ``name`` (CRC checked); a damaged member raises :class:`FormatError`."""
+    with member_errors(path, name):
+        return zf.read(name)
 
 
 def _check_members(zf: zipfile.ZipFile, path: Path) -> None:
@@ -67,7 +93,7 @@ def open_zip(path: Path) -> tuple[zipfile.ZipFile, IO[bytes] | None]:
         src = tmp
     try:
         zf = zipfile.ZipFile(src)
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         if tmp is not None:
             tmp.close()
         raise FormatError(

@@ -106,14 +106,29 @@ def load_annotations(path: str | Path, units: str = "time") -> Annotations:
     )
 
 
+_MAX_SECONDS = 2**62 / 1e9  # about 146 years from 1970 (int64 nanoseconds end in 2262)
+
+
 def _positions(col: pa.ChunkedArray, units: str, path: Path, name: str) -> np.ndarray:
+    if col.null_count:  # an empty cell would become NaN, then an arbitrary int64
+        row = int(np.argmax(np.asarray(col.is_null().to_numpy(zero_copy_only=False)))) + 2
+        raise DataError(f"{path}: line {row}: {name} is empty; every annotation needs a start and an end")
     if units == "samples":
         try:
             return np.asarray(col.cast(pa.int64()).to_numpy(), dtype=np.int64)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise DataError(f"{path}: column {name!r} must hold sample indices (integers)") from None
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        return np.asarray(np.round(col.cast(pa.float64()).to_numpy() * 1e9), dtype=np.int64)
+        secs = col.cast(pa.float64()).to_numpy()
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.abs(secs) < _MAX_SECONDS)
+        if bad.any():
+            row = int(np.argmax(bad)) + 2
+            raise DataError(
+                f"{path}: line {row}: {name} = {float(secs[int(np.argmax(bad))])!r} is not a Unix time in seconds "
+                "(missing, infinite or beyond year 2116); fix the line"
+            )
+        return np.asarray(np.round(secs * 1e9), dtype=np.int64)
     if pa.types.is_timestamp(col.type):
         return np.asarray(col.cast(pa.timestamp("ns")).cast(pa.int64()).to_numpy(), dtype=np.int64)
     for tp in (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")):

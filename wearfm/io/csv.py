@@ -456,7 +456,7 @@ def _iterate(
                 bad = ~np.isfinite(tv)
                 line = row0 + int(np.argmax(bad)) + plan.line0
                 raise DataError(f"{path}: line {line}: time value is missing or not a number; fix or remove the line")
-            t = to_ns(tv, UNIT_NS[time_unit])
+            t = to_ns(tv, UNIT_NS[time_unit], path, row0 + 1 + plan.header)
         else:
             counters["time_unit"] = "iso" if cfg.date_format in ("auto", "ymd") else f"text ({cfg.date_format})"
             t = parse_times(batch.column(plan.time), path, row0 + plan.line0, cfg.date_format)

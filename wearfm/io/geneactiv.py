@@ -97,6 +97,7 @@ class _Pages:
 
     def __init__(self, path: Path, hdr: dict[str, str], rate: float, counters: dict[str, Any]) -> None:
         self.path, self.c, self.rate = path, counters, rate
+        self.last_ns: int | None = None  # time of the last sample kept
         self.gain = np.array([_num(hdr[f"{a} gain"]) for a in "xyz"], dtype=np.float64)
         self.offset = np.array([_num(hdr[f"{a} offset"]) for a in "xyz"], dtype=np.float64)
         if not np.all(self.gain):
@@ -139,9 +140,37 @@ class _Pages:
         k = np.arange(SAMPLES_PER_PAGE, dtype=np.float64)
         step = np.rint(k[None, :] * NS / np.asarray(freqs)[:, None]).astype(np.int64)
         t = np.asarray(times, dtype=np.int64)[:, None] + step
+        keep = self._in_order(t)
+        if not keep.all():
+            t = t[keep]
+            acc = [a.reshape(n, SAMPLES_PER_PAGE)[keep].reshape(-1) for a in acc]
+            n = int(keep.sum())
+            if n == 0:
+                return None
         self.c["pages"] += n
         self.c["frequency_changes"] += int(np.sum(np.asarray(freqs) != self.rate))
         return make_table_cols(t.reshape(-1), acc)
+
+    def _in_order(self, t: np.ndarray) -> np.ndarray:
+        """Pages (rows of sample times) that start after every sample kept before them.
+
+        A page that starts at or before the end of an earlier page (a replayed or damaged page time) would
+        put two samples at one time or make time go backwards: it is dropped and counted as out of order.
+        """
+        keep = np.ones(len(t), dtype=bool)
+        last = self.last_ns
+        starts, ends = t[:, 0], t[:, -1]
+        if (last is None or starts[0] > last) and bool(np.all(starts[1:] > ends[:-1])):  # the usual case
+            self.last_ns = int(ends[-1])
+            return keep
+        for i, (s0, e0) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            if last is not None and s0 <= last:
+                keep[i] = False
+                self.c["out_of_order_pages"] = self.c.get("out_of_order_pages", 0) + 1
+                continue
+            last = e0
+        self.last_ns = last
+        return keep
 
     def _slow(self, pages: list[bytes]) -> tuple[list[int], list[float], list[bytes]]:
         """Page by page, skipping (and counting) pages without a time or a valid 3600-digit hex line."""

@@ -33,7 +33,7 @@ import pyarrow as pa
 from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, FormatError
 from wearfm.io._devutil import NS, base_info, make_table, read_all_with
-from wearfm.io._zipsafe import open_zip
+from wearfm.io._zipsafe import member_errors, open_zip, read_member
 
 __all__ = ["sniff", "read", "read_all", "parse_info_txt", "decode_12bit", "decode_ssp_float"]
 
@@ -45,6 +45,11 @@ _SLEEP_ENTER, _SLEEP_EXIT = 0x08, 0x09
 READ_BYTES = 4 << 20  # log.bin read granularity
 FILL_PIECE = 1 << 20  # samples per emitted table while filling a long idle-sleep gap
 _TICKS_1970 = 621_355_968_000_000_000  # .NET ticks (100 ns since 0001-01-01) at 1970-01-01
+_MAX_NS = 2**62  # latest time accepted (year 2116), leaving room for a recording's length in int64 ns
+_MAX_RATE_HZ = 10_000.0  # ActiGraph devices log at 30-100 Hz; anything far above is a damaged info.txt
+_MAX_SCALE = 1e6
+_LATE_S = 2  # seconds an idle-sleep fill may reach past info.txt's Last Sample Time
+_MAX_FILL_S = 31 * 86400  # longest idle-sleep gap filled when info.txt has no Last Sample Time
 _DEVICE_NAMES = {
     "GT3XPlus": "GT3X+",
     "wGT3XPlus": "wGT3X+",
@@ -91,9 +96,23 @@ def _num(v: str | None) -> float | None:
 
 def _ticks_to_unix_ns(v: str | None) -> int | None:
     t = _num(v)
-    if not t or t <= _TICKS_1970:
+    if not t or not np.isfinite(t) or t <= _TICKS_1970:
         return None
-    return (int(v.strip()) - _TICKS_1970) * 100  # type: ignore[union-attr]
+    try:
+        ns = (int(v.strip()) - _TICKS_1970) * 100  # type: ignore[union-attr]
+    except ValueError:
+        return None
+    return ns if ns < _MAX_NS else None  # past 2262 does not fit a timestamp[ns]: a damaged value
+
+
+def _positive(meta: dict[str, str], key: str, limit: float, path: Path) -> float | None:
+    """info.txt value ``key`` as a finite number in (0, limit]; None when absent; FormatError when damaged."""
+    v = _num(meta.get(key))
+    if v is None or v == 0:  # absent, or 0: the default applies, as before
+        return None
+    if not (np.isfinite(v) and 0 < v <= limit):
+        raise FormatError(f"{path}: info.txt has an invalid {key!r} ({meta.get(key)!r}); the file is damaged")
+    return v
 
 
 def _timezone(v: str | None) -> str | None:
@@ -157,6 +176,13 @@ class _LogBin:
 
     def _fill(self, first_sec: int, n_sec: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Idle-sleep fill: ``n_sec`` seconds from ``first_sec`` repeating the last sample (or count them)."""
+        # a gap that ends after info.txt's Last Sample Time (or, without one, lasts over a month) ends at a
+        # damaged record (its one-byte checksum passed by chance): it is left as a gap, never filled
+        if (self.last_sample_ns and first_sec + n_sec > self.last_sample_ns // NS + _LATE_S) or (
+            not self.last_sample_ns and n_sec > _MAX_FILL_S
+        ):
+            self.c["unfilled_sleep_seconds"] = self.c.get("unfilled_sleep_seconds", 0) + n_sec
+            return
         n = int(round(n_sec * self.rate))
         self.c["idle_sleep_samples"] += n
         if not self.fill:
@@ -273,7 +299,11 @@ class _LogBin:
         for k in range(0, len(p) - 7, 8):
             space, ident, value = struct.unpack_from("<HHI", p, k)
             if (space, ident) == (0, 55) and value:
-                self.scale = round(decode_ssp_float(value), 3)
+                scale = round(decode_ssp_float(value), 3)
+                if not 0 < scale <= _MAX_SCALE:  # a damaged record; the scale in force is kept
+                    self.c["bad_parameters"] = self.c.get("bad_parameters", 0) + 1
+                    continue
+                self.scale = scale
                 self.c["accel_scale"] = self.scale
             elif (space, ident) == (1, 2):
                 self.c["idle_sleep_mode_enabled"] = bool(value & 0x4)
@@ -287,13 +317,13 @@ class _LogBin:
 
 
 def _read_log(zf: zipfile.ZipFile, path: Path, dec: _LogBin) -> Iterator[pa.Table]:
-    with zf.open("log.bin") as f:
+    with member_errors(path, "log.bin"):
+        f = zf.open("log.bin")
+    with f:
         carry = b""
         while True:
-            try:
+            with member_errors(path, "log.bin"):
                 more = f.read(READ_BYTES)
-            except (zipfile.BadZipFile, OSError, EOFError) as e:
-                raise FormatError(f"{path}: log.bin is corrupt or truncated ({e}); re-download the file") from None
             buf = carry + more
             recs, nxt, junk = _scan(buf, 0)
             dec.c["junk_bytes"] += junk
@@ -311,10 +341,13 @@ def _read_activity_bin(zf: zipfile.ZipFile, path: Path, rate: float, scale: floa
     """Old format: one continuous 12-bit Y,X,Z stream (9 bytes = 2 samples) from Start Date at ``rate``."""
     step = 9 * (READ_BYTES // 9)
     index = 0
-    with zf.open("activity.bin") as f:
+    with member_errors(path, "activity.bin"):
+        f = zf.open("activity.bin")
+    with f:
         carry = b""
         while True:
-            more = f.read(step)
+            with member_errors(path, "activity.bin"):
+                more = f.read(step)
             buf = carry + more
             n = (len(buf) * 2) // 9 if not more else (len(buf) // 9) * 2
             if n:
@@ -358,21 +391,23 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
         names = set(zf.namelist())
         if "info.txt" not in names or not names & {"log.bin", "activity.bin"}:
             raise FormatError(f"{path}: zip without info.txt and log.bin/activity.bin; not an ActiGraph .gt3x file")
-        meta = parse_info_txt(zf.read("info.txt").decode("utf-8", "replace"))
-        rate = _num(meta.get("Sample Rate"))
-        if not rate or rate <= 0:
+        meta = parse_info_txt(read_member(zf, "info.txt", path).decode("utf-8", "replace"))
+        rate = _positive(meta, "Sample Rate", _MAX_RATE_HZ, path)
+        if not rate:
             raise FormatError(f"{path}: info.txt has no valid 'Sample Rate'; the file is incomplete")
         serial = meta.get("Serial Number") or None
         old = "log.bin" not in names
         prefix = (serial or "")[:3].upper()
         default_scale, default_range = (341.0, 6.0) if prefix in ("NEO", "CLE") else (256.0, 8.0)
-        scale = default_scale if old else (_num(meta.get("Acceleration Scale")) or default_scale)
-        rng = _num(meta.get("Acceleration Max")) or default_range
+        scale = default_scale if old else (_positive(meta, "Acceleration Scale", _MAX_SCALE, path) or default_scale)
+        rng = _positive(meta, "Acceleration Max", _MAX_SCALE, path) or default_range
         calibration = None
         if "calibration.json" in names:
             try:
-                calibration = json.loads(zf.read("calibration.json"))
+                calibration = json.loads(read_member(zf, "calibration.json", path))
             except ValueError:
+                calibration = None
+            if not isinstance(calibration, dict):  # damaged or foreign: ignored, as a missing one is
                 calibration = None
     except BaseException:
         zf.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import signal
@@ -34,6 +35,8 @@ __all__ = ["IngestSummary", "Terminated", "ingest", "sigterm_raises", "subject_f
 log = logging.getLogger(__name__)
 
 _READER_MODULES = ["wearfm.io.csv", "wearfm.io.wisdm", "wearfm.io.spswhar", "wearfm.io.actilife_csv"]
+_MAX_SECONDS = 1e9  # ~31 years: the largest duration setting accepted
+_MAX_RATE_HZ = 1e5  # the largest sample rate setting accepted (IMUs log at up to a few kHz)
 _THREAD_BELOW_BYTES = 32 << 20  # mean source size under which --jobs uses threads rather than processes
 # the temporary files of RecordingWriter (.<name>.parquet.<8 hex>.tmp) and write_manifest (.manifest.parquet.tmp)
 _TMP_NAME = re.compile(r"^\..+\.parquet(\.[0-9a-f]{8})?\.tmp$")
@@ -225,6 +228,20 @@ def _check(cfg: IngestConfig) -> None:
     if cfg.shard is not None:
         parse_shard(cfg.shard)
     check_signal_options(cfg)
+    # upper bounds far beyond any real use: a value past them comes from a typo or a hostile config file, and
+    # would otherwise overflow a time computation or ask for an absurd grid
+    for name, value, top in (
+        ("max_gap_s", cfg.max_gap_s, _MAX_SECONDS),
+        ("merge_tolerance_s", cfg.merge_tolerance_s, _MAX_SECONDS),
+        ("min_duration_s", cfg.min_duration_s, _MAX_SECONDS),
+        ("resample_hz", cfg.resample_hz, _MAX_RATE_HZ),
+        ("rate_hz", cfg.rate_hz, _MAX_RATE_HZ),
+    ):
+        if value is not None and not (math.isfinite(value) and -top <= value <= top):
+            raise ConfigError(f"{name}={value!r} is out of range; give a finite value up to {top:g}")
+    for name, value in (("resample_hz", cfg.resample_hz), ("rate_hz", cfg.rate_hz)):
+        if value is not None and value <= 0:
+            raise ConfigError(f"{name} must be positive, got {value}")
 
 
 def _resolve(files: list[Path]) -> dict[Path, Path]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, fields
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pyarrow as pa
@@ -130,6 +130,16 @@ def write_manifest(
     return out
 
 
+def _check_inside(rel: str, manifest: Path) -> None:
+    """Refuse a recording path that is empty, absolute or climbs out of the dataset folder (``..``)."""
+    p = PurePosixPath(rel.replace("\\", "/"))
+    if not rel or p.is_absolute() or ".." in p.parts or (len(rel) > 1 and rel[1] == ":"):
+        raise DataError(
+            f"{manifest}: recording path {rel!r} points outside the dataset folder; a manifest written by "
+            "`wearfm ingest` holds only relative paths inside it (re-run the ingest to rebuild it)"
+        )
+
+
 def read_manifest(root: str | Path, name: str = MANIFEST_NAME) -> list[RecordingEntry]:
     """Read a dataset's manifest (or the manifest file ``name``); raise ``DataError`` if there is none."""
     path = Path(root) / name
@@ -138,6 +148,7 @@ def read_manifest(root: str | Path, name: str = MANIFEST_NAME) -> list[Recording
     out = []
     for r in pq.ParquetFile(path).read().to_pylist():  # not read_table: it imports pyarrow.dataset and pandas
         # manifests written before wear_s/nonwear_s existed lack them: the fields' defaults (None) apply
+        _check_inside(str(r.get("path") or ""), path)
         r["channels"] = tuple(c for c in r["channels"].split(",") if c)
         r["label_counts"] = json.loads(r["label_counts"] or "{}")
         r["subject_source"] = r.get("subject_source") or ""  # manifests written before the column existed

@@ -99,8 +99,25 @@ def id_from_spec(spec: str | None, path: Path, column_value: str | None = None) 
     raise ConfigError(f"bad id source {spec!r}; use path:N, name:REGEX, column:NAME or value:ID")
 
 
-def to_ns(values: np.ndarray, unit_ns: int) -> np.ndarray:
-    """Numbers in a unit -> int64 ns, exact for whole numbers (no float rounding of epoch milliseconds)."""
+_MAX_NS = 2**62  # about year 2116 after 1970: larger times are damaged values (int64 ns ends in 2262)
+
+
+def to_ns(values: np.ndarray, unit_ns: int, path: Path | None = None, line0: int = 1) -> np.ndarray:
+    """Numbers in a unit -> int64 ns, exact for whole numbers (no float rounding of epoch milliseconds).
+
+    Raises:
+        DataError: a time beyond about 146 years from 0 in that unit (it would not fit int64 nanoseconds);
+            ``line0`` is the line of ``values[0]``, for the message.
+    """
+    if len(values):
+        with np.errstate(invalid="ignore"):
+            far = ~(np.abs(values) < _MAX_NS / unit_ns)
+        if far.any():
+            i = int(np.argmax(far))
+            raise DataError(
+                f"{path or 'input'}: line {line0 + i}: time value {values[i]!r} is out of range for the time unit "
+                f"({unit_ns} ns); fix the line or pass the right --time-unit"
+            )
     whole = np.floor(values)
     frac = values - whole
     if not frac.any():  # whole numbers (e.g. epoch ms): skip the rounding passes
@@ -129,6 +146,9 @@ def start_ns(cfg: IngestConfig, path: Path) -> int:
 
 def parse_iso(col: pa.Array, path: Path, line0: int) -> np.ndarray:
     """ISO 8601 strings -> int64 ns (offsets converted to UTC); names the first bad line (``line0`` is row 0's)."""
+    if col.null_count:  # an empty time would become NaN, then an arbitrary int64
+        line = line0 + int(np.argmax(np.asarray(col.is_null().to_numpy(zero_copy_only=False))))
+        raise DataError(f"{path}: line {line}: time value is missing; fix or remove the line")
     for tp in (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")):
         try:
             return np.asarray(pc.cast(col, tp).cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -170,16 +190,24 @@ def canonical_chunk(
         raise ConfigError(f"unknown acceleration unit {acc_unit!r}; use g or m/s2")
     if gyr_unit not in ("rad/s", "deg/s"):
         raise ConfigError(f"unknown gyroscope unit {gyr_unit!r}; use rad/s or deg/s")
-    acc_cols = _columns(acc)
-    gyr_cols = _columns(gyr) if gyr is not None else []
+    scale = 1.0 / STANDARD_GRAVITY if acc_unit != "g" else 1.0
+    gscale = 180.0 / np.pi if gyr_unit == "rad/s" else 1.0
+    # converted before the finite check, so a value beyond float32's range (~3.4e38) counts as infinite
+    with np.errstate(over="ignore", invalid="ignore"):
+        acc_cols = [np.ascontiguousarray(v if scale == 1.0 else v * scale, np.float32) for v in _columns(acc)]
+        gyr_cols = (
+            [np.ascontiguousarray(v if gscale == 1.0 else v * gscale, np.float32) for v in _columns(gyr)]
+            if gyr is not None
+            else []
+        )
     if not all_finite(*acc_cols, *gyr_cols):
         finite = np.logical_and.reduce([np.isfinite(c) for c in (*acc_cols, *gyr_cols)])
         bad = int((~finite).sum())
         if cfg.nonfinite == "error":
             line = line0 + int(np.argmax(~finite))
             raise DataError(
-                f"{path}: line {line}: missing, NaN or infinite sensor value ({bad} such rows in this "
-                "chunk); fix the file or pass --set nonfinite=drop to drop those rows"
+                f"{path}: line {line}: missing, NaN, infinite or out-of-range sensor value ({bad} such rows in "
+                "this chunk); fix the file or pass --set nonfinite=drop to drop those rows"
             )
         if counters is not None:
             counters["nonfinite_dropped"] = counters.get("nonfinite_dropped", 0) + bad
@@ -187,15 +215,16 @@ def canonical_chunk(
         acc_cols = [c[finite] for c in acc_cols]
         gyr_cols = [c[finite] for c in gyr_cols]
         label = label.filter(mask(finite)) if label is not None else None
-    scale = 1.0 / STANDARD_GRAVITY if acc_unit != "g" else 1.0
+    if t.dtype.kind == "f" and not np.isfinite(t).all():
+        line = line0 + int(np.argmax(~np.isfinite(t)))
+        raise DataError(f"{path}: line {line}: time value is missing or not a number; fix or remove the line")
     # from_numpy, not pa.array(): no pandas import, no per-column type inference
     cols: dict[str, Any] = {"time": from_numpy(t.astype(np.int64, copy=False), pa.timestamp("ns"))}
     for c, v in zip(ACC, acc_cols, strict=True):
-        cols[c] = from_numpy(np.ascontiguousarray(v if scale == 1.0 else v * scale, np.float32), pa.float32())
+        cols[c] = from_numpy(v, pa.float32())
     if gyr_cols:
-        gscale = 180.0 / np.pi if gyr_unit == "rad/s" else 1.0
         for c, v in zip(GYR, gyr_cols, strict=True):
-            cols[c] = from_numpy(np.ascontiguousarray(v if gscale == 1.0 else v * gscale, np.float32), pa.float32())
+            cols[c] = from_numpy(v, pa.float32())
     if label is not None:
         lab = label.cast(pa.string()) if label.type != pa.string() else label
         if isinstance(lab, pa.ChunkedArray):

@@ -63,6 +63,9 @@ def parse_times(col: pa.Array | pa.ChunkedArray, path: object, line0: int, date_
         raise ConfigError(f"unknown date_format {date_format!r}; choose from {list(DATE_FORMATS)}")
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
+    if col.null_count:  # an empty time would otherwise become an arbitrary one
+        bad = int(np.argmax(to_mask(col.is_null())))
+        raise DataError(f"{path}: line {line0 + bad}: time value is missing; fix or remove the line")
     if date_format in ("auto", "ymd"):
         out = _iso(col)
         if out is not None:

@@ -98,6 +98,9 @@ def _load(path: Path) -> pa.Table:
         raise DataError(
             f"{path}: not WISDM lines subject,activity,timestamp,x,y,z; ({str(e).splitlines()[0]})"
         ) from None
+    if t.column("t").null_count:  # an empty timestamp would otherwise become a float NaN, then garbage
+        line = int(np.argmax(to_numpy(t.column("t").is_null()))) + 1
+        raise DataError(f"{path}: line {line}: the timestamp is missing; fix or remove the line")
     t = t.take(from_numpy(np.argsort(to_numpy(t.column("t")), kind="stable"), pa.int64()))
     return t
 

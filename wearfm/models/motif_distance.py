@@ -17,7 +17,6 @@ materialise the (T, T) weights of every pair, which is what makes all-pairs dist
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wearfm import __version__
+from wearfm._atomic import remove_stale_temporaries, temp_path
 from wearfm.errors import CheckpointError
 
 __all__ = [
@@ -325,7 +325,8 @@ def save_distance_model(
         "config": config or {},
         "wearfm_version": __version__,
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    remove_stale_temporaries(path)
+    tmp = temp_path(path)
     torch.save(obj, tmp)
     tmp.replace(path)
     return path

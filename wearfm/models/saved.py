@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import torch
 from torch import nn
 
 from wearfm import __version__
+from wearfm._atomic import remove_stale_temporaries, temp_path
 from wearfm.errors import CheckpointError, describe_load_error
 from wearfm.models.registry import create_encoder
 
@@ -115,7 +115,8 @@ def save_encoder(model: EmbeddingModel, path: str | Path, config: dict[str, Any]
         "config": config or {},
         "wearfm_version": __version__,
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    remove_stale_temporaries(path)
+    tmp = temp_path(path)
     torch.save(obj, tmp)
     tmp.replace(path)
     return path

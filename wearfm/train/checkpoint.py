@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from wearfm import __version__
+from wearfm._atomic import remove_stale_temporaries, temp_path
 from wearfm.errors import CheckpointError, describe_load_error
 
 __all__ = ["CHECKPOINT_FILE", "save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state"]
@@ -63,7 +64,8 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     obj = {"format": _FORMAT, "format_version": 1, "wearfm_version": __version__, **state}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    remove_stale_temporaries(path)
+    tmp = temp_path(path)
     torch.save(obj, tmp)
     os.replace(tmp, path)
     return path

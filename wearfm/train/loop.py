@@ -315,6 +315,14 @@ def _validate(cfg: PretrainConfig, methods: list[str], encoders: list[str]) -> N
         raise ConfigError(f"amp {cfg.amp!r}: choose from ['auto', 'bf16', 'fp16', 'off']")
     if not cfg.data:
         raise ConfigError("no dataset given; pass DATA (a folder written by `wearfm ingest`)")
+    # finite and far beyond real use: past these, a value is a typo or a hostile config file (and 1e12 Hz would
+    # ask for terabytes of resampled data)
+    for name, top in (("rate_hz", 1e5), ("window_s", 1e5), ("lr", 1e3)):
+        v = getattr(cfg, name)
+        if not (math.isfinite(v) and 0 < v <= top):
+            raise ConfigError(f"{name}={v!r} is out of range; give a positive value up to {top:g}")
+    if cfg.stride_s is not None and not (math.isfinite(cfg.stride_s) and 0 < cfg.stride_s <= 1e5):
+        raise ConfigError(f"stride_s={cfg.stride_s!r} is out of range; give a positive value up to 100000")
 
 
 def _load(cfg: PretrainConfig) -> WindowSet:
