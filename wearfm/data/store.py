@@ -102,7 +102,7 @@ class ShardedArray:
     def __init__(self, shards: list[np.ndarray], bounds: np.ndarray) -> None:
         self.shards, self.bounds = shards, np.asarray(bounds, dtype=np.int64)
         self.dtype = np.dtype(np.float32)
-        self.shape = (shards[0].shape[1], int(self.bounds[-1]))
+        self.shape: tuple[int, int] = (int(shards[0].shape[1]), int(self.bounds[-1]))
         self.ndim = 2
 
     def __len__(self) -> int:
@@ -290,14 +290,17 @@ def _valid(d: Path, key: str, entries: list[RecordingEntry], n_ch: int) -> bool:
     except (OSError, ValueError):
         return False
     if meta.get("version") != STORE_VERSION:
-        log.warning("store %s was built by store format %s (this is %s); rebuilding", d, meta.get("version"), STORE_VERSION)
+        log.warning(
+            "store %s was built by store format %s (this is %s); rebuilding", d, meta.get("version"), STORE_VERSION
+        )
         return False
     if meta.get("key") != key:
         old = {p: rest for p, *rest in meta.get("sources", [])}
         new = {p: rest for p, *rest in _sources(entries)}
         changed = sum(1 for p in new if p in old and old[p] != new[p])
         log.warning(
-            "store %s: the dataset changed since it was built (%d recordings added, %d removed, %d changed); rebuilding",
+            "store %s: the dataset changed since it was built "
+            "(%d recordings added, %d removed, %d changed); rebuilding",
             d, len(new.keys() - old.keys()), len(old.keys() - new.keys()), changed,
         )  # fmt: skip
         return False
@@ -359,10 +362,10 @@ def _build_shard(
                 spans.extend((r, a, b) for a, b in nw)
                 for s in segs:
                     v = np.ascontiguousarray(s.values, dtype="<f4")  # (n, C)
-                    fd.write(memoryview(v).cast("B"))
+                    fd.write(v.data)
                     lab = s.labels if s.labels is not None else np.full(len(s), -1, np.int32)
                     if label_names:
-                        fl.write(memoryview(np.ascontiguousarray(lab, dtype=lab_dtype)).cast("B"))
+                        fl.write(np.ascontiguousarray(lab, dtype=lab_dtype).data)
                     seg["rec"].append(r)
                     seg["start"].append(n)
                     seg["t0"].append(int(s.time_ns[0]))
@@ -423,9 +426,9 @@ def _finish(
     mom = np.sum([p["moments"] for p in parts], axis=0)  # (3, C): count, sum, sum of squares
     mean = mom[1] / mom[0]
     std = np.sqrt(np.maximum(mom[2] / mom[0] - mean**2, 0.0))
-    with open(building / (_INDEX_FILE + ".tmp"), "wb") as f:
+    with open(building / (_INDEX_FILE + ".tmp"), "wb") as out:
         np.savez(
-            f,
+            out,
             seg_rec=np.concatenate([p["seg_rec"] for p in parts]),
             seg_start=np.concatenate([p["seg_start"] + b for p, b in zip(parts, bounds, strict=False)]),
             seg_t0=np.concatenate([p["seg_t0"] for p in parts]),
@@ -454,7 +457,8 @@ def _open(d: Path, n_ch: int) -> tuple[StoreIndex, np.ndarray | ShardedArray, li
     with np.load(d / _INDEX_FILE) as z:
         idx = StoreIndex(
             seg_rec=z["seg_rec"], seg_start=z["seg_start"], seg_t0=z["seg_t0"], seg_len=z["seg_len"],
-            bounds=z["bounds"], label_names=list(meta["label_names"]), nonwear=z["nonwear"], mean=z["mean"], std=z["std"],
+            bounds=z["bounds"], label_names=list(meta["label_names"]), nonwear=z["nonwear"],
+            mean=z["mean"], std=z["std"],
         )  # fmt: skip
     lab_dtype = np.dtype("<i2") if len(idx.label_names) < 2**15 else np.dtype("<i4")
     shards, labels = [], []

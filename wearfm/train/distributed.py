@@ -12,7 +12,16 @@ import torch.distributed as dist
 from wearfm.data.store import BuildGroup
 from wearfm.errors import ConfigError
 
-__all__ = ["DistInfo", "init_distributed", "cleanup", "barrier", "resolve_device", "any_true", "mean_value", "build_group"]
+__all__ = [
+    "DistInfo",
+    "init_distributed",
+    "cleanup",
+    "barrier",
+    "resolve_device",
+    "any_true",
+    "mean_value",
+    "build_group",
+]
 
 log = logging.getLogger(__name__)
 
