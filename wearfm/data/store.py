@@ -19,7 +19,6 @@ import errno
 import hashlib
 import json
 import logging
-import mmap
 import os
 import shutil
 from collections.abc import Callable
@@ -455,13 +454,6 @@ def _finish(
     log.info("store %s: %d shards, %d samples x %d channels", final, len(shards), int(bounds[-1]), n_ch)
 
 
-def _random_access(mm: np.memmap) -> None:
-    """Tell the kernel that windows are read in random order: no read-ahead of pages a batch will not use."""
-    raw = getattr(mm, "_mmap", None)
-    if raw is not None and hasattr(raw, "madvise") and hasattr(mmap, "MADV_RANDOM"):
-        raw.madvise(mmap.MADV_RANDOM)
-
-
 def _open(d: Path, n_ch: int) -> tuple[StoreIndex, np.ndarray | ShardedArray, list[np.ndarray] | None]:
     meta = json.loads((d / _STORE_FILE).read_text())
     with np.load(d / _INDEX_FILE) as z:
@@ -477,9 +469,7 @@ def _open(d: Path, n_ch: int) -> tuple[StoreIndex, np.ndarray | ShardedArray, li
             shards.append(np.zeros((0, n_ch), np.float32))
             labels.append(np.zeros(0, lab_dtype))
             continue
-        mm = np.memmap(d / f"shard-{k:05d}.f32", dtype="<f4", mode="r", shape=(n, n_ch))
-        _random_access(mm)
-        shards.append(mm)
+        shards.append(np.memmap(d / f"shard-{k:05d}.f32", dtype="<f4", mode="r", shape=(n, n_ch)))
         if idx.label_names:
             labels.append(np.memmap(d / f"shard-{k:05d}.lab", dtype=lab_dtype, mode="r", shape=(n,)))
     data: np.ndarray | ShardedArray = shards[0].T if len(shards) == 1 else ShardedArray(shards, idx.bounds)
