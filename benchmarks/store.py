@@ -210,7 +210,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--loader-batches", type=int, default=200)
     ap.add_argument("--child-timeout", type=float, default=900, help="seconds before a phase is abandoned")
-    ap.add_argument("--skip-inmem-above", type=int, default=10**9, help="run the in-memory path only up to N recordings")
+    ap.add_argument("--skip-inmem-above", type=int, default=10**9, help="in-memory path up to N recordings")
     ap.add_argument("--clean", action="store_true", help="delete --work and exit")
     ap.add_argument("--phase", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
