@@ -27,6 +27,7 @@ __all__ = [
     "MotifDistanceConfig",
     "PrimusConfig",
     "IMUVideoConfig",
+    "StoreConfig",
     "PretrainConfig",
     "ProbeConfig",
     "ExportConfig",
@@ -163,6 +164,13 @@ class IMUVideoConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    """The on-disk window store that ``--cache`` builds (see ``docs/scaling.md``)."""
+
+    shard_mb: float = 512.0  # resampled float32 MB per shard file; shards are the unit ranks build in parallel
+
+
+@dataclass(frozen=True)
 class PretrainConfig:
     """Options of `wearfm pretrain`."""
 
@@ -191,6 +199,7 @@ class PretrainConfig:
     num_workers: int = 0
     cache_dir: str | None = None  # keep resampled recordings here and memory-map them (built once)
     nonwear: str = "skip"  # skip | keep: windows overlapping non-wear marked at ingest
+    store: StoreConfig = field(default_factory=StoreConfig)
     ckpt_every: int = 500
     # also keep the method's outputs (encoder.pt or distance.pt) every N steps in snapshots/stepNNNNNN/, to pick
     # the number of steps on validation subjects afterwards; None: only the final ones

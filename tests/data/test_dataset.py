@@ -115,3 +115,34 @@ def test_subclass_items_are_honoured_by_batched_fetch(ws):
             return {"x": np.zeros((1, 2), np.float32), "index": int(i) + 1000}
 
     assert [b["index"] for b in Shifted(ws).__getitems__([1, 2])] == [1001, 1002]
+
+
+def test_group_members_matches_a_unique_based_reference():
+    from types import SimpleNamespace
+
+    from wearfm.data.dataset import group_members
+
+    rng = np.random.default_rng(0)
+    n = 5000
+
+    class W(SimpleNamespace):
+        def __len__(self):
+            return n
+
+    ws = W(
+        subject=rng.integers(0, 7, n).astype(np.int32),
+        recording=rng.integers(0, 11, n).astype(np.int32),
+        start_ns=rng.integers(0, 5 * 86400 * 10**9, n).astype(np.int64),
+    )
+    for by, key in (
+        ("hour", np.stack([ws.subject, ws.start_ns // (3600 * 10**9)], 1)),
+        ("day", np.stack([ws.subject, ws.start_ns // (86400 * 10**9)], 1)),
+        ("recording", ws.recording[:, None]),
+        ("subject", ws.subject[:, None]),
+    ):
+        _, ref = np.unique(key, axis=0, return_inverse=True)
+        ref = ref.reshape(-1)
+        groups, order, starts = group_members(ws, by=by)
+        np.testing.assert_array_equal(groups, ref)
+        for g in range(len(starts) - 1):
+            np.testing.assert_array_equal(order[starts[g] : starts[g + 1]], np.flatnonzero(ref == g))

@@ -63,7 +63,9 @@ def test_two_gloo_ranks_agree(tiny_dataset, tmp_path, method):
         assert torch.equal(ck["model"][k], w0[k]), k
     # 2 ranks x 4 steps x batch 4 = 32 windows = 1.33 epochs of 24 windows
     assert ck["epoch"] == 1 and ck["batch_in_epoch"] == 1
-    assert list((out / "cache").glob("*/data.npy"))  # rank 0 built the memory-mapped cache, rank 1 mapped it
+    # the ranks built one window store together (one store folder, no half-built one left), then mapped it
+    assert len(list((out / "cache").glob("*/store.json"))) == 1 and list((out / "cache").glob("*/shard-*.f32"))
+    assert not list((out / "cache").glob("*.building"))
 
 
 @pytest.mark.slow

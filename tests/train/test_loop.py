@@ -171,6 +171,6 @@ def test_gyroscope_channels(tmp_path, toy_method):
 def test_memory_mapped_cache(tiny_dataset, tmp_path, toy_method):
     cache = tmp_path / "cache"
     r = pretrain(_cfg(tiny_dataset, tmp_path / "c1", toy_method, max_steps=1, cache_dir=str(cache)))
-    assert r.windows == 24 and len(list(cache.glob("*/data.npy"))) == 1
+    assert r.windows == 24 and len(list(cache.glob("*/store.json"))) == 1
     r2 = pretrain(_cfg(tiny_dataset, tmp_path / "c2", toy_method, max_steps=1, cache_dir=str(cache)))
     assert r2.windows == 24

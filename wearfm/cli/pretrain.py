@@ -71,7 +71,8 @@ def pretrain_cmd(
     workers: Annotated[int | None, typer.Option("--workers", help="DataLoader worker processes.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
     cache: Annotated[
-        Path | None, typer.Option("--cache", help="Folder to keep resampled data in (memory-mapped, reused).")
+        Path | None,
+        typer.Option("--cache", help="Folder for the on-disk window store (built once, streaming; memory-mapped)."),
     ] = None,
     distance: Annotated[
         Path | None,

@@ -357,7 +357,10 @@ def load_pairs(dataset: str | Path, windows: WindowSet, modalities: tuple[str, .
         raise DataError(f"{dataset}: no {missing} pairs (has {list(have)}); add them with `wearfm pair`")
     w_start = windows.start_ns.astype(np.int64)
     w_end = w_start + int(round(windows.window * 1e9 / windows.rate_hz))
-    rec_path = np.asarray([e.path for e in windows.entries], dtype=object)[windows.recording]
+    # windows grouped by recording once (flat arrays, no per-window objects); pair rows matched by path
+    rec_of = {e.path: r for r, e in enumerate(windows.entries)}
+    by_rec = np.argsort(np.asarray(windows.recording), kind="stable")
+    rec_bounds = np.searchsorted(np.asarray(windows.recording)[by_rec], np.arange(len(windows.entries) + 1))
     out = WindowPairs()
     for m in want:
         table = pq.read_table(d / f"{m}.parquet")
@@ -371,9 +374,14 @@ def load_pairs(dataset: str | Path, windows: WindowSet, modalities: tuple[str, .
         flat = table.column("vector").combine_chunks()
         allv = flat.flatten().to_numpy(zero_copy_only=False).reshape(len(table), dim).astype(np.float32)
         tx = table.column("text").to_numpy(zero_copy_only=False) if m == "text" else None
-        for path in np.unique(rec):
-            rows = np.flatnonzero(rec == path)
-            wins = np.flatnonzero(rec_path == path)
+        row_order = np.argsort(rec, kind="stable")
+        paths, first = np.unique(rec[row_order], return_index=True)
+        for path, a, b in zip(paths, first, [*first[1:], len(rec)], strict=True):
+            r = rec_of.get(str(path))
+            if r is None:
+                continue
+            rows = np.sort(row_order[a:b])
+            wins = by_rec[rec_bounds[r] : rec_bounds[r + 1]]
             for chunk in np.array_split(wins, max(1, len(wins) // 2048 + 1)):
                 if len(chunk) == 0:
                     continue

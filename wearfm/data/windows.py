@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from wearfm.data.resample import resample
+from wearfm.data.store import BuildGroup, StoreIndex, open_store, read_recording
 from wearfm.errors import ConfigError, DataError
 from wearfm.io.manifest import RecordingEntry, lacking_channels, list_recordings
-from wearfm.io.schema import CHANNEL_GROUPS, read_metadata, resolve_channels
+from wearfm.io.schema import CHANNEL_GROUPS, resolve_channels
 
 __all__ = ["WindowSet", "load_windows", "channel_stats"]
 
 log = logging.getLogger(__name__)
-
-_CACHE_VERSION = 1
 
 
 @dataclass
@@ -33,7 +26,8 @@ class WindowSet:
     segments are laid end to end and windows are cut within each segment.
 
     Attributes:
-        data: (C, S) float32, possibly a read-only memory map.
+        data: (C, S) float32, possibly a read-only memory map (a :class:`~wearfm.data.store.ShardedArray` over
+            several when the store has more than one shard).
         channels: names of the C channels, in order.
         rate_hz: sample rate of ``data``.
         window: window length in samples.
@@ -43,6 +37,8 @@ class WindowSet:
         start_ns: (W,) int64 time of each window's first sample.
         label: (W,) int32 index into ``label_names``; -1 when no label covers ``label_purity`` of it.
         nonwear_skipped: windows left out because they overlap non-wear marked at ingest.
+        sample_stats: per-channel (mean, std) of all samples of ``data``, float64, when the store computed them
+            while building (so :func:`channel_stats` need not read the whole memory map).
     """
 
     data: np.ndarray
@@ -58,6 +54,7 @@ class WindowSet:
     subjects: list[str]
     label_names: list[str]
     nonwear_skipped: int = 0
+    sample_stats: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.offset)
@@ -99,6 +96,9 @@ class WindowSet:
 
 def channel_stats(ws: WindowSet) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and standard deviation over all samples of ``ws.data`` (float32, (C,))."""
+    if ws.sample_stats is not None:
+        mean, std = ws.sample_stats
+        return np.asarray(mean, np.float32), np.maximum(std, 1e-6).astype(np.float32)
     mean = ws.data.mean(axis=1, dtype=np.float64)
     std = ws.data.std(axis=1, dtype=np.float64)
     return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
@@ -144,6 +144,8 @@ def load_windows(
     max_gap_s: float = 1.0,
     cache_dir: str | Path | None = None,
     nonwear: str = "skip",
+    group: BuildGroup | None = None,
+    shard_mb: float | None = None,
 ) -> WindowSet:
     """Load a dataset (folder or one file), resample to ``rate_hz`` and cut windows of ``window`` samples.
 
@@ -155,12 +157,18 @@ def load_windows(
         stride: samples between window starts (default: ``window``, no overlap).
         label_purity: a window is labelled only if one label covers at least this share of its samples.
         max_gap_s: gaps longer than this split segments (windows never cross them).
-        cache_dir: if given, the resampled array is stored there once and memory-mapped afterwards.
-        nonwear: 'skip' leaves out windows that overlap non-wear found at ingest (``wearfm ingest --nonwear mark``);
-            'keep' keeps them.
+        cache_dir: if given, recordings are resampled one at a time into an on-disk window store there (built
+            once, memory-mapped afterwards; see :mod:`wearfm.data.store`), so memory does not grow with the
+            dataset. Without it the whole resampled dataset is held in memory.
+        nonwear: 'skip' leaves out windows that overlap non-wear marked in the recordings (``wearfm.nonwear``
+            metadata spans, or a boolean ``nonwear`` column); 'keep' keeps them.
+        group: the ranks that build the store together (:func:`wearfm.train.distributed.build_group`);
+            every rank of it must call this. Default: this process alone.
+        shard_mb: store shard size in MB (default: ``StoreConfig.shard_mb``).
 
     Raises:
         DataError: no recording has the channels, or none is long enough for one window.
+        ConfigError: ``nonwear`` is neither 'skip' nor 'keep'.
     """
     if window < 1:
         raise DataError(f"window must be at least 1 sample, got {window}")
@@ -172,77 +180,85 @@ def load_windows(
     missing = lacking_channels(entries, cols)
     if missing:
         raise DataError(_lacking_message(entries, missing, cols))
-    key = _cache_key(entries, rate_hz, cols, max_gap_s)
-    cached = _load_cache(cache_dir, key) if cache_dir else None
-    if cached is not None:
-        data, seg_rec, seg_start, seg_t0, seg_len, labels, label_names = cached
+    stats: tuple[np.ndarray, np.ndarray] | None = None
+    if cache_dir:
+        index, data, labels = open_store(
+            cache_dir, root, entries, rate_hz, cols, max_gap_s, group=group, shard_mb=shard_mb
+        )
+        if index.mean is not None and index.std is not None:
+            stats = (index.mean, index.std)
     else:
-        data, seg_rec, seg_start, seg_t0, seg_len, labels, label_names = _build(root, entries, rate_hz, cols, max_gap_s)
-        if cache_dir:
-            _save_cache(cache_dir, key, data, seg_rec, seg_start, seg_t0, seg_len, labels, label_names)
-            loaded = _load_cache(cache_dir, key)
-            assert loaded is not None
-            data = loaded[0]
+        index, data, labels = _build(root, entries, rate_hz, cols, max_gap_s)
 
-    offs, recs, starts = [], [], []
-    for r, s0, t0, n in zip(seg_rec, seg_start, seg_t0, seg_len, strict=True):
-        k = np.arange(0, n - window + 1, stride, dtype=np.int64)
-        offs.append(s0 + k)
-        recs.append(np.full(len(k), r, dtype=np.int32))
-        starts.append(t0 + np.round(k * 1e9 / rate_hz).astype(np.int64))
-    offset = np.concatenate(offs) if offs else np.zeros(0, np.int64)
+    offset, recording, start_ns = _cut(index, window, stride, rate_hz)
     if len(offset) == 0:
-        longest = max((int(n) for n in seg_len), default=0) / rate_hz
+        longest = max((int(n) for n in index.seg_len), default=0) / rate_hz
         raise DataError(
             f"{dataset}: no recording is long enough for a {window / rate_hz:g} s window "
             f"(longest gap-free stretch: {longest:.1f} s); use a shorter --window"
         )
-    recording = np.concatenate(recs)
-    start_ns = np.concatenate(starts)
+    subjects = sorted({e.subject for e in entries})
+    subj_code = {s: i for i, s in enumerate(subjects)}
+    per_rec = np.array([subj_code[e.subject] for e in entries], dtype=np.int32)
+    label = np.full(len(offset), -1, dtype=np.int32)
+    if labels is not None:
+        for k, lab in enumerate(labels):  # per shard: memory bounded by one shard's labels
+            lo, hi = np.searchsorted(offset, index.bounds[k : k + 2])
+            if hi > lo:
+                local = offset[lo:hi] - index.bounds[k]
+                label[lo:hi] = _window_labels(lab, local, window, len(index.label_names), label_purity)
     skipped = 0
-    if nonwear == "skip":
-        worn = _worn(root, entries, recording, start_ns, round(window * 1e9 / rate_hz))
+    if nonwear == "skip" and len(index.nonwear):
+        worn = _worn(index.nonwear, recording, start_ns, round(window * 1e9 / rate_hz))
         skipped = int(len(worn) - np.count_nonzero(worn))
         if skipped == len(worn):
             raise DataError(f"{dataset}: all {skipped} windows overlap non-wear; use nonwear=keep to keep them")
         if skipped:
-            offset, recording, start_ns = offset[worn], recording[worn], start_ns[worn]
+            offset, recording, start_ns, label = offset[worn], recording[worn], start_ns[worn], label[worn]
             log.info("%d windows overlapping non-wear skipped", skipped)
-    subjects = sorted({e.subject for e in entries})
-    subj_code = {s: i for i, s in enumerate(subjects)}
-    subject = np.array([subj_code[entries[r].subject] for r in range(len(entries))], dtype=np.int32)[recording]
-    label = _window_labels(labels, offset, window, len(label_names), label_purity)
     log.info("%d windows of %d samples from %d recordings", len(offset), window, len(entries))
     return WindowSet(
-        data=data,
+        data=data,  # type: ignore[arg-type]  # a ShardedArray offers the indexing windows use
         channels=cols,
         rate_hz=float(rate_hz),
         window=int(window),
         offset=offset,
         recording=recording,
-        subject=subject,
+        subject=per_rec[recording],
         start_ns=start_ns,
         label=label,
         entries=entries,
         subjects=subjects,
-        label_names=label_names,
+        label_names=list(index.label_names),
         nonwear_skipped=skipped,
+        sample_stats=stats,
     )
 
 
-def _worn(
-    root: Path, entries: list[RecordingEntry], recording: np.ndarray, start_ns: np.ndarray, length_ns: int
-) -> np.ndarray:
-    """(W,) bool: windows that overlap no non-wear span of their recording (``wearfm.nonwear`` metadata)."""
+def _cut(index: StoreIndex, window: int, stride: int, rate_hz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(W,) window offsets, recordings and start times over the segments, in store order (no per-window objects)."""
+    seg_len = np.asarray(index.seg_len, dtype=np.int64)
+    counts = np.where(seg_len >= window, (seg_len - window) // stride + 1, 0)
+    seg_of = np.repeat(np.arange(len(seg_len)), counts)  # (W,) segment of each window
+    first = np.concatenate([[0], np.cumsum(counts)])[:-1]
+    k = (np.arange(len(seg_of), dtype=np.int64) - first[seg_of]) * stride  # (W,) start within its segment
+    offset = np.asarray(index.seg_start, dtype=np.int64)[seg_of] + k
+    recording = np.asarray(index.seg_rec, dtype=np.int32)[seg_of]
+    start_ns = np.asarray(index.seg_t0, dtype=np.int64)[seg_of] + np.round(k * 1e9 / rate_hz).astype(np.int64)
+    return offset, recording, start_ns
+
+
+def _worn(spans: np.ndarray, recording: np.ndarray, start_ns: np.ndarray, length_ns: int) -> np.ndarray:
+    """(W,) bool: windows that overlap no ``(recording, start_ns, end_ns)`` non-wear span."""
     worn = np.ones(len(recording), dtype=bool)
-    for r, e in enumerate(entries):
-        if not e.nonwear_s:  # None (never checked) or 0: nothing to read
+    order = np.argsort(recording, kind="stable")
+    bounds = np.searchsorted(recording[order], np.arange(int(recording.max(initial=0)) + 2))
+    for r, s, end in spans:
+        if r + 1 >= len(bounds):
             continue
-        spans = (read_metadata(root / e.path).get("nonwear") or {}).get("spans_ns") or []
-        sel = np.flatnonzero(recording == r)
-        for s, end in spans:
-            hit = (start_ns[sel] < end) & (start_ns[sel] + length_ns > s)
-            worn[sel[hit]] = False
+        sel = order[bounds[r] : bounds[r + 1]]
+        hit = (start_ns[sel] < end) & (start_ns[sel] + length_ns > s)
+        worn[sel[hit]] = False
     return worn
 
 
@@ -264,24 +280,16 @@ def _window_labels(labels: np.ndarray, offset: np.ndarray, window: int, n_labels
 
 def _build(
     root: Path, entries: list[RecordingEntry], rate_hz: float, cols: tuple[str, ...], max_gap_s: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+) -> tuple[StoreIndex, np.ndarray, list[np.ndarray] | None]:
+    """The in-memory path (no cache): every recording resampled and concatenated into one (C, S) array."""
     label_names: list[str] = sorted({k for e in entries for k in e.label_counts})
     code = {n: i for i, n in enumerate(label_names)}
     parts, labs, seg_rec, seg_start, seg_t0, seg_len = [], [], [], [], [], []
+    spans: list[tuple[int, int, int]] = []
     pos = 0
     for r, e in enumerate(entries):
-        want = ["time", *cols] + (["label"] if e.label_counts else [])
-        table = pq.read_table(root / e.path, columns=want)
-        t = table.column("time").cast(pa.int64()).to_numpy()
-        v = np.stack([table.column(c).to_numpy() for c in cols], axis=1)
-        lab = None
-        if "label" in table.column_names:
-            arr = table.column("label").combine_chunks()
-            if isinstance(arr.type, pa.DictionaryType):
-                arr = arr.dictionary_decode()
-            strs = arr.to_numpy(zero_copy_only=False)
-            lab = _map_labels(strs, code)
-        segs, _ = resample(t, v, rate_hz, labels=lab, max_gap_s=max_gap_s)
+        segs, nw = read_recording(root, e, rate_hz, cols, max_gap_s, code)
+        spans.extend((r, a, b) for a, b in nw)
         for s in segs:
             parts.append(s.values.T)
             labs.append(s.labels if s.labels is not None else np.full(len(s), -1, np.int32))
@@ -293,49 +301,13 @@ def _build(
     if not parts:
         raise DataError(f"{root}: the dataset holds no usable samples")
     data = np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
-    return (
-        data,
-        np.array(seg_rec, np.int32),
-        np.array(seg_start, np.int64),
-        np.array(seg_t0, np.int64),
-        np.array(seg_len, np.int64),
-        np.concatenate(labs).astype(np.int32),
-        label_names,
+    index = StoreIndex(
+        seg_rec=np.array(seg_rec, np.int32),
+        seg_start=np.array(seg_start, np.int64),
+        seg_t0=np.array(seg_t0, np.int64),
+        seg_len=np.array(seg_len, np.int64),
+        bounds=np.array([0, pos], np.int64),
+        label_names=label_names,
+        nonwear=np.array(spans, np.int64).reshape(-1, 3),
     )
-
-
-def _map_labels(strs: np.ndarray, code: dict[str, int]) -> np.ndarray:
-    uniq, inv = np.unique(np.where(strs == None, "", strs).astype(str), return_inverse=True)  # noqa: E711
-    lut = np.array([code.get(u, -1) if u != "" else -1 for u in uniq], dtype=np.int32)
-    return lut[inv]
-
-
-def _cache_key(entries: list[RecordingEntry], rate_hz: float, cols: tuple[str, ...], max_gap_s: float) -> str:
-    desc = json.dumps(
-        [_CACHE_VERSION, rate_hz, cols, max_gap_s, [(e.path, e.source_sha256, e.samples, e.start_ns) for e in entries]]
-    )
-    return hashlib.sha256(desc.encode()).hexdigest()[:16]
-
-
-def _save_cache(cache_dir: str | Path, key: str, data: np.ndarray, *arrays_and_names: Any) -> None:
-    d = Path(cache_dir) / key
-    d.mkdir(parents=True, exist_ok=True)
-    seg_rec, seg_start, seg_t0, seg_len, labels, label_names = arrays_and_names
-    tmp = d / "data.npy.tmp"
-    with open(tmp, "wb") as f:
-        np.save(f, data)
-    tmp.replace(d / "data.npy")
-    np.savez(d / "index.npz", seg_rec=seg_rec, seg_start=seg_start, seg_t0=seg_t0, seg_len=seg_len, labels=labels)
-    (d / "labels.json").write_text(json.dumps(label_names))
-
-
-def _load_cache(cache_dir: str | Path | None, key: str) -> Any:
-    if cache_dir is None:
-        return None
-    d = Path(cache_dir) / key
-    if not (d / "labels.json").exists():
-        return None
-    data = np.load(d / "data.npy", mmap_mode="r")
-    z = np.load(d / "index.npz")
-    names = json.loads((d / "labels.json").read_text())
-    return data, z["seg_rec"], z["seg_start"], z["seg_t0"], z["seg_len"], z["labels"], names
+    return index, data, ([np.concatenate(labs).astype(np.int32)] if label_names else None)

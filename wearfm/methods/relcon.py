@@ -124,13 +124,13 @@ class CandidateItems(Dataset):
     """
 
     def __init__(self, windows: WindowSet, within: int, group_by: str = "hour") -> None:
-        from wearfm.data.dataset import group_index
+        from wearfm.data.dataset import group_members
 
         if within < 1:
             raise ConfigError(f"relcon.within_candidates must be at least 1, got {within}")
         self.windows, self.within = windows, within
-        groups, members = group_index(windows, by=group_by)
-        sizes = np.array([len(m) for m in members], dtype=np.int64)
+        _, order, starts = group_members(windows, by=group_by)  # flat arrays: no object per window or group
+        sizes = np.diff(starts)
         keep = sizes >= within + 1
         if not keep.any():
             raise DataError(
@@ -140,26 +140,28 @@ class CandidateItems(Dataset):
                 f"--set relcon.group_by=day|recording|subject"
             )
         if not keep.all():
-            subj = windows.subject[np.concatenate([m[:1] for m in members])]
+            subj = np.asarray(windows.subject)[order[starts[:-1]]]
             gone = sorted({windows.subjects[s] for s in set(subj[~keep].tolist()) - set(subj[keep].tolist())})
             log.info(
                 "relcon: dropped %d of %d %s groups (%d windows) with fewer than %d windows%s",
-                int((~keep).sum()), len(members), group_by, int(sizes[~keep].sum()), within + 1,
+                int((~keep).sum()), len(sizes), group_by, int(sizes[~keep].sum()), within + 1,
                 f"; subjects left out entirely: {gone}" if gone else "",
             )  # fmt: skip
-        self.members = [m for m, k in zip(members, keep, strict=True) if k]
-        self.anchors = np.concatenate(self.members)  # (N,) window index of each item
-        self.group = np.concatenate([np.full(len(m), g) for g, m in enumerate(self.members)])
+        kept = np.repeat(keep, sizes)  # (W,) whether each sorted window's group is kept
+        self.anchors = order[kept]  # (N,) window index of each item, grouped
+        kept_sizes = sizes[keep]
+        self.group_start = np.repeat(np.concatenate([[0], np.cumsum(kept_sizes)[:-1]]), kept_sizes)  # (N,)
+        self.group_size = np.repeat(kept_sizes, kept_sizes)  # (N,)
 
     def __len__(self) -> int:
         return len(self.anchors)
 
     def _pick(self, i: int) -> np.ndarray:
-        pool = self.members[int(self.group[i])]
-        anchor = self.anchors[i]
-        others = pool[pool != anchor]
-        sel = torch.randperm(len(others))[: self.within].numpy()
-        return np.concatenate([[anchor], others[sel]])  # (1 + Cw,)
+        lo, n = int(self.group_start[i]), int(self.group_size[i])
+        pos = i - lo  # the anchor's place in its group
+        sel = torch.randperm(n - 1)[: self.within].numpy()
+        sel = sel + (sel >= pos)  # skip the anchor itself
+        return np.concatenate([[self.anchors[i]], self.anchors[lo + sel]])  # (1 + Cw,)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         return self.__getitems__([i])[0]

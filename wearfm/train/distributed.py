@@ -9,9 +9,19 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from wearfm.data.store import BuildGroup
 from wearfm.errors import ConfigError
 
-__all__ = ["DistInfo", "init_distributed", "cleanup", "barrier", "resolve_device", "any_true", "mean_value"]
+__all__ = [
+    "DistInfo",
+    "init_distributed",
+    "cleanup",
+    "barrier",
+    "resolve_device",
+    "any_true",
+    "mean_value",
+    "build_group",
+]
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +107,15 @@ def mean_value(value: float, device: torch.device) -> float:
     t = torch.tensor([value], dtype=torch.float64 if device.type == "cpu" else torch.float32, device=device)
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return float(t.item()) / dist.get_world_size()
+
+
+def build_group(info: DistInfo) -> BuildGroup:
+    """The ranks of this job as a window-store :class:`~wearfm.data.store.BuildGroup`.
+
+    Each rank builds its share of the store's shards; a collective all-reduce of "my part went well" separates
+    the steps (so one rank's failure stops every rank with an error instead of a hang).
+    """
+    if not info.distributed or info.world_size == 1:
+        return BuildGroup(rank=info.rank, world_size=1)
+    device = info.device if info.device.type == "cuda" else torch.device("cpu")
+    return BuildGroup(rank=info.rank, world_size=info.world_size, all_ok=lambda ok: not any_true(not ok, device))

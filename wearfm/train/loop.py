@@ -27,11 +27,20 @@ from torch.utils.data import DataLoader
 
 from wearfm.config import PretrainConfig, to_dict
 from wearfm.data.dataset import EpochSampler
+from wearfm.data.store import BuildGroup
 from wearfm.data.windows import WindowSet, channel_stats, load_windows
 from wearfm.errors import ConfigError, DataError
 from wearfm.models.saved import EncoderSpec
 from wearfm.train import checkpoint as ckpt
-from wearfm.train.distributed import DistInfo, any_true, barrier, cleanup, init_distributed, mean_value
+from wearfm.train.distributed import (
+    DistInfo,
+    any_true,
+    barrier,
+    build_group,
+    cleanup,
+    init_distributed,
+    mean_value,
+)
 from wearfm.train.runinfo import PretrainResult, check_resumable, gather_rng, write_run_files
 from wearfm.train.schedule import warmup_cosine
 
@@ -118,11 +127,7 @@ def _pretrain(
     torch.manual_seed(cfg.seed + dist.rank)
 
     # --- data: one contiguous array, windows are index views ---------------------------------------------
-    if cfg.cache_dir and not dist.is_main:
-        barrier()  # rank 0 builds the memory-mapped cache first; the others then map it
-    ws = _load(cfg)
-    if cfg.cache_dir and dist.is_main:
-        barrier()
+    ws = _load(cfg, build_group(dist))  # with --cache, the ranks build the store's shards together, then map it
     if cfg.normalize:
         mean, std = channel_stats(ws)
         normalization: dict[str, list[float]] | None = {"mean": mean.tolist(), "std": std.tolist()}
@@ -325,7 +330,7 @@ def _validate(cfg: PretrainConfig, methods: list[str], encoders: list[str]) -> N
         raise ConfigError(f"stride_s={cfg.stride_s!r} is out of range; give a positive value up to 100000")
 
 
-def _load(cfg: PretrainConfig) -> WindowSet:
+def _load(cfg: PretrainConfig, group: BuildGroup | None = None) -> WindowSet:
     window = round(cfg.window_s * cfg.rate_hz)
     stride = round(cfg.stride_s * cfg.rate_hz) if cfg.stride_s else None
     if window < 1:
@@ -338,6 +343,8 @@ def _load(cfg: PretrainConfig) -> WindowSet:
         stride=stride,
         cache_dir=cfg.cache_dir,
         nonwear=cfg.nonwear,
+        group=group,
+        shard_mb=cfg.store.shard_mb,
     )
 
 
