@@ -10,7 +10,7 @@ L-BFGS over a stack of zero-padded arrays, in float64 with NumPy: a problem's co
 products per iteration, so one batched loop replaces hundreds of separate SciPy calls and their Python
 overhead. Rows beyond a problem's size carry zero weight; classes absent from a problem get no logit.
 
-When a problem has fewer rows than dimensions, its weights lie in the span of its rows (the gradient of the
+When a problem has at most half as many rows as dimensions, its weights lie in the span of its rows (the gradient of the
 loss is ``X^T (P - Y)`` plus a multiple of ``W``), so it is solved in that ``n``-dimensional span (a QR
 factorisation of ``X^T``) and mapped back: the same optimum, with fewer unknowns.
 
@@ -33,8 +33,7 @@ __all__ = ["LogRegFit", "LogRegHead", "standardize", "fit_logreg_batch", "fit_he
 log = logging.getLogger(__name__)
 
 _MEMORY = 10  # L-BFGS curvature pairs kept (SciPy's default ``maxcor``)
-_MAX_LINE_SEARCH = 40
-_ARMIJO = 1e-4
+_MAX_LINE_SEARCH = 50  # function evaluations per line search (scikit-learn's maxls)
 
 
 @dataclass
@@ -78,12 +77,20 @@ def standardize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, scale
 
 
+def _scaled(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``(x - mean) / scale`` in float64, rounded through float32 for float32 input as ``StandardScaler`` does."""
+    x = np.asarray(x)
+    if x.dtype == np.float32:
+        return ((x - mean.astype(np.float32)) / scale.astype(np.float32)).astype(np.float64)
+    return (np.asarray(x, dtype=np.float64) - mean) / scale
+
+
 def fit_logreg_batch(
     xs: Sequence[np.ndarray],
     ys: Sequence[np.ndarray],
     cs: Sequence[float],
     n_classes: int,
-    tol: float = 1e-6,
+    tol: float = 1e-4,
     max_iter: int = 2000,
 ) -> LogRegFit:
     """Fit one multinomial L2 logistic regression per problem, all in one batched L-BFGS.
@@ -94,7 +101,7 @@ def fit_logreg_batch(
         cs: B inverse regularisation strengths (scikit-learn's ``C``).
         n_classes: K, the size of the shared class index space.
         tol: stop a problem when the largest absolute gradient entry of the scaled loss is below this
-            (scikit-learn's ``tol`` for lbfgs is 1e-4; a smaller value lands closer to the exact optimum).
+            (scikit-learn's ``tol``; 1e-4 is its default).
         max_iter: L-BFGS iterations at most per problem.
 
     Returns:
@@ -111,7 +118,7 @@ def fit_logreg_batch(
         raise ValueError("xs, ys and cs must be non-empty and of equal length")
     dim = int(xs[0].shape[1])
     n_max = max(int(x.shape[0]) for x in xs)
-    reduce = n_max < dim  # solve in the span of the rows: n_max unknowns per class instead of dim
+    reduce = 2 * n_max <= dim  # solve in the span of the rows: n_max unknowns per class instead of dim
     r = n_max if reduce else dim
     k = n_classes
     xa = np.zeros((n_prob, n_max, r + 1))  # features (or their row-span coordinates) and a ones column
@@ -134,7 +141,7 @@ def fit_logreg_batch(
         rw[b, :n] = 1.0 / n
         absent[b, np.unique(y)] = False
     pen = np.array([1.0 / (float(c) * x.shape[0]) for c, x in zip(cs, xs, strict=True)])  # scaled L2 strength 1/(C n)
-    theta, n_iter, conv = _lbfgs(xa, onehot, rw, absent, pen, tol, max_iter)
+    theta, n_iter, conv = _lbfgs(xa, onehot, rw, absent, pen, tol, max_iter, basis)
     w = theta[:, :r, :]
     if basis is not None:
         w = np.matmul(basis, w)
@@ -172,97 +179,128 @@ def _lbfgs(
     pen: np.ndarray,
     tol: float,
     max_iter: int,
+    basis: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Batched L-BFGS with Armijo backtracking; converged problems leave the batch as it goes."""
+    """Batched L-BFGS, step for step as SciPy's L-BFGS-B without bounds (as scikit-learn calls it).
+
+    Per problem: the two-loop direction from the last :data:`_MEMORY` pairs (a pair is skipped when
+    ``s.y <= eps * (-g.s)``), a first step of length 1 along ``-g`` then unit steps, MINPACK-2's ``dcsrch``
+    line search (``ftol=1e-3, gtol=0.9, xtol=0.1``, :data:`_MAX_LINE_SEARCH` evaluations), and L-BFGS-B's
+    stopping tests: largest absolute gradient entry ``<= tol``, or a relative decrease of the loss
+    ``<= 64 eps`` (scikit-learn's ``ftol``). Function evaluations of all problems run batched.
+
+    With ``basis`` (B, D, r) the unknowns are row-span coordinates: every step is the same as in the full
+    space (L-BFGS only uses inner products, which the orthonormal basis keeps), but the largest gradient
+    entry is measured in the full space, where the tolerance is defined.
+    """
+    from scipy.optimize._dcsrch import DCSRCH  # MINPACK-2's line search, as L-BFGS-B runs it
+
     n_prob, _, k = onehot.shape
     p_shape = (xa.shape[2], k)
-    theta_out = np.zeros((n_prob, *p_shape))
-    iters_out = np.zeros(n_prob, dtype=np.int64)
-    conv_out = np.zeros(n_prob, dtype=bool)
-    act = np.arange(n_prob)  # original index of each row of the working arrays
+    eps = np.finfo(np.float64).eps
     theta = np.zeros((n_prob, *p_shape))
     f, g = _loss_grad(theta, xa, onehot, rw, absent, pen)
     s_hist = np.zeros((n_prob, _MEMORY, *p_shape))
     y_hist = np.zeros((n_prob, _MEMORY, *p_shape))
     rho = np.zeros((n_prob, _MEMORY))
-    done = np.zeros(n_prob, dtype=bool)
-    conv = np.abs(g).max(axis=(1, 2)) <= tol
-    done |= conv
-    for it in range(max_iter):
-        if done.all():
-            break
-        # two-loop recursion over the stored pairs, newest first (empty slots have rho = 0)
-        q = -g
+    col = np.zeros(n_prob, dtype=np.int64)  # stored pairs
+    tail = np.full(n_prob, -1, dtype=np.int64)  # slot of the newest pair
+    n_iter = np.zeros(n_prob, dtype=np.int64)
+
+    def gmax(sel: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        if basis is None:
+            out: np.ndarray = np.abs(grad).max(axis=(1, 2))
+            return out
+        full = np.abs(np.matmul(basis[sel], grad[:, :-1, :])).max(axis=(1, 2))
+        return np.maximum(full, np.abs(grad[:, -1, :]).max(axis=1))
+
+    conv = gmax(np.arange(n_prob), g) <= tol
+    done = conv.copy()
+    while not done.all():
+        act = np.flatnonzero(~done)
+        # two-loop recursion, newest pair first (slots beyond a problem's pairs have rho = 0)
+        q = -g[act]
         alpha = np.zeros((len(act), _MEMORY))
-        order = [(it - 1 - j) % _MEMORY for j in range(min(it, _MEMORY))]
-        for j in order:
-            alpha[:, j] = rho[:, j] * np.einsum("bpk,bpk->b", s_hist[:, j], q)
-            q -= alpha[:, j, None, None] * y_hist[:, j]
-        if order:
-            j = order[0]
-            yy = np.einsum("bpk,bpk->b", y_hist[:, j], y_hist[:, j])
-            sy = np.einsum("bpk,bpk->b", s_hist[:, j], y_hist[:, j])
-            q *= np.where(yy > 0, sy / np.where(yy > 0, yy, 1.0), 1.0)[:, None, None]
-        else:  # first step: a steepest-descent step of unit length, as L-BFGS-B takes
-            q /= np.maximum(np.sqrt(np.einsum("bpk,bpk->b", g, g)), 1.0)[:, None, None]
-        for j in reversed(order):
-            beta = rho[:, j] * np.einsum("bpk,bpk->b", y_hist[:, j], q)
-            q += (alpha[:, j] - beta)[:, None, None] * s_hist[:, j]
+        for j in range(int(col[act].max())):
+            slot = (tail[act] - j) % _MEMORY
+            use = j < col[act]
+            s_j, y_j = s_hist[act, slot], y_hist[act, slot]
+            alpha[:, j] = np.where(use, rho[act, slot] * np.einsum("bpk,bpk->b", s_j, q), 0.0)
+            q -= alpha[:, j, None, None] * y_j
+        has = col[act] > 0
+        last = tail[act] % _MEMORY
+        s_l, y_l = s_hist[act, last], y_hist[act, last]
+        yy = np.einsum("bpk,bpk->b", y_l, y_l)
+        gamma = np.where(has & (yy > 0), np.einsum("bpk,bpk->b", s_l, y_l) / np.where(yy > 0, yy, 1.0), 1.0)
+        q *= gamma[:, None, None]
+        for j in reversed(range(int(col[act].max()))):
+            slot = (tail[act] - j) % _MEMORY
+            use = j < col[act]
+            beta = rho[act, slot] * np.einsum("bpk,bpk->b", y_hist[act, slot], q)
+            q += np.where(use, alpha[:, j] - beta, 0.0)[:, None, None] * s_hist[act, slot]
         d = q
-        gd = np.einsum("bpk,bpk->b", g, d)
-        bad = gd >= 0  # not a descent direction (rounding): fall back to steepest descent
-        if bad.any():
-            d[bad] = -g[bad]
-            gd[bad] = -np.einsum("bpk,bpk->b", g[bad], g[bad])
-        # Armijo backtracking, batched over the problems still searching
-        step = np.ones(len(act))
-        f_new, g_new = f.copy(), g.copy()
-        accepted = done.copy()
-        todo = np.flatnonzero(~done)
+        gd0 = np.einsum("bpk,bpk->b", g[act], d)
+        uphill = gd0 >= 0  # rounding made the direction useless: drop the pairs and go down the gradient
+        if uphill.any():
+            col[act[uphill]] = 0
+            d[uphill] = -g[act[uphill]]
+            gd0[uphill] = -np.einsum("bpk,bpk->b", g[act[uphill]], g[act[uphill]])
+        first = n_iter[act] == 0
+        stp = np.where(first, 1.0 / np.sqrt(np.einsum("bpk,bpk->b", d, d)), 1.0)
+        searches = [DCSRCH(None, None, 1e-3, 0.9, 0.1, 0.0, 1e10) for _ in act]
+        tasks = []
+        for i, srch in enumerate(searches):
+            stp[i], _, _, task = srch._iterate(stp[i], f[act[i]], gd0[i], b"START")
+            tasks.append(task)
+        f_new, g_new = f[act].copy(), g[act].copy()
+        failed = np.zeros(len(act), dtype=bool)
+        pending = np.array([t[:2] == b"FG" for t in tasks])
         for _ in range(_MAX_LINE_SEARCH):
-            if len(todo) == 0:
+            idx = np.flatnonzero(pending)
+            if len(idx) == 0:
                 break
-            th = theta[todo] + step[todo, None, None] * d[todo]
-            ft, gt = _loss_grad(th, xa[todo], onehot[todo], rw[todo], absent[todo], pen[todo])
-            ok = ft <= f[todo] + _ARMIJO * step[todo] * gd[todo]
-            f_new[todo[ok]], g_new[todo[ok]] = ft[ok], gt[ok]
-            accepted[todo[ok]] = True
-            todo = todo[~ok]
-            step[todo] *= 0.5
-        stalled = ~accepted  # no decrease found: as close as float64 gets
-        moving = accepted & ~done
-        s = step[:, None, None] * d
-        yv = g_new - g
-        slot = it % _MEMORY
-        sy = np.einsum("bpk,bpk->b", s, yv)
-        keep = moving & (sy > 1e-12 * np.sqrt(np.einsum("bpk,bpk->b", yv, yv) * np.einsum("bpk,bpk->b", s, s)))
-        s_hist[:, slot] = np.where(keep[:, None, None], s, 0.0)
-        y_hist[:, slot] = np.where(keep[:, None, None], yv, 0.0)
-        rho[:, slot] = np.where(keep, 1.0 / np.where(keep, sy, 1.0), 0.0)
-        theta[moving] += s[moving]
-        tiny = moving & (f - f_new <= 64 * np.finfo(np.float64).eps * np.maximum(np.maximum(abs(f), abs(f_new)), 1.0))
-        f = np.where(moving, f_new, f)
-        g[moving] = g_new[moving]
-        iters_out[act[moving]] += 1
-        newly_conv = moving & (np.abs(g).max(axis=(1, 2)) <= tol)
-        conv |= newly_conv
-        done |= newly_conv | stalled | tiny
-        if done.sum() >= max(1, len(act) // 4) and not done.all():  # drop finished problems from the batch
-            _store(theta_out, conv_out, act, theta, conv, done)
-            keep_rows = ~done
-            act, theta, f, g, conv = act[keep_rows], theta[keep_rows], f[keep_rows], g[keep_rows], conv[keep_rows]
-            xa, onehot, rw, absent = xa[keep_rows], onehot[keep_rows], rw[keep_rows], absent[keep_rows]
-            pen, s_hist, y_hist, rho = pen[keep_rows], s_hist[keep_rows], y_hist[keep_rows], rho[keep_rows]
-            done = np.zeros(len(act), dtype=bool)
-    _store(theta_out, conv_out, act, theta, conv, np.ones(len(act), dtype=bool))
-    return theta_out, iters_out, conv_out
-
-
-def _store(
-    theta_out: np.ndarray, conv_out: np.ndarray, act: np.ndarray, theta: np.ndarray, conv: np.ndarray, sel: np.ndarray
-) -> None:
-    theta_out[act[sel]] = theta[sel]
-    conv_out[act[sel]] = conv[sel]
+            sub = act[idx]
+            th = theta[sub] + stp[idx, None, None] * d[idx]
+            if len(sub) == n_prob:  # everyone is searching: no copies
+                ft, gt = _loss_grad(th, xa, onehot, rw, absent, pen)
+            else:
+                ft, gt = _loss_grad(th, xa[sub], onehot[sub], rw[sub], absent[sub], pen[sub])
+            f_new[idx], g_new[idx] = ft, gt
+            gdt = np.einsum("bpk,bpk->b", gt, d[idx])
+            for i, fi, gi in zip(idx, ft, gdt, strict=True):
+                stp[i], _, _, tasks[i] = searches[i]._iterate(stp[i], fi, gi, tasks[i])
+                if tasks[i][:2] == b"FG":
+                    if not np.isfinite(stp[i]):
+                        failed[i], pending[i] = True, False
+                else:
+                    pending[i] = False
+                    failed[i] = tasks[i][:5] == b"ERROR"
+        failed |= pending  # no acceptable step within the evaluation budget
+        ok = ~failed
+        # accept: stp is the last evaluated step when dcsrch reports convergence or a warning
+        acc = act[ok]
+        s = stp[ok, None, None] * d[ok]
+        yv = g_new[ok] - g[acc]
+        gd_new = np.einsum("bpk,bpk->b", g_new[ok], d[ok])
+        f_old = f[acc]
+        theta[acc] += s
+        f[acc], g[acc] = f_new[ok], g_new[ok]
+        n_iter[acc] += 1
+        newly = gmax(acc, g[acc]) <= tol
+        conv[acc] |= newly
+        flat = (f_old - f[acc]) <= 64 * eps * np.maximum(np.maximum(np.abs(f_old), np.abs(f[acc])), 1.0)
+        done[acc] |= newly | flat | (n_iter[acc] >= max_iter)
+        done[act[failed]] = True
+        # store the pair unless its curvature is negligible (L-BFGS-B's test)
+        sy = (gd_new - gd0[ok]) * stp[ok]
+        keep = sy > eps * (-gd0[ok] * stp[ok])
+        kb = acc[keep]
+        tail[kb] = (tail[kb] + 1) % _MEMORY
+        s_hist[kb, tail[kb]] = s[keep]
+        y_hist[kb, tail[kb]] = yv[keep]
+        rho[kb, tail[kb]] = 1.0 / sy[keep]
+        col[kb] = np.minimum(col[kb] + 1, _MEMORY)
+    return theta, n_iter, conv
 
 
 @dataclass
@@ -283,7 +321,7 @@ class LogRegHead:
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
         """(M, K) logits of rows ``x`` (absent classes: ``-inf``)."""
-        out: np.ndarray = ((np.asarray(x, dtype=np.float64) - self.mean) / self.scale) @ self.coef + self.intercept
+        out: np.ndarray = _scaled(x, self.mean, self.scale) @ self.coef + self.intercept
         return out
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -297,7 +335,7 @@ def fit_heads(
     c_grid: Sequence[float],
     default_c: float,
     min_shots_for_cv: int,
-    tol: float = 1e-6,
+    tol: float = 1e-4,
     max_iter: int = 2000,
     max_batch_bytes: int = 1 << 26,
 ) -> list[LogRegHead]:
@@ -348,8 +386,8 @@ def fit_heads(
         folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
         for f, (tr, va) in enumerate(folds):
             mean, scale = standardize(x[tr])
-            xs_tr = (np.asarray(x[tr], dtype=np.float64) - mean) / scale
-            xs_va = (np.asarray(x[va], dtype=np.float64) - mean) / scale
+            xs_tr = _scaled(x[tr], mean, scale)
+            xs_va = _scaled(x[va], mean, scale)
             for j, c in enumerate(c_grid):
                 cv_xs.append(xs_tr)
                 cv_ys.append(y[tr])
@@ -369,7 +407,7 @@ def fit_heads(
     # stage 2: refit every draw on all its shots
     todo = [d for d in range(len(draws)) if heads[d] is None]
     stats = [standardize(draws[d][0]) for d in todo]
-    xs = [(np.asarray(draws[d][0], dtype=np.float64) - m) / s for d, (m, s) in zip(todo, stats, strict=True)]
+    xs = [_scaled(draws[d][0], m, s) for d, (m, s) in zip(todo, stats, strict=True)]
     ys = [draws[d][1] for d in todo]
     cs = [chosen[d] for d in todo]
     if todo:
