@@ -10,7 +10,7 @@ fitting: embeddings are given), the ratio, and the largest difference of mean ma
 Usage (from the repository root)::
 
     python benchmarks/probe.py                          # generated WISDM-sized embeddings, both heads
-    python benchmarks/probe.py --jobs 1 --trials 2      # one core each
+    python benchmarks/probe.py --jobs 1 --trials 2      # one core each (one process, one BLAS thread)
     python benchmarks/probe.py --embeddings a.parquet --embeddings b.parquet   # from `wearfm embed`
 """
 
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import f1_score
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -82,12 +83,14 @@ def run_head(
     f1: dict[int, list[float]] = {}
     preds: dict[int, list[np.ndarray]] = {}
     t0 = time.perf_counter()
-    for k in shots:
-        draws = []
-        for t in range(trials):
-            idx = draw_shots(pools, k, np.random.default_rng([seed, t, k]))
-            draws.append((x[idx], y[idx], seed * 1000 + t))
-        preds[k] = fit_predict_many(head, draws, x[test], jobs=jobs)
+    # --jobs N also caps BLAS threads for scikit-learn's head, so that both heads use the same cores
+    with threadpool_limits(limits=None if jobs < 0 else jobs, user_api="blas"):
+        for k in shots:
+            draws = []
+            for t in range(trials):
+                idx = draw_shots(pools, k, np.random.default_rng([seed, t, k]))
+                draws.append((x[idx], y[idx], seed * 1000 + t))
+            preds[k] = fit_predict_many(head, draws, x[test], jobs=jobs)
     seconds = time.perf_counter() - t0
     for k, ps in preds.items():
         f1[k] = [macro_f1(y[test], p) for p in ps]
