@@ -1,4 +1,4 @@
-"""The batched ``logreg`` head against scikit-learn's ``LogisticRegression`` and ``GridSearchCV`` on the same problems."""
+"""The batched ``logreg`` head against scikit-learn (``LogisticRegression``, ``GridSearchCV``), same problems."""
 
 import warnings
 

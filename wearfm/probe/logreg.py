@@ -95,6 +95,9 @@ def fit_logreg_batch(
 ) -> LogRegFit:
     """Fit one multinomial L2 logistic regression per problem, all in one batched L-BFGS.
 
+    Problems given the same feature array (the same object in ``xs``, e.g. one inner fold at every ``C``)
+    share it: one matrix product serves all of them.
+
     Args:
         xs: B arrays (n_b, D) of already standardised features (same D for all).
         ys: B arrays (n_b,) of class indices in ``[0, n_classes)``; each problem fits the classes it has.
@@ -116,58 +119,83 @@ def fit_logreg_batch(
     n_prob = len(xs)
     if not (len(ys) == len(cs) == n_prob) or n_prob == 0:
         raise ValueError("xs, ys and cs must be non-empty and of equal length")
+    # group problems by their feature array: (design, slot) per problem
+    designs: dict[int, list[int]] = {}
+    for b, x in enumerate(xs):
+        designs.setdefault(id(x), []).append(b)
+    groups = list(designs.values())
+    for members in groups:
+        if any(not np.array_equal(ys[b], ys[members[0]]) for b in members):
+            raise ValueError("problems that share a feature array must share its labels")
+    n_grp, width = len(groups), max(len(m) for m in groups)
     dim = int(xs[0].shape[1])
     n_max = max(int(x.shape[0]) for x in xs)
     reduce = 2 * n_max <= dim  # solve in the span of the rows: n_max unknowns per class instead of dim
     r = n_max if reduce else dim
     k = n_classes
-    xa = np.zeros((n_prob, n_max, r + 1))  # features (or their row-span coordinates) and a ones column
-    onehot = np.zeros((n_prob, n_max, k))
-    rw = np.zeros((n_prob, n_max))  # row weight: 1/n_b for real rows, 0 for padding
-    absent = np.ones((n_prob, k), dtype=bool)
-    basis = np.zeros((n_prob, dim, r)) if reduce else None
-    for b, (x, y) in enumerate(zip(xs, ys, strict=True)):
+    xa = np.zeros((n_grp, n_max, r + 1))  # features (or their row-span coordinates) and a ones column
+    onehot = np.zeros((n_grp, n_max, k))
+    rw = np.zeros((n_grp, n_max))  # row weight: 1/n for real rows, 0 for padding
+    absent = np.ones((n_grp, k), dtype=bool)
+    basis = np.zeros((n_grp, dim, r)) if reduce else None
+    pen = np.ones((n_grp, width))  # scaled L2 strength 1/(C n); unused slots keep 1 and are never stepped
+    used = np.zeros((n_grp, width), dtype=bool)
+    for g, members in enumerate(groups):
+        x, y = np.asarray(xs[members[0]], dtype=np.float64), np.asarray(ys[members[0]], dtype=np.int64)
         n = x.shape[0]
-        y = np.asarray(y, dtype=np.int64)
-        xb = np.asarray(x, dtype=np.float64)
         if basis is not None:
-            q, rr = np.linalg.qr(xb.T)  # x = rr.T @ q.T; q: (dim, n)
-            basis[b, :, :n] = q
-            xa[b, :n, :n] = rr.T
+            q, rr = np.linalg.qr(x.T)  # x = rr.T @ q.T; q: (dim, n)
+            basis[g, :, :n] = q
+            xa[g, :n, :n] = rr.T
         else:
-            xa[b, :n, :dim] = xb
-        xa[b, :n, r] = 1.0
-        onehot[b, np.arange(n), y] = 1.0
-        rw[b, :n] = 1.0 / n
-        absent[b, np.unique(y)] = False
-    pen = np.array([1.0 / (float(c) * x.shape[0]) for c, x in zip(cs, xs, strict=True)])  # scaled L2 strength 1/(C n)
-    theta, n_iter, conv = _lbfgs(xa, onehot, rw, absent, pen, tol, max_iter, basis)
-    w = theta[:, :r, :]
+            xa[g, :n, :dim] = x
+        xa[g, :n, r] = 1.0
+        onehot[g, np.arange(n), y] = 1.0
+        rw[g, :n] = 1.0 / n
+        absent[g, np.unique(y)] = False
+        for j, b in enumerate(members):
+            pen[g, j] = 1.0 / (float(cs[b]) * n)
+            used[g, j] = True
+    theta, n_iter, conv = _lbfgs(xa, onehot, rw, absent, pen, used, tol, max_iter, basis)
+    # back to the caller's order: problem b is (group, slot)
+    where = {b: (g, j) for g, members in enumerate(groups) for j, b in enumerate(members)}
+    gi = np.array([where[b][0] for b in range(n_prob)])
+    ji = np.array([where[b][1] for b in range(n_prob)])
+    w = theta[gi * width + ji, :r, :]
     if basis is not None:
-        w = np.matmul(basis, w)
-    icpt = theta[:, r, :].copy()
-    icpt[absent] = np.nan
+        w = np.matmul(basis[gi], w)
+    icpt = theta[gi * width + ji, r, :].copy()
+    ab = absent[gi]
+    icpt[ab] = np.nan
     icpt -= np.nanmean(icpt, axis=1, keepdims=True)  # the softmax is unchanged by a common shift
-    icpt[absent] = -np.inf
-    return LogRegFit(coef=w, intercept=icpt, n_iter=n_iter, converged=conv)
+    icpt[ab] = -np.inf
+    return LogRegFit(coef=w, intercept=icpt, n_iter=n_iter[gi * width + ji], converged=conv[gi * width + ji])
 
 
 def _loss_grad(
     theta: np.ndarray, xa: np.ndarray, onehot: np.ndarray, rw: np.ndarray, absent: np.ndarray, pen: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Scaled loss (B,) and its gradient (B, r+1, K) of each problem at ``theta``."""
-    z = np.matmul(xa, theta)  # (B, N, K)
-    z = np.where(absent[:, None, :], -np.inf, z)
-    zmax = z.max(axis=2, keepdims=True)
+    """Scaled losses (G, c) and gradients (G, c, r+1, K) of the c problems of each of G designs.
+
+    ``theta`` is (G, c, r+1, K); one product with each design's features serves its c problems.
+    """
+    n_grp, width, rp, k = theta.shape
+    n = xa.shape[1]
+    th = np.ascontiguousarray(theta.transpose(0, 2, 1, 3)).reshape(n_grp, rp, width * k)
+    z = np.matmul(xa, th).reshape(n_grp, n, width, k)
+    miss = absent[:, None, None, :]
+    z = np.where(miss, -np.inf, z)
+    zmax = z.max(axis=3, keepdims=True)
     ez = np.exp(z - zmax)
-    se = ez.sum(axis=2, keepdims=True)
-    lse = np.log(se) + zmax  # (B, N, 1)
-    ce = lse[..., 0] - np.einsum("bnk,bnk->bn", np.where(absent[:, None, :], 0.0, z), onehot)
-    w = theta[:, :-1, :]
-    f = np.einsum("bn,bn->b", ce, rw) + 0.5 * pen * np.einsum("brk,brk->b", w, w)
-    resid = (ez / se - onehot) * rw[..., None]  # (B, N, K)
-    g = np.matmul(xa.transpose(0, 2, 1), resid)
-    g[:, :-1, :] += pen[:, None, None] * w
+    se = ez.sum(axis=3, keepdims=True)
+    lse = np.log(se)[..., 0] + zmax[..., 0]  # (G, N, c)
+    zy = np.einsum("gnck,gnk->gnc", np.where(miss, 0.0, z), onehot)
+    w = theta[:, :, :-1, :]
+    f = np.einsum("gnc,gn->gc", lse - zy, rw) + 0.5 * pen * np.einsum("gcrk,gcrk->gc", w, w)
+    resid = (ez / se - onehot[:, :, None, :]) * rw[:, :, None, None]
+    grad = np.matmul(xa.transpose(0, 2, 1), resid.reshape(n_grp, n, width * k)).reshape(n_grp, rp, width, k)
+    g = np.ascontiguousarray(grad.transpose(0, 2, 1, 3))
+    g[:, :, :-1, :] += pen[:, :, None, None] * w
     return f, g
 
 
@@ -177,6 +205,7 @@ def _lbfgs(
     rw: np.ndarray,
     absent: np.ndarray,
     pen: np.ndarray,
+    used: np.ndarray,
     tol: float,
     max_iter: int,
     basis: np.ndarray | None = None,
@@ -189,112 +218,136 @@ def _lbfgs(
     stopping tests: largest absolute gradient entry ``<= tol``, or a relative decrease of the loss
     ``<= 64 eps`` (scikit-learn's ``ftol``). Function evaluations of all problems run batched.
 
-    With ``basis`` (B, D, r) the unknowns are row-span coordinates: every step is the same as in the full
-    space (L-BFGS only uses inner products, which the orthonormal basis keeps), but the largest gradient
-    entry is measured in the full space, where the tolerance is defined.
+    Problems are indexed ``p = group * c + slot``; the state arrays are (P, r+1, K). With ``basis``
+    (G, D, r) the unknowns are row-span coordinates: every step is the same as in the full space (L-BFGS
+    only uses inner products, which the orthonormal basis keeps), but the largest gradient entry is measured
+    in the full space, where the tolerance is defined.
     """
     from scipy.optimize._dcsrch import DCSRCH  # MINPACK-2's line search, as L-BFGS-B runs it
 
-    n_prob, _, k = onehot.shape
-    p_shape = (xa.shape[2], k)
+    n_grp, width = pen.shape
+    n_prob = n_grp * width
+    _, _, rp = xa.shape
+    k = onehot.shape[2]
     eps = np.finfo(np.float64).eps
-    theta = np.zeros((n_prob, *p_shape))
-    f, g = _loss_grad(theta, xa, onehot, rw, absent, pen)
-    s_hist = np.zeros((n_prob, _MEMORY, *p_shape))
-    y_hist = np.zeros((n_prob, _MEMORY, *p_shape))
+
+    def evaluate(th: np.ndarray, grp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Losses and gradients of every problem of groups ``grp`` at ``th`` (len(grp) * c, r+1, K)."""
+        t4 = th.reshape(len(grp), width, rp, k)
+        if len(grp) == n_grp:
+            f, g = _loss_grad(t4, xa, onehot, rw, absent, pen)
+        else:
+            f, g = _loss_grad(t4, xa[grp], onehot[grp], rw[grp], absent[grp], pen[grp])
+        return f.reshape(-1), g.reshape(-1, rp, k)
+
+    def members(grp: np.ndarray) -> np.ndarray:
+        out: np.ndarray = (grp[:, None] * width + np.arange(width)[None, :]).reshape(-1)
+        return out
+
+    def gmax(sel: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """Largest absolute entry of the full-space gradient of problems ``sel``."""
+        out: np.ndarray = np.abs(grad).max(axis=(1, 2))
+        if basis is None:
+            return out
+        # |v|_max >= |v|_2 / sqrt(size): only problems that may be within tol need the full-space gradient
+        maybe = np.sqrt(np.einsum("prk,prk->p", grad, grad)) <= tol * np.sqrt(basis.shape[1] * k + k)
+        for i in np.flatnonzero(maybe):
+            full = basis[sel[i] // width] @ grad[i, :-1, :]
+            out[i] = max(float(np.abs(full).max()), float(np.abs(grad[i, -1, :]).max()))
+        out[~maybe] = np.inf
+        return out
+
+    all_grp = np.arange(n_grp)
+    theta = np.zeros((n_prob, rp, k))
+    f, g = evaluate(theta, all_grp)
+    s_hist = np.zeros((n_prob, _MEMORY, rp, k))
+    y_hist = np.zeros((n_prob, _MEMORY, rp, k))
     rho = np.zeros((n_prob, _MEMORY))
     col = np.zeros(n_prob, dtype=np.int64)  # stored pairs
     tail = np.full(n_prob, -1, dtype=np.int64)  # slot of the newest pair
     n_iter = np.zeros(n_prob, dtype=np.int64)
-
-    def gmax(sel: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        if basis is None:
-            out: np.ndarray = np.abs(grad).max(axis=(1, 2))
-            return out
-        full = np.abs(np.matmul(basis[sel], grad[:, :-1, :])).max(axis=(1, 2))
-        return np.maximum(full, np.abs(grad[:, -1, :]).max(axis=1))
-
-    conv = gmax(np.arange(n_prob), g) <= tol
-    done = conv.copy()
+    every = np.arange(n_prob)
+    conv = gmax(every, g) <= tol
+    done = conv | ~used.reshape(-1)
     while not done.all():
         act = np.flatnonzero(~done)
-        # two-loop recursion, newest pair first (slots beyond a problem's pairs have rho = 0)
+        # two-loop recursion, newest pair first
         q = -g[act]
         alpha = np.zeros((len(act), _MEMORY))
-        for j in range(int(col[act].max())):
+        n_pairs = col[act]
+        for j in range(int(n_pairs.max())):
             slot = (tail[act] - j) % _MEMORY
-            use = j < col[act]
-            s_j, y_j = s_hist[act, slot], y_hist[act, slot]
-            alpha[:, j] = np.where(use, rho[act, slot] * np.einsum("bpk,bpk->b", s_j, q), 0.0)
-            q -= alpha[:, j, None, None] * y_j
-        has = col[act] > 0
+            a = rho[act, slot] * np.einsum("bpk,bpk->b", s_hist[act, slot], q)
+            alpha[:, j] = np.where(j < n_pairs, a, 0.0)
+            q -= alpha[:, j, None, None] * y_hist[act, slot]
         last = tail[act] % _MEMORY
         s_l, y_l = s_hist[act, last], y_hist[act, last]
         yy = np.einsum("bpk,bpk->b", y_l, y_l)
-        gamma = np.where(has & (yy > 0), np.einsum("bpk,bpk->b", s_l, y_l) / np.where(yy > 0, yy, 1.0), 1.0)
-        q *= gamma[:, None, None]
-        for j in reversed(range(int(col[act].max()))):
+        has = (n_pairs > 0) & (yy > 0)
+        q *= np.where(has, np.einsum("bpk,bpk->b", s_l, y_l) / np.where(has, yy, 1.0), 1.0)[:, None, None]
+        for j in reversed(range(int(n_pairs.max()))):
             slot = (tail[act] - j) % _MEMORY
-            use = j < col[act]
             beta = rho[act, slot] * np.einsum("bpk,bpk->b", y_hist[act, slot], q)
-            q += np.where(use, alpha[:, j] - beta, 0.0)[:, None, None] * s_hist[act, slot]
-        d = q
-        gd0 = np.einsum("bpk,bpk->b", g[act], d)
-        uphill = gd0 >= 0  # rounding made the direction useless: drop the pairs and go down the gradient
-        if uphill.any():
-            col[act[uphill]] = 0
-            d[uphill] = -g[act[uphill]]
-            gd0[uphill] = -np.einsum("bpk,bpk->b", g[act[uphill]], g[act[uphill]])
+            q += np.where(j < n_pairs, alpha[:, j] - beta, 0.0)[:, None, None] * s_hist[act, slot]
+        d = np.zeros_like(theta)
+        d[act] = q
+        gd0 = np.zeros(n_prob)
+        gd0[act] = np.einsum("bpk,bpk->b", g[act], q)
+        uphill = act[gd0[act] >= 0]  # rounding made the direction useless: drop the pairs, go down the gradient
+        if len(uphill):
+            col[uphill] = 0
+            d[uphill] = -g[uphill]
+            gd0[uphill] = -np.einsum("bpk,bpk->b", g[uphill], g[uphill])
+        stp = np.zeros(n_prob)
         first = n_iter[act] == 0
-        stp = np.where(first, 1.0 / np.sqrt(np.einsum("bpk,bpk->b", d, d)), 1.0)
-        searches = [DCSRCH(None, None, 1e-3, 0.9, 0.1, 0.0, 1e10) for _ in act]
-        tasks = []
-        for i, srch in enumerate(searches):
-            stp[i], _, _, task = srch._iterate(stp[i], f[act[i]], gd0[i], b"START")
-            tasks.append(task)
-        f_new, g_new = f[act].copy(), g[act].copy()
-        failed = np.zeros(len(act), dtype=bool)
-        pending = np.array([t[:2] == b"FG" for t in tasks])
+        stp[act] = np.where(first, 1.0 / np.sqrt(np.einsum("bpk,bpk->b", d[act], d[act])), 1.0)
+        searches: dict[int, DCSRCH] = {}
+        tasks: dict[int, bytes] = {}
+        for p in act.tolist():
+            searches[p] = DCSRCH(None, None, 1e-3, 0.9, 0.1, 0.0, 1e10)
+            stp[p], _, _, tasks[p] = searches[p]._iterate(stp[p], f[p], gd0[p], b"START")
+        f_new, g_new = f.copy(), g.copy()
+        pending = np.zeros(n_prob, dtype=bool)
+        pending[act] = [tasks[p][:2] == b"FG" for p in act.tolist()]
+        failed = np.zeros(n_prob, dtype=bool)
         for _ in range(_MAX_LINE_SEARCH):
-            idx = np.flatnonzero(pending)
-            if len(idx) == 0:
+            if not pending.any():
                 break
-            sub = act[idx]
-            th = theta[sub] + stp[idx, None, None] * d[idx]
-            if len(sub) == n_prob:  # everyone is searching: no copies
-                ft, gt = _loss_grad(th, xa, onehot, rw, absent, pen)
-            else:
-                ft, gt = _loss_grad(th, xa[sub], onehot[sub], rw[sub], absent[sub], pen[sub])
-            f_new[idx], g_new[idx] = ft, gt
-            gdt = np.einsum("bpk,bpk->b", gt, d[idx])
-            for i, fi, gi in zip(idx, ft, gdt, strict=True):
-                stp[i], _, _, tasks[i] = searches[i]._iterate(stp[i], fi, gi, tasks[i])
-                if tasks[i][:2] == b"FG":
-                    if not np.isfinite(stp[i]):
-                        failed[i], pending[i] = True, False
+            grp = np.unique(np.flatnonzero(pending) // width)
+            if len(grp) >= 0.75 * n_grp:  # cheaper to evaluate every group than to copy most of them
+                grp = all_grp
+            mem = members(grp)
+            ft, gt = evaluate(theta[mem] + stp[mem, None, None] * d[mem], grp)
+            gdt = np.einsum("bpk,bpk->b", gt, d[mem])
+            for i in np.flatnonzero(pending[mem]).tolist():
+                p = int(mem[i])
+                f_new[p], g_new[p] = ft[i], gt[i]
+                stp[p], _, _, tasks[p] = searches[p]._iterate(stp[p], ft[i], gdt[i], tasks[p])
+                if tasks[p][:2] == b"FG":
+                    if not np.isfinite(stp[p]):
+                        failed[p], pending[p] = True, False
                 else:
-                    pending[i] = False
-                    failed[i] = tasks[i][:5] == b"ERROR"
+                    pending[p] = False
+                    failed[p] = tasks[p][:5] == b"ERROR"
         failed |= pending  # no acceptable step within the evaluation budget
-        ok = ~failed
+        ok = act[~failed[act]]
         # accept: stp is the last evaluated step when dcsrch reports convergence or a warning
-        acc = act[ok]
         s = stp[ok, None, None] * d[ok]
-        yv = g_new[ok] - g[acc]
+        yv = g_new[ok] - g[ok]
         gd_new = np.einsum("bpk,bpk->b", g_new[ok], d[ok])
-        f_old = f[acc]
-        theta[acc] += s
-        f[acc], g[acc] = f_new[ok], g_new[ok]
-        n_iter[acc] += 1
-        newly = gmax(acc, g[acc]) <= tol
-        conv[acc] |= newly
-        flat = (f_old - f[acc]) <= 64 * eps * np.maximum(np.maximum(np.abs(f_old), np.abs(f[acc])), 1.0)
-        done[acc] |= newly | flat | (n_iter[acc] >= max_iter)
-        done[act[failed]] = True
+        f_old = f[ok]
+        theta[ok] += s
+        f[ok], g[ok] = f_new[ok], g_new[ok]
+        n_iter[ok] += 1
+        newly = gmax(ok, g[ok]) <= tol
+        conv[ok] |= newly
+        flat = (f_old - f[ok]) <= 64 * eps * np.maximum(np.maximum(np.abs(f_old), np.abs(f[ok])), 1.0)
+        done[ok] |= newly | flat | (n_iter[ok] >= max_iter)
+        done[act[failed[act]]] = True
         # store the pair unless its curvature is negligible (L-BFGS-B's test)
         sy = (gd_new - gd0[ok]) * stp[ok]
         keep = sy > eps * (-gd0[ok] * stp[ok])
-        kb = acc[keep]
+        kb = ok[keep]
         tail[kb] = (tail[kb] + 1) % _MEMORY
         s_hist[kb, tail[kb]] = s[keep]
         y_hist[kb, tail[kb]] = yv[keep]
