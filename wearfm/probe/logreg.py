@@ -80,9 +80,12 @@ def standardize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _scaled(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """``(x - mean) / scale`` in float64, rounded through float32 for float32 input as ``StandardScaler`` does."""
     x = np.asarray(x)
+    out: np.ndarray
     if x.dtype == np.float32:
-        return ((x - mean.astype(np.float32)) / scale.astype(np.float32)).astype(np.float64)
-    return (np.asarray(x, dtype=np.float64) - mean) / scale
+        out = ((x - mean.astype(np.float32)) / scale.astype(np.float32)).astype(np.float64)
+    else:
+        out = (np.asarray(x, dtype=np.float64) - mean) / scale
+    return out
 
 
 def fit_logreg_batch(
