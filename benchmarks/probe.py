@@ -141,7 +141,7 @@ def main() -> None:
         for k in shots:
             row = {"encoder": name, "k": k}
             for h in heads:
-                row[f"{h}_macro_f1"] = float(np.mean(out[h][1][k]))
+                row[f"{h}_macro_f1"] = float(np.mean(out[h][0][k]))
             if len(heads) > 1:
                 a, b = out[heads[0]], out[heads[1]]
                 row["max_abs_f1_diff"] = float(np.max(np.abs(np.subtract(a[0][k], b[0][k]))))

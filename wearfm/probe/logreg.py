@@ -6,13 +6,16 @@ penalised): ``C * sum_i CE(x_i, y_i) + 0.5 * ||W||^2``, minimised here in its sc
 same). Features are standardised per problem as ``StandardScaler`` does.
 
 Every problem of a batch (each value of ``C`` x each inner fold x each trial) is solved by one vectorised
-L-BFGS over a stack of zero-padded arrays, in float64 with NumPy: a problem's cost is a few small matrix
-products per iteration, so one batched loop replaces hundreds of separate SciPy calls and their Python
-overhead. Rows beyond a problem's size carry zero weight; classes absent from a problem get no logit.
+L-BFGS over a stack of zero-padded arrays, in float64 with NumPy, that takes the same steps as SciPy's
+L-BFGS-B does for scikit-learn (same line search, same stopping tests), so the weights agree with
+scikit-learn's to rounding. One loop in one process replaces hundreds of separate fits, each with its own
+Python, process-pool and thread start-up costs; the problems of one fold (every ``C``) share one matrix
+product per step. Rows beyond a problem's size carry zero weight; classes absent from a problem get no
+logit.
 
-When a problem has at most half as many rows as dimensions, its weights lie in the span of its rows (the gradient of the
-loss is ``X^T (P - Y)`` plus a multiple of ``W``), so it is solved in that ``n``-dimensional span (a QR
-factorisation of ``X^T``) and mapped back: the same optimum, with fewer unknowns.
+A problem's weights lie in the span of its rows (the gradient of the loss is ``X^T (P - Y)`` plus a
+multiple of ``W``), so when it has at most 0.8 times as many rows as dimensions it is solved in that
+``n``-dimensional span (a QR factorisation of ``X^T``) and mapped back: the same steps, fewer unknowns.
 
 :func:`fit_heads` runs the whole head protocol of :mod:`wearfm.probe.heads` (inner CV over
 ``C_GRID`` by macro-F1 with ``StratifiedKFold``, then a refit on all shots) for many draws at once.
@@ -133,7 +136,7 @@ def fit_logreg_batch(
     n_grp, width = len(groups), max(len(m) for m in groups)
     dim = int(xs[0].shape[1])
     n_max = max(int(x.shape[0]) for x in xs)
-    reduce = 2 * n_max <= dim  # solve in the span of the rows: n_max unknowns per class instead of dim
+    reduce = 5 * n_max <= 4 * dim  # solve in the span of the rows: n_max unknowns per class instead of dim
     r = n_max if reduce else dim
     k = n_classes
     xa = np.zeros((n_grp, n_max, r + 1))  # features (or their row-span coordinates) and a ones column
@@ -186,13 +189,12 @@ def _loss_grad(
     n = xa.shape[1]
     th = np.ascontiguousarray(theta.transpose(0, 2, 1, 3)).reshape(n_grp, rp, width * k)
     z = np.matmul(xa, th).reshape(n_grp, n, width, k)
-    miss = absent[:, None, None, :]
-    z = np.where(miss, -np.inf, z)
+    zy = np.einsum("gnck,gnk->gnc", z, onehot)
+    z += np.where(absent, -np.inf, 0.0)[:, None, None, :]  # classes a problem lacks get no probability
     zmax = z.max(axis=3, keepdims=True)
     ez = np.exp(z - zmax)
     se = ez.sum(axis=3, keepdims=True)
     lse = np.log(se)[..., 0] + zmax[..., 0]  # (G, N, c)
-    zy = np.einsum("gnck,gnk->gnc", np.where(miss, 0.0, z), onehot)
     w = theta[:, :, :-1, :]
     f = np.einsum("gnc,gn->gc", lse - zy, rw) + 0.5 * pen * np.einsum("gcrk,gcrk->gc", w, w)
     resid = (ez / se - onehot[:, :, None, :]) * rw[:, :, None, None]
@@ -215,11 +217,12 @@ def _lbfgs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Batched L-BFGS, step for step as SciPy's L-BFGS-B without bounds (as scikit-learn calls it).
 
-    Per problem: the two-loop direction from the last :data:`_MEMORY` pairs (a pair is skipped when
-    ``s.y <= eps * (-g.s)``), a first step of length 1 along ``-g`` then unit steps, MINPACK-2's ``dcsrch``
-    line search (``ftol=1e-3, gtol=0.9, xtol=0.1``, :data:`_MAX_LINE_SEARCH` evaluations), and L-BFGS-B's
-    stopping tests: largest absolute gradient entry ``<= tol``, or a relative decrease of the loss
-    ``<= 64 eps`` (scikit-learn's ``ftol``). Function evaluations of all problems run batched.
+    Per problem: the two-loop direction from the pairs of the last :data:`_MEMORY` iterations (a pair is
+    skipped when ``s.y <= eps * (-g.s)``, which strictly convex losses all but never meet), a first step
+    of length 1 along ``-g`` then unit steps, MINPACK-2's ``dcsrch`` line search (``ftol=1e-3``,
+    ``gtol=0.9``, ``xtol=0.1``, :data:`_MAX_LINE_SEARCH` evaluations), and L-BFGS-B's stopping tests:
+    largest absolute gradient entry ``<= tol``, or a relative decrease of the loss ``<= 64 eps``
+    (scikit-learn's ``ftol``). Function evaluations of all problems run batched.
 
     Problems are indexed ``p = group * c + slot``; the state arrays are (P, r+1, K). With ``basis``
     (G, D, r) the unknowns are row-span coordinates: every step is the same as in the full space (L-BFGS
@@ -263,42 +266,37 @@ def _lbfgs(
     all_grp = np.arange(n_grp)
     theta = np.zeros((n_prob, rp, k))
     f, g = evaluate(theta, all_grp)
+    # pairs sit in a ring shared by all problems (slot = iteration mod memory): views, no gathers; a pair a
+    # problem skips or drops is stored as zeros with rho = 0, which the two-loop recursion passes over
     s_hist = np.zeros((n_prob, _MEMORY, rp, k))
     y_hist = np.zeros((n_prob, _MEMORY, rp, k))
     rho = np.zeros((n_prob, _MEMORY))
-    col = np.zeros(n_prob, dtype=np.int64)  # stored pairs
-    tail = np.full(n_prob, -1, dtype=np.int64)  # slot of the newest pair
+    gamma = np.ones(n_prob)  # s.y / y.y of each problem's newest stored pair (1 before any)
     n_iter = np.zeros(n_prob, dtype=np.int64)
     every = np.arange(n_prob)
     conv = gmax(every, g) <= tol
     done = conv | ~used.reshape(-1)
+    it = 0
     while not done.all():
         act = np.flatnonzero(~done)
         # two-loop recursion, newest pair first
-        q = -g[act]
-        alpha = np.zeros((len(act), _MEMORY))
-        n_pairs = col[act]
-        for j in range(int(n_pairs.max())):
-            slot = (tail[act] - j) % _MEMORY
-            a = rho[act, slot] * np.einsum("bpk,bpk->b", s_hist[act, slot], q)
-            alpha[:, j] = np.where(j < n_pairs, a, 0.0)
-            q -= alpha[:, j, None, None] * y_hist[act, slot]
-        last = tail[act] % _MEMORY
-        s_l, y_l = s_hist[act, last], y_hist[act, last]
-        yy = np.einsum("bpk,bpk->b", y_l, y_l)
-        has = (n_pairs > 0) & (yy > 0)
-        q *= np.where(has, np.einsum("bpk,bpk->b", s_l, y_l) / np.where(has, yy, 1.0), 1.0)[:, None, None]
-        for j in reversed(range(int(n_pairs.max()))):
-            slot = (tail[act] - j) % _MEMORY
-            beta = rho[act, slot] * np.einsum("bpk,bpk->b", y_hist[act, slot], q)
-            q += np.where(j < n_pairs, alpha[:, j] - beta, 0.0)[:, None, None] * s_hist[act, slot]
-        d = np.zeros_like(theta)
-        d[act] = q
-        gd0 = np.zeros(n_prob)
-        gd0[act] = np.einsum("bpk,bpk->b", g[act], q)
+        q = -g
+        alpha = np.zeros((n_prob, _MEMORY))
+        slots = [(it - 1 - j) % _MEMORY for j in range(min(it, _MEMORY))]
+        for slot in slots:
+            alpha[:, slot] = rho[:, slot] * np.einsum("bpk,bpk->b", s_hist[:, slot], q)
+            q -= alpha[:, slot, None, None] * y_hist[:, slot]
+        q *= gamma[:, None, None]
+        for slot in reversed(slots):
+            beta = rho[:, slot] * np.einsum("bpk,bpk->b", y_hist[:, slot], q)
+            q += (alpha[:, slot] - beta)[:, None, None] * s_hist[:, slot]
+        d = q
+        d[done] = 0.0
+        gd0 = np.einsum("bpk,bpk->b", g, d)
         uphill = act[gd0[act] >= 0]  # rounding made the direction useless: drop the pairs, go down the gradient
         if len(uphill):
-            col[uphill] = 0
+            rho[uphill] = 0.0
+            gamma[uphill] = 1.0
             d[uphill] = -g[uphill]
             gd0[uphill] = -np.einsum("bpk,bpk->b", g[uphill], g[uphill])
         stp = np.zeros(n_prob)
@@ -319,13 +317,17 @@ def _lbfgs(
             grp = np.unique(np.flatnonzero(pending) // width)
             if len(grp) >= 0.75 * n_grp:  # cheaper to evaluate every group than to copy most of them
                 grp = all_grp
-            mem = members(grp)
-            ft, gt = evaluate(theta[mem] + stp[mem, None, None] * d[mem], grp)
-            gdt = np.einsum("bpk,bpk->b", gt, d[mem])
-            for i in np.flatnonzero(pending[mem]).tolist():
+                ft, gt = evaluate(theta + stp[:, None, None] * d, grp)
+                mem = every
+            else:
+                mem = members(grp)
+                ft, gt = evaluate(theta[mem] + stp[mem, None, None] * d[mem], grp)
+            sel = np.flatnonzero(pending[mem])
+            gdt = np.einsum("bpk,bpk->b", gt[sel], d[mem[sel]])
+            for i, gdi in zip(sel.tolist(), gdt.tolist(), strict=True):
                 p = int(mem[i])
                 f_new[p], g_new[p] = ft[i], gt[i]
-                stp[p], _, _, tasks[p] = searches[p]._iterate(stp[p], ft[i], gdt[i], tasks[p])
+                stp[p], _, _, tasks[p] = searches[p]._iterate(stp[p], ft[i], gdi, tasks[p])
                 if tasks[p][:2] == b"FG":
                     if not np.isfinite(stp[p]):
                         failed[p], pending[p] = True, False
@@ -351,11 +353,15 @@ def _lbfgs(
         sy = (gd_new - gd0[ok]) * stp[ok]
         keep = sy > eps * (-gd0[ok] * stp[ok])
         kb = ok[keep]
-        tail[kb] = (tail[kb] + 1) % _MEMORY
-        s_hist[kb, tail[kb]] = s[keep]
-        y_hist[kb, tail[kb]] = yv[keep]
-        rho[kb, tail[kb]] = 1.0 / sy[keep]
-        col[kb] = np.minimum(col[kb] + 1, _MEMORY)
+        slot = it % _MEMORY
+        s_hist[:, slot] = 0.0
+        y_hist[:, slot] = 0.0
+        rho[:, slot] = 0.0
+        s_hist[kb, slot] = s[keep]
+        y_hist[kb, slot] = yv[keep]
+        rho[kb, slot] = 1.0 / sy[keep]
+        gamma[kb] = sy[keep] / np.einsum("bpk,bpk->b", yv[keep], yv[keep])
+        it += 1
     return theta, n_iter, conv
 
 
