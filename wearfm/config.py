@@ -203,7 +203,7 @@ class ProbeConfig:
     channels: str | None = None  # baselines: channels (default: the first learned encoder's, else acc)
     finetune_steps: int = 100  # --finetune and supervised:<name>: optimiser steps on the shots
     finetune_lr: float = 1e-3
-    # CPU cores for fitting heads: BLAS threads of the batched logreg, processes of logreg-sklearn's inner CV
+    # CPU cores for fitting heads: solver threads of the batched logreg, processes of logreg-sklearn's inner CV
     jobs: int = -1  # -1: all cores; 1: one
 
 

@@ -74,7 +74,7 @@ def probe_command(
         typer.Option(
             "--jobs",
             "-j",
-            help="CPU cores for fitting heads: logreg's BLAS threads, logreg-sklearn's CV processes (-1: all).",
+            help="CPU cores for fitting heads: logreg's solver threads, logreg-sklearn's CV processes (-1: all).",
         ),
     ] = None,
     device: Annotated[str | None, typer.Option(help="Torch device: auto, cpu, cuda, cuda:N.")] = None,

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -151,9 +152,10 @@ def fit_predict_many(
 ) -> list[np.ndarray]:
     """Fit a fresh ``name`` head on each draw of shots and predict the test windows with each.
 
-    ``logreg`` fits all draws together (:func:`wearfm.probe.logreg.fit_heads`), its matrix products on
-    ``jobs`` BLAS threads (-1 or None: the library's default); other heads fit one draw at a time, as
-    :func:`fit_predict` with ``jobs`` processes for ``logreg-sklearn``'s inner CV.
+    ``logreg`` fits all draws together (:func:`wearfm.probe.logreg.fit_heads`) on ``jobs`` threads (-1 or
+    None: one per core), each with a single-threaded BLAS (small matrix products gain nothing from BLAS
+    threads, and on a busy machine their waiting costs more than the products); other heads fit one draw at
+    a time, as :func:`fit_predict` with ``jobs`` processes for ``logreg-sklearn``'s inner CV.
 
     Args:
         name: one of :data:`HEADS`.
@@ -171,9 +173,13 @@ def fit_predict_many(
     """
     if name != "logreg":
         return [fit_predict(name, x, y, x_test, seed=seed, jobs=jobs) for x, y, seed in draws]
-    limits = None if jobs is None or jobs < 0 else jobs
-    with threadpool_limits(limits=limits, user_api="blas"):
+    workers = (os.cpu_count() or 1) if jobs is None or jobs < 0 else jobs
+    with threadpool_limits(limits=1, user_api="blas"):
         heads = fit_heads(
-            [(x, np.asarray(y, dtype=np.int64), seed) for x, y, seed in draws], C_GRID, DEFAULT_C, MIN_SHOTS_FOR_CV
+            [(x, np.asarray(y, dtype=np.int64), seed) for x, y, seed in draws],
+            C_GRID,
+            DEFAULT_C,
+            MIN_SHOTS_FOR_CV,
+            workers=workers,
         )
         return [h.predict(x_test) for h in heads]

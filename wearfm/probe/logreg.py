@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -265,6 +266,8 @@ def _lbfgs(
 
     all_grp = np.arange(n_grp)
     theta = np.zeros((n_prob, rp, k))
+    theta_out, n_iter_out, conv_out = np.zeros_like(theta), np.zeros(n_prob, np.int64), np.zeros(n_prob, bool)
+    orig = np.arange(n_prob)  # each working row's problem
     f, g = evaluate(theta, all_grp)
     # pairs sit in a ring shared by all problems (slot = iteration mod memory): views, no gathers; a pair a
     # problem skips or drops is stored as zeros with rho = 0, which the two-loop recursion passes over
@@ -362,7 +365,22 @@ def _lbfgs(
         rho[kb, slot] = 1.0 / sy[keep]
         gamma[kb] = sy[keep] / np.einsum("bpk,bpk->b", yv[keep], yv[keep])
         it += 1
-    return theta, n_iter, conv
+        # drop designs whose problems are all done, so that a slow problem does not carry finished ones
+        gdone = done.reshape(n_grp, width).all(axis=1)
+        if gdone.sum() >= max(1, n_grp // 4) and not gdone.all():
+            out = members(np.flatnonzero(gdone))
+            theta_out[orig[out]], n_iter_out[orig[out]], conv_out[orig[out]] = theta[out], n_iter[out], conv[out]
+            kg = np.flatnonzero(~gdone)
+            kp = members(kg)
+            xa, onehot, rw, absent, pen = xa[kg], onehot[kg], rw[kg], absent[kg], pen[kg]
+            if basis is not None:
+                basis = basis[kg]
+            theta, f, g, s_hist, y_hist = theta[kp], f[kp], g[kp], s_hist[kp], y_hist[kp]
+            rho, gamma, n_iter, conv, done, orig = rho[kp], gamma[kp], n_iter[kp], conv[kp], done[kp], orig[kp]
+            n_grp, n_prob = len(kg), len(kp)
+            all_grp, every = np.arange(n_grp), np.arange(n_prob)
+    theta_out[orig], n_iter_out[orig], conv_out[orig] = theta, n_iter, conv
+    return theta_out, n_iter_out, conv_out
 
 
 @dataclass
@@ -399,7 +417,8 @@ def fit_heads(
     min_shots_for_cv: int,
     tol: float = 1e-4,
     max_iter: int = 2000,
-    max_batch_bytes: int = 1 << 26,
+    max_batch_bytes: int = 1 << 27,
+    workers: int = 1,
 ) -> list[LogRegHead]:
     """Fit the ``logreg`` head on many draws of shots at once, choosing ``C`` as ``GridSearchCV`` would.
 
@@ -418,6 +437,7 @@ def fit_heads(
         tol: gradient tolerance of the solver (see :func:`fit_logreg_batch`).
         max_iter: solver iterations at most.
         max_batch_bytes: memory for one batch of stacked problems; larger stages are solved in chunks.
+        workers: threads solving chunks of a stage in parallel (the results do not depend on it).
 
     Returns:
         One :class:`LogRegHead` per draw, in order.
@@ -457,7 +477,7 @@ def fit_heads(
                 cv_val.append((d, f, j, xs_va, y[va]))
     if cv_xs:
         scores = {d: np.zeros((len(c_grid), n)) for d, n in n_folds.items()}
-        for lo, hi, fit in _solve_chunks(cv_xs, cv_ys, cv_cs, n_classes, tol, max_iter, max_batch_bytes):
+        for lo, hi, fit in _solve_chunks(cv_xs, cv_ys, cv_cs, n_classes, tol, max_iter, max_batch_bytes, workers):
             for b in range(hi - lo):
                 d, f, j, xs_va, y_va = cv_val[lo + b]
                 pred = fit.decision(xs_va, b).argmax(axis=1)
@@ -473,7 +493,7 @@ def fit_heads(
     ys = [draws[d][1] for d in todo]
     cs = [chosen[d] for d in todo]
     if todo:
-        for lo, hi, fit in _solve_chunks(xs, ys, cs, n_classes, tol, max_iter, max_batch_bytes):
+        for lo, hi, fit in _solve_chunks(xs, ys, cs, n_classes, tol, max_iter, max_batch_bytes, workers):
             for b in range(hi - lo):
                 d = todo[lo + b]
                 m, s = stats[lo + b]
@@ -489,18 +509,32 @@ def _solve_chunks(
     tol: float,
     max_iter: int,
     max_bytes: int,
+    workers: int,
 ) -> list[tuple[int, int, LogRegFit]]:
-    """Solve consecutive chunks of problems whose stacked arrays fit in ``max_bytes``: (start, stop, fit)."""
-    out = []
-    lo = 0
-    while lo < len(xs):
-        hi = lo + 1
-        while hi < len(xs):
-            n = max(x.shape[0] for x in xs[lo : hi + 1])
-            r = min(n, xs[lo].shape[1]) + 1
-            if 8 * (hi + 1 - lo) * n * (r + 2 * n_classes + 2 * _MEMORY * n_classes) > max_bytes:
-                break
-            hi += 1
-        out.append((lo, hi, fit_logreg_batch(xs[lo:hi], ys[lo:hi], cs[lo:hi], n_classes, tol, max_iter)))
-        lo = hi
-    return out
+    """Solve consecutive chunks of problems, ``(start, stop, fit)`` each, on ``workers`` threads.
+
+    A chunk holds about ``len(xs) / workers`` problems and at most ``max_bytes`` of working arrays; it
+    never splits problems that share a feature array. NumPy's matrix products and array arithmetic release
+    the GIL, so chunks run in parallel.
+    """
+    bounds: list[tuple[int, int]] = []
+    lo, size, target = 0, 0.0, -(-len(xs) // max(1, workers))
+    for i, x in enumerate(xs):
+        n = x.shape[0]
+        rp = min(n, x.shape[1]) + 1
+        need = 8.0 * (rp * (n + (2 * _MEMORY + 6) * n_classes) + 6 * n * n_classes)
+        if i > lo and x is not xs[i - 1] and (size + need > max_bytes or i - lo >= target):
+            bounds.append((lo, i))
+            lo, size = i, 0.0
+        size += need
+    bounds.append((lo, len(xs)))
+
+    def solve(b: tuple[int, int]) -> LogRegFit:
+        return fit_logreg_batch(xs[b[0] : b[1]], ys[b[0] : b[1]], cs[b[0] : b[1]], n_classes, tol, max_iter)
+
+    if workers <= 1 or len(bounds) == 1:
+        fits = [solve(b) for b in bounds]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            fits = list(pool.map(solve, bounds))
+    return [(lo, hi, fit) for (lo, hi), fit in zip(bounds, fits, strict=True)]
