@@ -7,7 +7,9 @@
   nothing reliable. Every fit of every draw of one shot count is solved in one batch
   (:mod:`wearfm.probe.logreg`).
 - ``logreg-sklearn``: the same head as scikit-learn's ``GridSearchCV`` over a ``StandardScaler`` +
-  ``LogisticRegression`` pipeline, one draw at a time: the reference ``logreg`` is tested against.
+  ``LogisticRegression`` pipeline, one draw at a time: the reference ``logreg`` is tested against. Both
+  compute in float64: scikit-learn keeps float32 embeddings in float32, whose rounding can move its
+  L-BFGS stopping point, and through it an inner-CV choice of ``C``.
 - ``knn``: standardise, then k-nearest-neighbours (``k = min(5, n_train)``, distance-weighted).
 - ``mlp``: standardise, then one hidden layer of 128 ReLU units (Adam, L2 ``alpha=1e-3``, 500 iterations).
 - ``ridge``: standardise, then ridge regression with ``alpha`` chosen by efficient leave-one-out CV over
@@ -131,6 +133,8 @@ def fit_predict(
         (M,) predictions (class indices, or floats for ``ridge``).
     """
     head = make_head(name, y_train, seed, jobs)
+    if name == "logreg-sklearn":  # the same float64 arithmetic as ``logreg``
+        x_train, x_test = np.asarray(x_train, dtype=np.float64), np.asarray(x_test, dtype=np.float64)
     if name in CLASSIFIER_HEADS and len(np.unique(y_train)) < 2:
         # One class only: every prediction is that class (sklearn refuses to fit).
         return np.full(len(x_test), y_train[0])

@@ -3,7 +3,7 @@
 The loss is scikit-learn's (``LogisticRegression(solver="lbfgs")``, multinomial, L2 penalty, intercept not
 penalised): ``C * sum_i CE(x_i, y_i) + 0.5 * ||W||^2``, minimised here in its scaled form
 ``mean_i CE + ||W||^2 / (2 C n)`` (the form scikit-learn hands to L-BFGS, so gradient tolerances mean the
-same). Features are standardised per problem as ``StandardScaler`` does.
+same). Features are standardised per problem as ``StandardScaler`` does, in float64 throughout.
 
 Every problem of a batch (each value of ``C`` x each inner fold x each trial) is solved by one vectorised
 L-BFGS over a stack of zero-padded arrays, in float64 with NumPy, that takes the same steps as SciPy's
@@ -82,13 +82,8 @@ def standardize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _scaled(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """``(x - mean) / scale`` in float64, rounded through float32 for float32 input as ``StandardScaler`` does."""
-    x = np.asarray(x)
-    out: np.ndarray
-    if x.dtype == np.float32:
-        out = ((x - mean.astype(np.float32)) / scale.astype(np.float32)).astype(np.float64)
-    else:
-        out = (np.asarray(x, dtype=np.float64) - mean) / scale
+    """``(x - mean) / scale`` in float64 (``StandardScaler().transform`` of float64 input)."""
+    out: np.ndarray = (np.asarray(x, dtype=np.float64) - mean) / scale
     return out
 
 
