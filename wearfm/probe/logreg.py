@@ -225,7 +225,8 @@ def _lbfgs(
     only uses inner products, which the orthonormal basis keeps), but the largest gradient entry is measured
     in the full space, where the tolerance is defined.
     """
-    from scipy.optimize._dcsrch import DCSRCH  # MINPACK-2's line search, as L-BFGS-B runs it
+    # MINPACK-2's line search as L-BFGS-B runs it; private to SciPy since 1.12 (the probe tests catch a move)
+    from scipy.optimize._dcsrch import DCSRCH
 
     n_grp, width = pen.shape
     n_prob = n_grp * width
