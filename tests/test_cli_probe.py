@@ -85,6 +85,21 @@ def test_probe_json(data, tmp_path):
     assert not set(d["split"]["train_subjects"]) & set(d["split"]["test_subjects"])
 
 
+def test_logreg_and_sklearn_reference_heads_agree_and_report_times(data, tmp_path):
+    """`--head logreg-sklearn` runs scikit-learn's head; both report embedding and fitting times."""
+    args = [data, "-e", "features", "--shots", "1,5", "--trials", "2", "--window", "2", "--test-subjects", "s2"]
+    out = {}
+    for head in ("logreg", "logreg-sklearn"):
+        r = _run([*args, "--out", tmp_path / head, "--json", "--head", head])
+        assert r.exit_code == 0, r.output
+        out[head] = json.loads(r.stdout.strip().splitlines()[-1])["encoders"][0]
+        assert out[head]["head"] == head and out[head]["fit_seconds"] > 0 and out[head]["embed_seconds"] > 0
+    for a, b in zip(out["logreg"]["results"], out["logreg-sklearn"]["results"], strict=True):
+        assert a["k"] == b["k"] and abs(a["summary"]["macro_f1"]["mean"] - b["summary"]["macro_f1"]["mean"]) <= 0.005
+    r = _run([*args, "--out", tmp_path / "t"])
+    assert r.exit_code == 0 and "features (logreg): embedding" in r.output and "fitting" in r.output
+
+
 @pytest.mark.parametrize(
     "make, extra, msg",
     [

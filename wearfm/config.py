@@ -221,7 +221,7 @@ class ProbeConfig:
     out: str = "reports/probe"
     shots: tuple[int, ...] = (1, 2, 5, 10, 25)
     trials: int = 10
-    head: str = "logreg"  # logreg | knn | mlp | ridge
+    head: str = "logreg"  # logreg | logreg-sklearn | knn | mlp | ridge
     finetune: bool = False
     test_subjects: tuple[str, ...] = ()
     test_fraction: float = 0.3
@@ -238,7 +238,8 @@ class ProbeConfig:
     channels: str | None = None  # baselines: channels (default: the first learned encoder's, else acc)
     finetune_steps: int = 100  # --finetune and supervised:<name>: optimiser steps on the shots
     finetune_lr: float = 1e-3
-    jobs: int = -1  # logreg: inner-CV fits run in parallel on this many processes (-1: all cores; 1: none)
+    # CPU cores for fitting heads: solver threads of the batched logreg, processes of logreg-sklearn's inner CV
+    jobs: int = -1  # -1: all cores; 1: one
     nonwear: str = "skip"  # skip | keep: windows overlapping non-wear marked at ingest
 
 

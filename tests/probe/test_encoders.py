@@ -188,6 +188,6 @@ def test_logreg_uses_inner_cv_only_with_enough_shots():
     from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import Pipeline
 
-    assert isinstance(make_head("logreg", np.repeat([0, 1], 5)), GridSearchCV)
-    few = make_head("logreg", np.repeat([0, 1], 4))
+    assert isinstance(make_head("logreg-sklearn", np.repeat([0, 1], 5)), GridSearchCV)
+    few = make_head("logreg-sklearn", np.repeat([0, 1], 4))
     assert isinstance(few, Pipeline) and few[-1].C == 1.0

@@ -62,7 +62,8 @@ def probe_command(
     trials: Annotated[int | None, typer.Option(help="Random draws of shots per shot count.")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Report folder.")] = None,
     head: Annotated[
-        Literal["logreg", "knn", "mlp", "ridge"] | None, typer.Option(help="Probe head on frozen embeddings.")
+        Literal["logreg", "logreg-sklearn", "knn", "mlp", "ridge"] | None,
+        typer.Option(help="Probe head on frozen embeddings (logreg-sklearn: scikit-learn's, one fit at a time)."),
     ] = None,
     finetune: Annotated[
         bool, typer.Option("--finetune", help="Also train each torch encoder end to end with a linear head.")
@@ -93,7 +94,11 @@ def probe_command(
     seed: Annotated[int | None, typer.Option(help="Seed of the subject split and shot draws.")] = None,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", "-j", help="Processes for the logistic-regression CV fits (-1: all cores, 1: none)."),
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="CPU cores for fitting heads: logreg's solver threads, logreg-sklearn's CV processes (-1: all).",
+        ),
     ] = None,
     device: Annotated[str | None, typer.Option(help="Torch device: auto, cpu, cuda, cuda:N.")] = None,
     config: ConfigOpt = None,
@@ -139,7 +144,10 @@ def probe_command(
                 "out": cfg.out,
                 "files": [str(f) for f in result.files],
                 "split": d["split"],
-                "encoders": [{k: e[k] for k in ("name", "head", "n_test_windows", "results")} for e in d["encoders"]],
+                "encoders": [
+                    {k: e[k] for k in ("name", "head", "n_test_windows", "embed_seconds", "fit_seconds", "results")}
+                    for e in d["encoders"]
+                ],
             }
         )
         return
@@ -148,4 +156,6 @@ def probe_command(
 
         for t in tables(result):
             err_console.print(t)
+        for e in result.encoders:
+            err_console.print(f"{e.name} ({e.head}): embedding {e.embed_seconds:.1f} s, fitting {e.fit_seconds:.1f} s")
         err_console.print(f"test subjects: {', '.join(result.test_subjects)}; reports in {cfg.out}")

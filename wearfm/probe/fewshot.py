@@ -50,7 +50,7 @@ from wearfm.errors import ConfigError, DataError
 from wearfm.io.manifest import lacking_channels, list_recordings
 from wearfm.io.schema import resolve_channels
 from wearfm.probe.encoders import ResolvedEncoder, is_learned, resolve_device, resolve_encoder
-from wearfm.probe.heads import HEADS, fit_predict
+from wearfm.probe.heads import HEADS, fit_predict_many
 from wearfm.probe.targets import Task, make_task
 
 __all__ = ["ProbeResult", "EncoderResult", "probe", "split_subjects", "draw_shots", "CLASSIFICATION_METRICS"]
@@ -67,12 +67,15 @@ class EncoderResult:
 
     Attributes:
         name: the encoder spec, with `` +finetune`` for fine-tuned runs.
-        head: the head used (``logreg``, ``knn``, ``mlp``, ``ridge`` or ``finetune``).
+        head: the head used (``logreg``, ``logreg-sklearn``, ``knn``, ``mlp``, ``ridge`` or ``finetune``).
         encoder: :meth:`ResolvedEncoder.describe` of the encoder.
         classes: class names (classification) or [] (regression).
         scores: ``scores[k][metric]`` = one value per trial.
         confusion: summed over trials, for the largest k (rows: true, columns: predicted); None for regression.
         fit_subjects / scored_subjects: subjects whose windows were used to fit / were scored.
+        seconds: wall time of this encoder and head in all; ``embed_seconds`` of it computing embeddings,
+            ``fit_seconds`` fitting heads and predicting (every trial and k).
+        test_support: test windows per class name.
     """
 
     name: str
@@ -87,6 +90,8 @@ class EncoderResult:
     scored_subjects: list[str]
     seconds: float = 0.0
     test_support: dict[str, int] = field(default_factory=dict)
+    embed_seconds: float = 0.0
+    fit_seconds: float = 0.0
 
     @property
     def scored_classes(self) -> list[str]:
@@ -136,6 +141,8 @@ class ProbeResult:
                     "n_train_windows": r.n_train_windows,
                     "n_test_windows": r.n_test_windows,
                     "seconds": round(r.seconds, 3),
+                    "embed_seconds": round(r.embed_seconds, 3),
+                    "fit_seconds": round(r.fit_seconds, 3),
                     "fit_subjects": r.fit_subjects,
                     "scored_subjects": r.scored_subjects,
                     "results": [{"k": k, "trials": r.scores[k], "summary": s} for k, s in sorted(r.summary().items())],
@@ -266,7 +273,7 @@ def _check_config(cfg: ProbeConfig) -> None:
     if cfg.trials < 1:
         raise ConfigError(f"--trials must be at least 1, got {cfg.trials}")
     if cfg.jobs == 0 or cfg.jobs < -1:
-        raise ConfigError(f"--jobs must be a positive number of processes or -1 (all cores), got {cfg.jobs}")
+        raise ConfigError(f"--jobs must be a positive number of cores or -1 (all cores), got {cfg.jobs}")
     if cfg.head not in HEADS:
         raise ConfigError(f"unknown --head {cfg.head!r}; choose from {list(HEADS)}")
     if cfg.few_classes not in ("use-available", "stop"):
@@ -367,29 +374,39 @@ def _evaluate(enc: ResolvedEncoder, ws: WindowSet, task: Task, cfg: ProbeConfig)
         scores: dict[int, dict[str, list[float]]] = {k: defaultdict(list) for k in cfg.shots}
         conf = None if task.regression else np.zeros((len(task.classes),) * 2, dtype=np.int64)
         kmax = max(cfg.shots)
+        embed_s = 0.0
         if head == "finetune":
             x_test = ws.batch(task.test_idx)
             dev = resolve_device(cfg.device)
         else:
             needed = np.unique(np.concatenate([task.test_idx, *draws.values()]))
             emb = _embed(enc, ws, needed, cfg.batch_size)  # computed once, reused by every trial and k
+            embed_s = time.perf_counter() - t0
             row = {int(i): r for r, i in enumerate(needed)}
             e_test = emb[[row[int(i)] for i in task.test_idx]]
         fitted: set[str] = set()
-        for (t, k), idx in draws.items():
-            y_tr = task.y[idx]
-            seed = cfg.seed * 1000 + t
+        fit_s = 0.0
+        for k in cfg.shots:
+            trials = [(t, draws[(t, k)]) for t in range(cfg.trials)]
+            tf = time.perf_counter()
             if head == "finetune":
                 assert enc.make_trainable is not None
-                model = enc.make_trainable()
-                pred = _finetune(model, ws.batch(idx), y_tr, x_test, task, cfg, seed, dev)
+                make = enc.make_trainable
+                preds = [
+                    _finetune(make(), ws.batch(idx), task.y[idx], x_test, task, cfg, cfg.seed * 1000 + t, dev)
+                    for t, idx in trials
+                ]
             else:
-                pred = fit_predict(head, emb[[row[int(i)] for i in idx]], y_tr, e_test, seed=seed, jobs=cfg.jobs)
-            for m, v in _metrics(task, task.y_test, pred).items():
-                scores[k][m].append(v)
-            if conf is not None and k == kmax:
-                conf += confusion_matrix(task.y_test, pred, labels=np.arange(len(task.classes)))
-            fitted.update(subj[idx].tolist())
+                # every trial of this k in one call: the logreg head solves all their fits as one batch
+                shots = [(emb[[row[int(i)] for i in idx]], task.y[idx], cfg.seed * 1000 + t) for t, idx in trials]
+                preds = fit_predict_many(head, shots, e_test, jobs=cfg.jobs)
+            fit_s += time.perf_counter() - tf
+            for (_, idx), pred in zip(trials, preds, strict=True):
+                for m, v in _metrics(task, task.y_test, pred).items():
+                    scores[k][m].append(v)
+                if conf is not None and k == kmax:
+                    conf += confusion_matrix(task.y_test, pred, labels=np.arange(len(task.classes)))
+                fitted.update(subj[idx].tolist())
         scored = sorted(set(subj[task.test_idx].tolist()))
         assert not fitted & set(scored), "a subject was both fitted and scored"
         res = EncoderResult(
@@ -405,8 +422,10 @@ def _evaluate(enc: ResolvedEncoder, ws: WindowSet, task: Task, cfg: ProbeConfig)
             scored_subjects=scored,
             seconds=time.perf_counter() - t0,
             test_support=_support(task),
+            embed_seconds=embed_s,
+            fit_seconds=fit_s,
         )
-        log.info("%s (%s): done in %.1fs", name, head, res.seconds)
+        log.info("%s (%s): done in %.1fs (embedding %.1fs, fitting %.1fs)", name, head, res.seconds, embed_s, fit_s)
         out.append(res)
     return out
 
