@@ -64,7 +64,8 @@ def test_bad_inputs_give_one_clear_line(tmp_path):
     _one_line_error(run("ingest", tmp_path / "short.csv", "--out", tmp_path / "o"), "short.csv", "min_duration_s")
     _one_line_error(run("ingest", tmp_path / "short.csv", "--out", tmp_path / "o", "--format", "pdf"), "pdf")
     _one_line_error(run("ingest", tmp_path / "short.csv", "--out", tmp_path / "o", "--set", "jobs=x"), "jobs")
-    assert not list((tmp_path / "o").glob("*.parquet")) if (tmp_path / "o").exists() else True
+    # none of these inputs may leave anything behind: no recording, no manifest, no temporary file
+    assert [p for p in (tmp_path / "o").rglob("*") if p.is_file()] == []
 
 
 def test_on_error_skip_lists_failures_and_exits_zero(tmp_path):
