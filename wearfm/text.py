@@ -84,7 +84,7 @@ def embed_texts(
 
     Examples:
         >>> vecs = embed_texts(["the person is walking"])  # doctest: +SKIP
-        >>> vecs.shape
+        >>> vecs.shape  # doctest: +SKIP
         (1, 384)
     """
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
