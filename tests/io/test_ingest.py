@@ -12,7 +12,7 @@ import pytest
 
 from tests.io._text import write_csv, write_wisdm
 from wearfm.config import IngestConfig
-from wearfm.errors import ConfigError, DataError, UnsupportedFormatError
+from wearfm.errors import ConfigError, DataError, FormatError, UnsupportedFormatError
 from wearfm.io.ingest import ingest
 from wearfm.io.manifest import read_manifest
 from wearfm.io.schema import read_metadata
@@ -150,6 +150,23 @@ def test_jobs_threads_and_processes_agree(tmp_path, monkeypatch, threads):
         assert got.equals(ref, check_metadata=True)
     with pytest.raises(DataError, match="bad.csv"):
         ingest([tmp_path / "in"], tmp_path / "out2", replace(CFG, jobs=2))
+
+
+@pytest.mark.parametrize("threads", [True, False])
+def test_worker_error_keeps_its_class_and_message(tmp_path, monkeypatch, threads):
+    import wearfm.io.ingest as ingest_mod
+
+    monkeypatch.setattr(ingest_mod, "_THREAD_BELOW_BYTES", 1 << 40 if threads else 0)
+    (tmp_path / "in").mkdir()
+    write_csv(tmp_path / "in" / "s0.csv")
+    cwa = bytearray((Path(__file__).parent / "fixtures" / "skdh_ax6_sample_head.cwa").read_bytes())
+    cwa[:2] = b"XX"  # no 'MD' header block
+    (tmp_path / "in" / "bad.cwa").write_bytes(bytes(cwa))
+    with pytest.raises(FormatError, match=r"bad\.cwa: not an Axivity CWA file"):
+        ingest([tmp_path / "in"], tmp_path / "out", replace(CFG, jobs=2))
+    s = ingest([tmp_path / "in"], tmp_path / "out", replace(CFG, jobs=2, on_error="skip"))
+    assert [Path(e["file"]).name for e in s.errors] == ["bad.cwa"] and s.recordings == 1
+    assert s.errors[0]["error"].startswith(f"{tmp_path / 'in' / 'bad.cwa'}: not an Axivity CWA file")
 
 
 def test_on_error_skip_and_stop(tmp_path):
