@@ -7,7 +7,6 @@ import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +22,24 @@ __all__ = ["WindowSet", "load_windows", "channel_stats"]
 log = logging.getLogger(__name__)
 
 _CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class _Samples:
+    """A dataset's recordings resampled and concatenated: what the window cache stores.
+
+    ``data`` is (C, N) float32; segment ``i`` (gap-free) spans ``data[:, seg_start[i]:seg_start[i] + seg_len[i]]``,
+    comes from recording ``seg_rec[i]`` and starts at ``seg_t0[i]`` ns. ``labels`` (N,) codes index
+    ``label_names`` (-1: unlabelled).
+    """
+
+    data: np.ndarray
+    seg_rec: np.ndarray
+    seg_start: np.ndarray
+    seg_t0: np.ndarray
+    seg_len: np.ndarray
+    labels: np.ndarray
+    label_names: list[str]
 
 
 @dataclass
@@ -142,24 +159,24 @@ def load_windows(
     key = _cache_key(entries, rate_hz, cols, max_gap_s)
     cached = _load_cache(cache_dir, key) if cache_dir else None
     if cached is not None:
-        data, seg_rec, seg_start, seg_t0, seg_len, labels, label_names = cached
+        smp = cached
     else:
-        data, seg_rec, seg_start, seg_t0, seg_len, labels, label_names = _build(root, entries, rate_hz, cols, max_gap_s)
+        smp = _build(root, entries, rate_hz, cols, max_gap_s)
         if cache_dir:
-            _save_cache(cache_dir, key, data, seg_rec, seg_start, seg_t0, seg_len, labels, label_names)
+            _save_cache(cache_dir, key, smp)
             loaded = _load_cache(cache_dir, key)
             assert loaded is not None
-            data = loaded[0]
+            smp = replace(smp, data=loaded.data)  # memory-mapped from now on
 
     offs, recs, starts = [], [], []
-    for r, s0, t0, n in zip(seg_rec, seg_start, seg_t0, seg_len, strict=True):
+    for r, s0, t0, n in zip(smp.seg_rec, smp.seg_start, smp.seg_t0, smp.seg_len, strict=True):
         k = np.arange(0, n - window + 1, stride, dtype=np.int64)
         offs.append(s0 + k)
         recs.append(np.full(len(k), r, dtype=np.int32))
         starts.append(t0 + np.round(k * 1e9 / rate_hz).astype(np.int64))
     offset = np.concatenate(offs) if offs else np.zeros(0, np.int64)
     if len(offset) == 0:
-        longest = max((int(n) for n in seg_len), default=0) / rate_hz
+        longest = max((int(n) for n in smp.seg_len), default=0) / rate_hz
         raise DataError(
             f"{dataset}: no recording is long enough for a {window / rate_hz:g} s window "
             f"(longest gap-free stretch: {longest:.1f} s); use a shorter --window"
@@ -168,10 +185,10 @@ def load_windows(
     subjects = sorted({e.subject for e in entries})
     subj_code = {s: i for i, s in enumerate(subjects)}
     subject = np.array([subj_code[entries[r].subject] for r in range(len(entries))], dtype=np.int32)[recording]
-    label = _window_labels(labels, offset, window, len(label_names), label_purity)
+    label = _window_labels(smp.labels, offset, window, len(smp.label_names), label_purity)
     log.info("%d windows of %d samples from %d recordings", len(offset), window, len(entries))
     return WindowSet(
-        data=data,
+        data=smp.data,
         channels=cols,
         rate_hz=float(rate_hz),
         window=int(window),
@@ -182,7 +199,7 @@ def load_windows(
         label=label,
         entries=entries,
         subjects=subjects,
-        label_names=label_names,
+        label_names=smp.label_names,
     )
 
 
@@ -204,7 +221,7 @@ def _window_labels(labels: np.ndarray, offset: np.ndarray, window: int, n_labels
 
 def _build(
     root: Path, entries: list[RecordingEntry], rate_hz: float, cols: tuple[str, ...], max_gap_s: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+) -> _Samples:
     label_names: list[str] = sorted({k for e in entries for k in e.label_counts})
     code = {n: i for i, n in enumerate(label_names)}
     parts, labs, seg_rec, seg_start, seg_t0, seg_len = [], [], [], [], [], []
@@ -233,14 +250,14 @@ def _build(
     if not parts:
         raise DataError(f"{root}: the dataset holds no usable samples")
     data = np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
-    return (
-        data,
-        np.array(seg_rec, np.int32),
-        np.array(seg_start, np.int64),
-        np.array(seg_t0, np.int64),
-        np.array(seg_len, np.int64),
-        np.concatenate(labs).astype(np.int32),
-        label_names,
+    return _Samples(
+        data=data,
+        seg_rec=np.array(seg_rec, np.int32),
+        seg_start=np.array(seg_start, np.int64),
+        seg_t0=np.array(seg_t0, np.int64),
+        seg_len=np.array(seg_len, np.int64),
+        labels=np.concatenate(labs).astype(np.int32),
+        label_names=label_names,
     )
 
 
@@ -257,19 +274,25 @@ def _cache_key(entries: list[RecordingEntry], rate_hz: float, cols: tuple[str, .
     return hashlib.sha256(desc.encode()).hexdigest()[:16]
 
 
-def _save_cache(cache_dir: str | Path, key: str, data: np.ndarray, *arrays_and_names: Any) -> None:
+def _save_cache(cache_dir: str | Path, key: str, smp: _Samples) -> None:
     d = Path(cache_dir) / key
     d.mkdir(parents=True, exist_ok=True)
-    seg_rec, seg_start, seg_t0, seg_len, labels, label_names = arrays_and_names
     tmp = d / "data.npy.tmp"
     with open(tmp, "wb") as f:
-        np.save(f, data)
+        np.save(f, smp.data)
     tmp.replace(d / "data.npy")
-    np.savez(d / "index.npz", seg_rec=seg_rec, seg_start=seg_start, seg_t0=seg_t0, seg_len=seg_len, labels=labels)
-    (d / "labels.json").write_text(json.dumps(label_names))
+    np.savez(
+        d / "index.npz",
+        seg_rec=smp.seg_rec,
+        seg_start=smp.seg_start,
+        seg_t0=smp.seg_t0,
+        seg_len=smp.seg_len,
+        labels=smp.labels,
+    )
+    (d / "labels.json").write_text(json.dumps(smp.label_names))
 
 
-def _load_cache(cache_dir: str | Path | None, key: str) -> Any:
+def _load_cache(cache_dir: str | Path | None, key: str) -> _Samples | None:
     if cache_dir is None:
         return None
     d = Path(cache_dir) / key
@@ -278,4 +301,4 @@ def _load_cache(cache_dir: str | Path | None, key: str) -> Any:
     data = np.load(d / "data.npy", mmap_mode="r")
     z = np.load(d / "index.npz")
     names = json.loads((d / "labels.json").read_text())
-    return data, z["seg_rec"], z["seg_start"], z["seg_t0"], z["seg_len"], z["labels"], names
+    return _Samples(data, z["seg_rec"], z["seg_start"], z["seg_t0"], z["seg_len"], z["labels"], names)
