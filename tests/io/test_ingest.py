@@ -59,7 +59,7 @@ def test_duplicates_dropped_ties_kept_unsorted_sorted(tmp_path):
     assert s.dropped == {"duplicates": 2}
     got = times(tmp_path / "out" / "rec.parquet")
     assert len(got) == 301 and np.all(np.diff(got) >= 0)
-    assert read_metadata(tmp_path / "out" / "rec.parquet")["info"]["tied_timestamps"] == 1
+    assert read_metadata(tmp_path / "out" / "rec.parquet")["counters"]["tied_timestamps"] == 1
     with pytest.raises(DataError, match="backwards"):
         ingest(tmp_path / "rec.csv", tmp_path / "out2", replace(CFG, unsorted="reject"))
     assert not list((tmp_path / "out2").glob("*.parquet"))
@@ -245,7 +245,7 @@ def test_nonfinite_drop_counted_in_summary_and_metadata(tmp_path):
     s = ingest(tmp_path / "rec.csv", tmp_path / "out", replace(CFG, nonfinite="drop"))
     assert s.rows == 990 and s.dropped == {"nonfinite": 10}
     meta = read_metadata(tmp_path / "out" / "rec.parquet")
-    assert meta["dropped"] == {"nonfinite": 10} and meta["info"]["nonfinite_dropped"] == 10
+    assert meta["dropped"] == {"nonfinite": 10} and meta["counters"]["nonfinite_dropped"] == 10
 
 
 def test_every_dropped_sample_counted_by_cause(tmp_path):

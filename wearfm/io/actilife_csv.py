@@ -199,7 +199,7 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
     start = str(np.datetime64(hdr["start_ns"], "ns"))
     pcfg = _preset(cfg, names, timestamps, hdr["rate"], start, hdr["date_order"])
     chunks, info = csv_reader.read(path, pcfg, data)
-    counters = info["info"]
+    counters = info["counters"]
     counters.update(actilife_version=hdr["actilife"], firmware=hdr["firmware"], date_format=hdr["date_order"])
     info.update(
         reader="actilife-csv",

@@ -120,7 +120,7 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
     names = tuple(first) if "x" in [f.lower() for f in first] else None
     skip = start - (names is not None)
     chunks, info = csv_reader.read(path, _preset(cfg, names, skip), data)
-    counters = info["info"]
+    counters = info["counters"]
     counters["firmware"] = hdr["firmware"]
     info.update(
         reader="geneactiv-csv",

@@ -107,7 +107,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
 
     Examples:
         >>> chunks, info = read(Path("raw/phone/accel/data_1600_accel_phone.txt"), IngestConfig())  # doctest: +SKIP
-        >>> info["subject"], info["info"]["gyro_unpaired_dropped"]  # doctest: +SKIP
+        >>> info["subject"], info["counters"]["gyro_unpaired_dropped"]  # doctest: +SKIP
         ('1600', 64)
     """
     m = _NAME.match(path.name)
@@ -126,7 +126,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
         "time_reference": "device-uptime",
         "sample_rate_nominal_hz": 20.0,
         "timezone": None,
-        "info": counters,
+        "counters": counters,
     }
     return _iterate(path, cfg, info), info
 
@@ -140,7 +140,7 @@ def _iterate(path: Path, cfg: IngestConfig, info: dict[str, Any]) -> Iterator[pa
     if info["subject"] is not None and info["subject"] != subject:
         raise DataError(f"{path}: lines are of subject {subject} but the file name says {info['subject']}")
     info["subject"] = subject
-    counters = info["info"]
+    counters = info["counters"]
     ta = to_numpy(acc.column("t"))
     xa = np.column_stack([to_numpy(acc.column(c)) for c in ("x", "y", "z")])
     gyr = None
