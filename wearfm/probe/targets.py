@@ -10,6 +10,7 @@ import numpy as np
 from wearfm.config import ProbeConfig
 from wearfm.data.windows import WindowSet
 from wearfm.errors import ConfigError, DataError
+from wearfm.probe.split import draw_shots
 
 __all__ = ["Task", "make_task", "N_BINS"]
 
@@ -45,8 +46,6 @@ class Task:
 
     def draw(self, seed: int, trial: int, k: int) -> np.ndarray:
         """The shots of ``trial`` for shot count ``k``: ``min(k, pool size)`` per pool, seeded by (seed, trial, k)."""
-        from wearfm.probe.fewshot import draw_shots
-
         return draw_shots(self.pools, k, np.random.default_rng([seed, trial, k]))
 
 
