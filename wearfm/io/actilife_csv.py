@@ -36,7 +36,7 @@ import pyarrow as pa
 from wearfm.config import IngestConfig
 from wearfm.errors import FormatError
 from wearfm.io import csv as csv_reader
-from wearfm.io.detect import read_head
+from wearfm.io.sniff import read_head
 from wearfm.io.timetext import days_from_civil
 
 __all__ = ["sniff", "read", "parse_header", "check_rate", "READS_BYTES", "HEADER_LINES"]

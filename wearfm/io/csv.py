@@ -26,7 +26,7 @@ from pyarrow import csv as pacsv
 from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, DataError
 from wearfm.io._arrow import to_numpy
-from wearfm.io.detect import (
+from wearfm.io.sniff import (
     detect_acc_unit,
     detect_time_unit,
     has_header,

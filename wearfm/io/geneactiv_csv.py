@@ -23,7 +23,7 @@ from wearfm.config import IngestConfig
 from wearfm.errors import FormatError
 from wearfm.io import csv as csv_reader
 from wearfm.io.actilife_csv import check_rate
-from wearfm.io.detect import read_head
+from wearfm.io.sniff import read_head
 
 __all__ = ["sniff", "read", "parse_header", "READS_BYTES", "HEADER_LINES"]
 

@@ -23,8 +23,8 @@ from pyarrow import csv as pacsv
 from wearfm.config import IngestConfig
 from wearfm.errors import DataError
 from wearfm.io._arrow import from_numpy, strings, to_numpy
-from wearfm.io.detect import open_binary, read_head
 from wearfm.io.merge import pair_nearest
+from wearfm.io.sniff import open_binary, read_head
 from wearfm.io.textutil import WhitespaceReader, canonical_chunk
 
 __all__ = ["sniff", "accepts", "companions", "output_name", "read", "activity_names"]
