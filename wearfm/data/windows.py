@@ -12,10 +12,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from wearfm.data.resample import resample
 from wearfm.errors import DataError
 from wearfm.io.manifest import RecordingEntry, lacking_channels, list_recordings
 from wearfm.io.schema import resolve_channels
+from wearfm.resample import resample
 
 __all__ = ["WindowSet", "load_windows", "channel_stats"]
 

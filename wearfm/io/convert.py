@@ -430,7 +430,7 @@ def _resampled(pending: list[pa.Table], rate: float, max_gap_s: float) -> Iterat
         enc = pc.dictionary_encode(table.column("label").combine_chunks().dictionary_decode())
         names = enc.dictionary.to_pylist()
         labels = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
-    from wearfm.data.resample import resample  # scipy costs ~0.5-2 s to import: only when resampling
+    from wearfm.resample import resample  # scipy costs ~0.5-2 s to import: only when resampling
 
     segs, _ = resample(t, vals, float(rate), labels=labels, max_gap_s=max_gap_s)
     for k, s in enumerate(segs):
