@@ -102,3 +102,13 @@ def test_bad_input_gives_one_red_line(tmp_path, make, extra, msg):
     assert r.exit_code == 1
     assert "error:" in r.output and msg in r.output.replace("\n", " ")
     assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("window,stride", [("2s", "1s"), ("2000ms", "1"), ("40samples", "20samples")])
+def test_window_and_stride_take_the_same_durations_as_pretrain(data, tmp_path, window, stride):
+    # features at --rate 20: 2 s windows, 1 s apart, however the durations are written
+    args = [data, "-e", "features", "--rate", "20", "--shots", "1", "--trials", "1", "--out", tmp_path / "o", "--json"]
+    r = _run([*args, "--window", window, "--stride", stride])
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((tmp_path / "o" / "results.json").read_text())["config"]
+    assert (cfg["window_s"], cfg["stride_s"]) == (pytest.approx(2.0), pytest.approx(1.0))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 import types
 import typing
@@ -37,6 +38,7 @@ __all__ = [
     "apply_overrides",
     "to_dict",
     "from_dict",
+    "parse_duration",
 ]
 
 C = TypeVar("C")
@@ -229,6 +231,55 @@ class ExportConfig:
     quant_mode: str = "auto"  # auto | dynamic | static (int8; auto picks per architecture)
     calibration: str | None = None  # dataset for static int8 calibration and real-window checks
     calibration_windows: int = 256
+
+
+# --- durations ------------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(s|sec|ms|min|samples)?\s*$")
+_SECONDS_PER = {None: 1.0, "s": 1.0, "sec": 1.0, "ms": 1e-3, "min": 60.0}
+
+
+def parse_duration(spec: str | float, rate_hz: float | None = None, *, option: str = "--window") -> float:
+    """Seconds from a duration as every command's ``--window`` and ``--stride`` take it.
+
+    A bare number is seconds; ``s``, ``ms`` and ``min`` name the unit. ``256samples`` counts samples and needs
+    ``rate_hz`` (the rate the windows are cut at).
+
+    Args:
+        spec: ``10``, ``10s``, ``2.56s``, ``500ms``, ``1min``, ``256samples``, or a number of seconds.
+        rate_hz: the sample rate, for a duration given in samples.
+        option: the option's name, for error messages.
+
+    Raises:
+        ConfigError: an unreadable or non-positive duration, or samples without a rate.
+
+    Examples:
+        >>> parse_duration("10s"), parse_duration("10"), parse_duration("500ms"), parse_duration(2.56)
+        (10.0, 10.0, 0.5, 2.56)
+        >>> parse_duration("256samples", rate_hz=100)
+        2.56
+    """
+    if isinstance(spec, int | float) and not isinstance(spec, bool):
+        seconds = float(spec)
+    else:
+        m = _DURATION.match(str(spec))
+        if not m:
+            raise ConfigError(
+                f"{option} {spec!r}: give a duration in seconds ('10', '10s', '2.56s', '500ms', '1min') "
+                "or in samples ('256samples')"
+            )
+        value, unit = float(m.group(1)), m.group(2)
+        if unit == "samples":
+            if rate_hz is None:
+                raise ConfigError(f"{option} {spec!r}: samples need a sample rate; give the duration in seconds")
+            if not value.is_integer():
+                raise ConfigError(f"{option} {spec!r}: a number of samples must be whole")
+            seconds = value / rate_hz
+        else:
+            seconds = value * _SECONDS_PER[unit]
+    if not seconds > 0:
+        raise ConfigError(f"{option} {spec!r} must be longer than 0 s")
+    return seconds
 
 
 # --- loading and overriding -------------------------------------------------------------------------

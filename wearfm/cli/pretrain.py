@@ -38,8 +38,13 @@ def pretrain_cmd(
         ),
     ] = None,
     rate: Annotated[float | None, typer.Option("--rate", help="Model sample rate (Hz).")] = None,
-    window: Annotated[str | None, typer.Option("--window", help="Window: '10s', '2.56s' or samples '256'.")] = None,
-    stride: Annotated[str | None, typer.Option("--stride", help="Stride between windows (same units).")] = None,
+    window: Annotated[
+        str | None,
+        typer.Option("--window", help="Window: seconds ('10', '10s', '2.56s', '500ms') or samples ('256samples')."),
+    ] = None,
+    stride: Annotated[
+        str | None, typer.Option("--stride", help="Step between window starts, as --window (default: the window).")
+    ] = None,
     channels: Annotated[str | None, typer.Option("--channels", help="acc | acc+gyr | gyr | comma list.")] = None,
     normalize: Annotated[
         bool | None, typer.Option("--normalize/--no-normalize", help="Per-channel standardisation (saved).")
@@ -85,8 +90,7 @@ def pretrain_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Pretrain an encoder with a self-supervised method; writes encoder.pt, checkpoint.pt and run.json."""
-    from wearfm.config import PretrainConfig, apply_overrides
-    from wearfm.data.dataset import parse_window
+    from wearfm.config import PretrainConfig, apply_overrides, parse_duration
     from wearfm.errors import ConfigError
 
     rank = int(os.environ.get("RANK", "0"))
@@ -106,9 +110,9 @@ def pretrain_cmd(
             raise ConfigError(f"--distance and --within-candidates are for --method relcon, not {cfg.method}")
         times: dict[str, Any] = {}
         if window is not None:
-            times["window_s"] = parse_window(window, cfg.rate_hz) / cfg.rate_hz
+            times["window_s"] = parse_duration(window, cfg.rate_hz, option="--window")
         if stride is not None:
-            times["stride_s"] = parse_window(stride, cfg.rate_hz) / cfg.rate_hz
+            times["stride_s"] = parse_duration(stride, cfg.rate_hz, option="--stride")
         cfg = apply_overrides(cfg, times)
         resume_arg: bool | Path = resume_from if resume_from is not None else False
         cli_args = {"argv": sys.argv, "resume": str(resume_arg)}
