@@ -39,6 +39,7 @@ __all__ = [
     "to_dict",
     "from_dict",
     "parse_duration",
+    "DEFAULT_ENCODERS",
 ]
 
 C = TypeVar("C")
@@ -148,6 +149,18 @@ class IMUVideoConfig:
     init_logit_bias: float = -10.0
 
 
+#: The encoder each built-in method trains when ``encoder`` is unset (its paper's choice). The one table: method
+#: resolution and ``wearfm pretrain --help`` read it (docs/methods.md shows it).
+DEFAULT_ENCODERS: dict[str, str] = {
+    "simclr": "resnet1d",
+    "relcon-distance": "resnet1d",  # stage 1 trains the motif distance network; the encoder is unused
+    "relcon": "resnet1d",
+    "primus": "cnn_gru",
+    "imu2clip": "cnn_gru",
+    "imu-video": "patchtst",
+}
+
+
 @dataclass(frozen=True)
 class PretrainConfig:
     """Options of `wearfm pretrain`."""
@@ -155,8 +168,7 @@ class PretrainConfig:
     data: str = ""
     out: str = "runs/pretrain"
     method: str = "simclr"
-    # None: the method's default (resnet1d; cnn_gru for primus and imu2clip; patchtst for imu-video)
-    encoder: str | None = None
+    encoder: str | None = None  # None: the method's default (DEFAULT_ENCODERS)
     encoder_kwargs: dict[str, Any] = field(default_factory=dict)
     rate_hz: float = 30.0
     window_s: float = 10.0

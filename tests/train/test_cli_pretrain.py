@@ -18,6 +18,8 @@ def _run(*args):
 def test_help():
     r = _run("--help")
     assert r.exit_code == 0 and "--resume" in r.output and "--window" in r.output
+    help_text = " ".join(r.output.split())
+    assert all(m in help_text for m in ("simclr", "relcon-distance", "primus", "imu2clip", "imu-video", "patchtst"))
 
 
 def test_simclr_two_steps_json(tiny_dataset, tmp_path):

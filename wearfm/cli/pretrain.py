@@ -21,22 +21,24 @@ from wearfm.cli._app import (
     setup_logging,
     user_errors,
 )
+from wearfm.config import DEFAULT_ENCODERS, PretrainConfig
 
 __all__ = ["pretrain_cmd"]
+
+
+_METHOD_HELP = f"Pretraining method: {' | '.join(DEFAULT_ENCODERS)} (default: {PretrainConfig.method})."
+_ENCODER_HELP = (
+    "Encoder: resnet1d | cnn_gru | patchtst, each with a _tiny variant (default: the method's: "
+    + "; ".join(f"{m} {e}" for m, e in DEFAULT_ENCODERS.items())
+    + ")."
+)
 
 
 @app.command("pretrain")
 def pretrain_cmd(
     data: Annotated[Path, typer.Argument(help="Dataset folder written by `wearfm ingest`.", exists=True)],
-    method: Annotated[str | None, typer.Option("--method", help="Pretraining method, e.g. simclr.")] = None,
-    encoder: Annotated[
-        str | None,
-        typer.Option(
-            "--encoder",
-            help="Encoder, e.g. resnet1d, cnn_gru [default: the method's: resnet1d; cnn_gru for primus and "
-            "imu2clip; patchtst for imu-video].",
-        ),
-    ] = None,
+    method: Annotated[str | None, typer.Option("--method", help=_METHOD_HELP)] = None,
+    encoder: Annotated[str | None, typer.Option("--encoder", help=_ENCODER_HELP)] = None,
     rate: Annotated[float | None, typer.Option("--rate", help="Model sample rate (Hz).")] = None,
     window: Annotated[
         str | None,
@@ -90,7 +92,7 @@ def pretrain_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Pretrain an encoder with a self-supervised method; writes encoder.pt, checkpoint.pt and run.json."""
-    from wearfm.config import PretrainConfig, apply_overrides, parse_duration
+    from wearfm.config import apply_overrides, parse_duration
     from wearfm.errors import ConfigError
 
     rank = int(os.environ.get("RANK", "0"))
