@@ -61,7 +61,8 @@ def make_task(ws: WindowSet, train_s: list[str], test_s: list[str], cfg: ProbeCo
     if not labelled.any():
         raise DataError(
             f"{source}: no window of {ws.window / ws.rate_hz:g} s has one label over {cfg.label_purity:.0%} of it; "
-            "check that the data has labels, or lower --set label_purity"
+            "where labelled segments are shorter than that, use shorter overlapping windows (e.g. --window 1 "
+            "--stride 0.25), or lower --set label_purity"
         )
     names = ws.subject_names()
     is_train = labelled & np.isin(names, train_s)
