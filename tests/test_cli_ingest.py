@@ -34,7 +34,9 @@ def test_ingest_then_info_json(tmp_path):
     assert d["recordings"] == 2 and d["subjects"] == 2 and d["rate_hz"]["median"] == pytest.approx(50.0)
     assert d["labels"] == {"walk": 125, "sit": 250}
     r = run("info", tmp_path / "out" / "a.parquet")
-    assert r.exit_code == 0 and "recordings" in r.output
+    assert r.exit_code == 0 and "recordings" in r.stdout  # results on stdout
+    r = run("info", tmp_path / "out")
+    assert r.exit_code == 0 and "recordings" in r.stdout and "walk" in r.stdout
     r = run("ingest", tmp_path / "in", "--out", tmp_path / "out", "--quiet")
     assert r.exit_code == 0 and r.stdout == ""
 

@@ -53,7 +53,7 @@ def test_probe_writes_reports_and_tables(data, tmp_path):
         ]
     )
     assert r.exit_code == 0, r.output
-    assert "random:resnet1d_tiny [logreg]" in r.output and "macro-F1" in r.output and "±" in r.output
+    assert "random:resnet1d_tiny [logreg]" in r.stdout and "macro-F1" in r.stdout and "±" in r.stdout
     for f in ("results.json", "results.csv", "f1_vs_shots.png", "confusion_k5.png", "run.json"):
         assert (out / f).is_file()
     d = json.loads((out / "results.json").read_text())

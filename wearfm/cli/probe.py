@@ -15,7 +15,7 @@ from wearfm.cli._app import (
     app,
     build_config,
     emit_json,
-    err_console,
+    out_console,
     setup_logging,
     timed,
     user_errors,
@@ -124,5 +124,5 @@ def probe_command(
         from wearfm.probe.report import tables
 
         for t in tables(result):
-            err_console.print(t)
-        err_console.print(f"test subjects: {', '.join(result.test_subjects)}; reports in {cfg.out}")
+            out_console.print(t)
+        out_console.print(f"test subjects: {', '.join(result.test_subjects)}; reports in {cfg.out}")
