@@ -10,14 +10,14 @@ Accepted specs:
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from wearfm.errors import CheckpointError, ConfigError
+from wearfm.errors import ConfigError
+from wearfm.export.meta import model_contract, open_onnx
 from wearfm.probe import baselines
 from wearfm.probe.resolved import ResolvedEncoder, resolve_device, torch_embedder
 
@@ -100,23 +100,8 @@ def _saved_encoder(spec: str, path: Path, device: str) -> ResolvedEncoder:
 
 
 def _onnx_encoder(spec: str, path: Path, batch_size: int) -> ResolvedEncoder:
-    import onnxruntime as ort
-
-    try:
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as e:  # noqa: BLE001 - any load failure means the same to the user
-        raise CheckpointError(f"{path}: onnxruntime cannot load this file ({str(e)[:200]})") from None
-    meta = sess.get_modelmeta().custom_metadata_map
-    need = ("wearfm.sample_rate_hz", "wearfm.window_samples", "wearfm.channels")
-    missing = [k for k in need if k not in meta]
-    if missing:
-        raise CheckpointError(f"{path}: ONNX metadata lacks {missing}; export the encoder with `wearfm export`")
-    try:
-        rate = float(meta["wearfm.sample_rate_hz"])
-        window = int(float(meta["wearfm.window_samples"]))
-        channels = tuple(json.loads(meta["wearfm.channels"]))
-    except (ValueError, TypeError) as e:
-        raise CheckpointError(f"{path}: unreadable wearfm metadata ({e}); re-export with `wearfm export`") from None
+    sess, meta = open_onnx(path)
+    rate, window, channels = model_contract(meta, path)
     inp = sess.get_inputs()[0]
     out_name = sess.get_outputs()[0].name
     fixed = inp.shape[0] if isinstance(inp.shape[0], int) and inp.shape[0] > 0 else None
