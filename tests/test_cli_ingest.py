@@ -34,7 +34,9 @@ def test_ingest_then_info_json(tmp_path):
     assert d["recordings"] == 2 and d["subjects"] == 2 and d["rate_hz"]["median"] == pytest.approx(50.0)
     assert d["labels"] == {"walk": 125, "sit": 250}
     r = run("info", tmp_path / "out" / "a.parquet")
-    assert r.exit_code == 0 and "recordings" in r.output
+    assert r.exit_code == 0 and "recordings" in r.stdout  # results on stdout
+    r = run("info", tmp_path / "out")
+    assert r.exit_code == 0 and "recordings" in r.stdout and "walk" in r.stdout
     r = run("ingest", tmp_path / "in", "--out", tmp_path / "out", "--quiet")
     assert r.exit_code == 0 and r.stdout == ""
 
@@ -64,7 +66,8 @@ def test_bad_inputs_give_one_clear_line(tmp_path):
     _one_line_error(run("ingest", tmp_path / "short.csv", "--out", tmp_path / "o"), "short.csv", "min_duration_s")
     _one_line_error(run("ingest", tmp_path / "short.csv", "--out", tmp_path / "o", "--format", "pdf"), "pdf")
     _one_line_error(run("ingest", tmp_path / "short.csv", "--out", tmp_path / "o", "--set", "jobs=x"), "jobs")
-    assert not list((tmp_path / "o").glob("*.parquet")) if (tmp_path / "o").exists() else True
+    # none of these inputs may leave anything behind: no recording, no manifest, no temporary file
+    assert [p for p in (tmp_path / "o").rglob("*") if p.is_file()] == []
 
 
 def test_on_error_skip_lists_failures_and_exits_zero(tmp_path):

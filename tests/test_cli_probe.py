@@ -53,7 +53,7 @@ def test_probe_writes_reports_and_tables(data, tmp_path):
         ]
     )
     assert r.exit_code == 0, r.output
-    assert "random:resnet1d_tiny [logreg]" in r.output and "macro-F1" in r.output and "±" in r.output
+    assert "random:resnet1d_tiny [logreg]" in r.stdout and "macro-F1" in r.stdout and "±" in r.stdout
     for f in ("results.json", "results.csv", "f1_vs_shots.png", "confusion_k5.png", "run.json"):
         assert (out / f).is_file()
     d = json.loads((out / "results.json").read_text())
@@ -130,3 +130,13 @@ def test_bad_shots_say_what_a_valid_value_looks_like(data, tmp_path, shots):
 def test_label_purity_option(data, tmp_path):
     r = _run([data, "--encoder", "features", "--label-purity", "1.5", "--out", tmp_path / "r"])
     assert r.exit_code == 1 and "label_purity must be in (0, 1], got 1.5" in r.output
+
+
+@pytest.mark.parametrize("window,stride", [("2s", "1s"), ("2000ms", "1"), ("40samples", "20samples")])
+def test_window_and_stride_take_the_same_durations_as_pretrain(data, tmp_path, window, stride):
+    # features at --rate 20: 2 s windows, 1 s apart, however the durations are written
+    args = [data, "-e", "features", "--rate", "20", "--shots", "1", "--trials", "1", "--out", tmp_path / "o", "--json"]
+    r = _run([*args, "--window", window, "--stride", stride])
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((tmp_path / "o" / "results.json").read_text())["config"]
+    assert (cfg["window_s"], cfg["stride_s"]) == (pytest.approx(2.0), pytest.approx(1.0))

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import tomllib
-
 from wearfm.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, packaged as tomli
+    import tomli as tomllib
 
 __all__ = [
     "SignalConfig",
@@ -35,6 +40,8 @@ __all__ = [
     "apply_overrides",
     "to_dict",
     "from_dict",
+    "parse_duration",
+    "DEFAULT_ENCODERS",
 ]
 
 C = TypeVar("C")
@@ -163,6 +170,18 @@ class IMUVideoConfig:
     init_logit_bias: float = -10.0
 
 
+#: The encoder each built-in method trains when ``encoder`` is unset (its paper's choice). The one table: method
+#: resolution and ``wearfm pretrain --help`` read it (docs/methods.md shows it).
+DEFAULT_ENCODERS: dict[str, str] = {
+    "simclr": "resnet1d",
+    "relcon-distance": "resnet1d",  # stage 1 trains the motif distance network; the encoder is unused
+    "relcon": "resnet1d",
+    "primus": "cnn_gru",
+    "imu2clip": "cnn_gru",
+    "imu-video": "patchtst",
+}
+
+
 @dataclass(frozen=True)
 class StoreConfig:
     """The on-disk window store that ``--cache`` builds (see ``docs/scaling.md``)."""
@@ -177,8 +196,7 @@ class PretrainConfig:
     data: str = ""
     out: str = "runs/pretrain"
     method: str = "simclr"
-    # None: the method's default (resnet1d; cnn_gru for primus and imu2clip; patchtst for imu-video)
-    encoder: str | None = None
+    encoder: str | None = None  # None: the method's default (DEFAULT_ENCODERS)
     encoder_kwargs: dict[str, Any] = field(default_factory=dict)
     rate_hz: float = 30.0
     window_s: float = 10.0
@@ -257,6 +275,55 @@ class ExportConfig:
     quant_mode: str = "auto"  # auto | dynamic | static (int8; auto picks per architecture)
     calibration: str | None = None  # dataset for static int8 calibration and real-window checks
     calibration_windows: int = 256
+
+
+# --- durations ------------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(s|sec|ms|min|samples)?\s*$")
+_SECONDS_PER = {None: 1.0, "s": 1.0, "sec": 1.0, "ms": 1e-3, "min": 60.0}
+
+
+def parse_duration(spec: str | float, rate_hz: float | None = None, *, option: str = "--window") -> float:
+    """Seconds from a duration as every command's ``--window`` and ``--stride`` take it.
+
+    A bare number is seconds; ``s``, ``ms`` and ``min`` name the unit. ``256samples`` counts samples and needs
+    ``rate_hz`` (the rate the windows are cut at).
+
+    Args:
+        spec: ``10``, ``10s``, ``2.56s``, ``500ms``, ``1min``, ``256samples``, or a number of seconds.
+        rate_hz: the sample rate, for a duration given in samples.
+        option: the option's name, for error messages.
+
+    Raises:
+        ConfigError: an unreadable or non-positive duration, or samples without a rate.
+
+    Examples:
+        >>> parse_duration("10s"), parse_duration("10"), parse_duration("500ms"), parse_duration(2.56)
+        (10.0, 10.0, 0.5, 2.56)
+        >>> parse_duration("256samples", rate_hz=100)
+        2.56
+    """
+    if isinstance(spec, int | float) and not isinstance(spec, bool):
+        seconds = float(spec)
+    else:
+        m = _DURATION.match(str(spec))
+        if not m:
+            raise ConfigError(
+                f"{option} {spec!r}: give a duration in seconds ('10', '10s', '2.56s', '500ms', '1min') "
+                "or in samples ('256samples')"
+            )
+        value, unit = float(m.group(1)), m.group(2)
+        if unit == "samples":
+            if rate_hz is None:
+                raise ConfigError(f"{option} {spec!r}: samples need a sample rate; give the duration in seconds")
+            if not value.is_integer():
+                raise ConfigError(f"{option} {spec!r}: a number of samples must be whole")
+            seconds = value / rate_hz
+        else:
+            seconds = value * _SECONDS_PER[unit]
+    if not seconds > 0:
+        raise ConfigError(f"{option} {spec!r} must be longer than 0 s")
+    return seconds
 
 
 # --- loading and overriding -------------------------------------------------------------------------

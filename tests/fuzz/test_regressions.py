@@ -176,7 +176,7 @@ def test_geneactiv_replayed_page_time_is_dropped_and_counted(tmp_path: Path) -> 
     t = table.column("time").cast("int64").to_numpy()
     assert np.all(np.diff(t) > 0)
     assert table.num_rows == 600
-    assert info["info"]["out_of_order_pages"] == 1
+    assert info["counters"]["out_of_order_pages"] == 1
 
 
 # --------------------------------------------------------------------------------- through the CLI
@@ -267,7 +267,7 @@ def test_gt3x_sleep_gap_ending_at_a_damaged_far_future_record_is_not_filled(tmp_
     _write_gt3x(p, log, _info(last=T0 + 2))
     table, info = gt3x.read_all(p)
     assert table.num_rows == 60  # the two records' samples, no fill
-    assert info["info"]["unfilled_sleep_seconds"] == 10**8 - 1
+    assert info["counters"]["unfilled_sleep_seconds"] == 10**8 - 1
     _write_gt3x(p, log, "\n".join(ln for ln in _info().splitlines() if not ln.startswith("Last Sample")))
     table, info = gt3x.read_all(p)  # no Last Sample Time: a gap over a month is not filled either
     assert table.num_rows == 60

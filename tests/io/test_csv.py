@@ -32,13 +32,13 @@ def test_header_ms_g_roundtrip(tmp_path):
     assert t.column_names == ["time", "acc_x", "acc_y", "acc_z"]
     np.testing.assert_array_equal(t.column("time").cast(pa.int64()).to_numpy(), t_ns // 1_000_000 * 1_000_000)
     np.testing.assert_allclose(acc(t), x, atol=2e-6)
-    assert info["info"]["time_unit"] == "ms" and info["info"]["acc_unit_input"] == "g"
+    assert info["counters"]["time_unit"] == "ms" and info["counters"]["acc_unit_input"] == "g"
 
 
 def test_ms2_detected_and_converted(tmp_path):
     _, x = write_csv(tmp_path / "a.csv", unit="m/s2", activity="lie")
     t, info = read_all(tmp_path / "a.csv")
-    assert info["info"]["acc_unit_input"] == "m/s2"
+    assert info["counters"]["acc_unit_input"] == "m/s2"
     np.testing.assert_allclose(acc(t), x, atol=1e-5)
 
 
@@ -74,7 +74,7 @@ def test_whitespace_with_padding(tmp_path):
     p = tmp_path / "a.dat"
     p.write_text("  time   x  y   z\n" + "".join(f" {i * 0.02:.2f}   0.0  0.0   1.0  \n" for i in range(200)))
     t, info = read_all(p)
-    assert t.num_rows == 200 and info["info"]["time_unit"] == "s"
+    assert t.num_rows == 200 and info["counters"]["time_unit"] == "s"
     assert np.allclose(t.column("acc_z").to_numpy(), 1.0)
 
 

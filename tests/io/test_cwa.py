@@ -101,7 +101,7 @@ def test_packed_ax3_values_and_interpolated_times(tmp_path: Path) -> None:
     assert info["sample_rate_nominal_hz"] == 100.0 and info["device_range_g"] == 8.0
     assert info["time_reference"] == "local" and info["reader"] == "cwa"
     assert info["annotations"]["_p"] == "left wrist"
-    assert info["info"]["corrupt_blocks"] == 0 and info["info"]["blocks"] == 10
+    assert info["counters"]["corrupt_blocks"] == 0 and info["counters"]["blocks"] == 10
 
 
 def test_packed_exponent() -> None:
@@ -138,9 +138,9 @@ def test_corrupt_blocks_skipped_and_counted(tmp_path: Path) -> None:
         data[1024 + 512 * k + 100] ^= 0xFF  # flip a payload byte: checksum fails
     p.write_bytes(bytes(data))
     table, info = cwa.read_all(p)
-    assert info["info"]["corrupt_blocks"] == 3 and info["info"]["checksum_failures"] == 3
-    assert info["info"]["corrupt_block_indices"] == [0, 3, 7]
-    assert info["info"]["corrupt_blocks_dropped"] == 3 * 120  # the samples the skipped blocks held
+    assert info["counters"]["corrupt_blocks"] == 3 and info["counters"]["checksum_failures"] == 3
+    assert info["counters"]["corrupt_block_indices"] == [0, 3, 7]
+    assert info["counters"]["corrupt_blocks_dropped"] == 3 * 120  # the samples the skipped blocks held
     keep = np.repeat(~np.isin(np.arange(8), [0, 3, 7]), 120)
     np.testing.assert_allclose(table.column("acc_y").to_numpy(), acc[keep, 1])
     got = table.column("time").cast("int64").to_numpy() / 1e9
@@ -176,7 +176,7 @@ def test_time_discontinuity_not_interpolated(tmp_path: Path) -> None:
     table, info = cwa.read_all(p)
     t = table.column("time").cast("int64").to_numpy() / 1e9
     dt = np.diff(t)
-    assert info["info"]["discontinuities"] == 1
+    assert info["counters"]["discontinuities"] == 1
     assert np.sum(dt > 1) == 1 and np.allclose(dt[dt < 1], 0.01, atol=1e-4)
 
 
@@ -205,7 +205,7 @@ def test_header_only_and_truncated_tail(tmp_path: Path) -> None:
     _make_ax3(q, n_blocks=5)
     q.write_bytes(q.read_bytes()[:-200])  # cut inside the last block
     table, info = cwa.read_all(q)
-    assert table.num_rows == 4 * 120 and info["info"]["truncated_bytes"] == 312
+    assert table.num_rows == 4 * 120 and info["counters"]["truncated_bytes"] == 312
 
 
 def test_all_blocks_corrupt_is_an_error(tmp_path: Path) -> None:
@@ -276,5 +276,5 @@ def test_sample_times_bit_identical_to_run_by_run_interp(tmp_path: Path) -> None
     p = tmp_path / "jitter.cwa"
     p.write_bytes(_header() + b"".join(_block(k, s, raw[k], ts_offset=o) for k, s, o in blocks))
     table, info = cwa.read_all(p)
-    assert info["info"]["discontinuities"] == 2
+    assert info["counters"]["discontinuities"] == 2
     np.testing.assert_array_equal(table.column("time").cast("int64").to_numpy(), _interp_times(blocks))

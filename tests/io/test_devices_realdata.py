@@ -109,7 +109,7 @@ def test_cwa_agrees_with_skdh(real_data: Path, name: str) -> None:
     assert info["sample_rate_nominal_hz"] == float(ref.schema.metadata[b"fs"])
     assert info["device"] == ("AX6" if "ax6" in name else "AX3")
     assert ("gyr_x" in ours.column_names) == ("ax6" in name)
-    assert info["info"]["corrupt_blocks"] == 0
+    assert info["counters"]["corrupt_blocks"] == 0
     t, rt = _secs(ours), ref.column("time").to_numpy()
     blocks = _cwa_blocks(path)
     assert np.abs(_skdh_times(blocks) - rt).max() < 1e-3  # the explanation reproduces skdh's times
@@ -121,8 +121,8 @@ def test_cwa_agrees_with_skdh(real_data: Path, name: str) -> None:
 def test_cwa_corrupt_blocks_exactly_skipped(real_data: Path) -> None:
     bad = real_data / "devices" / "corrupt" / "ggirread_ax3_testfile_corrupt_blocks_0_13_14_142_143_144.cwa"
     ours, info = cwa.read_all(bad)
-    assert info["info"]["corrupt_block_indices"] == [0, 13, 14, 142, 143, 144]
-    assert info["info"]["corrupt_blocks"] == 6
+    assert info["counters"]["corrupt_block_indices"] == [0, 13, 14, 142, 143, 144]
+    assert info["counters"]["corrupt_blocks"] == 6
     clean, _ = cwa.read_all(real_data / "devices" / "cwa" / "ggirread_ax3_testfile.cwa")
     keep = np.repeat(~np.isin(np.arange(145), [0, 13, 14, 142, 143, 144]), 120)
     assert ours.num_rows == keep.sum()
@@ -149,11 +149,11 @@ def test_gt3x_agrees_with_pygt3x(real_data: Path, name: str) -> None:
     ref = _ref(real_data, f"{name}.gt3x")
     _assert_samples_equal(ours, ref)
     assert np.abs(_secs(ours) - ref.column("time").to_numpy()).max() < 1e-3
-    assert info["info"]["idle_sleep_samples"] == int(ref.schema.metadata[b"idle_sleep_mode_samples"])
-    assert info["info"]["checksum_failures"] == 0 and info["time_reference"] == "local"
+    assert info["counters"]["idle_sleep_samples"] == int(ref.schema.metadata[b"idle_sleep_mode_samples"])
+    assert info["counters"]["checksum_failures"] == 0 and info["time_reference"] == "local"
     assert info["timezone"] in ("+02:00", "-05:00")
     gap, _ = gt3x.read_all(path, idle_sleep="gap")
-    assert gap.num_rows == ref.num_rows - info["info"]["idle_sleep_samples"]
+    assert gap.num_rows == ref.num_rows - info["counters"]["idle_sleep_samples"]
 
 
 def test_gt3x_old_format_explained_differences(real_data: Path) -> None:
@@ -161,7 +161,7 @@ def test_gt3x_old_format_explained_differences(real_data: Path) -> None:
     assert gt3x.sniff(path.read_bytes()[:4096], path)
     ours, info = gt3x.read_all(path)
     ref = _ref(real_data, "pygt3x_neo.gt3x")
-    assert info["info"]["format"] == "activity.bin" and info["device"] == "GT3X+" and info["timezone"] == "-06:00"
+    assert info["counters"]["format"] == "activity.bin" and info["device"] == "GT3X+" and info["timezone"] == "-06:00"
     rounded = pa.table({c: np.round(ours.column(c).to_numpy().astype(np.float64), 3) for c in ours.column_names[1:]})
     _assert_samples_equal(pa.table({"time": ours.column("time"), **{c: rounded[c] for c in rounded.column_names}}), ref)
     t, rt = _secs(ours), ref.column("time").to_numpy()
@@ -182,7 +182,7 @@ def test_geneactiv_agrees_with_skdh(real_data: Path) -> None:
 def test_geneactiv_truncated_real_file(real_data: Path) -> None:
     # GGIRread ships the first 64 KiB of a recording: 16 complete pages at 85.7 Hz, then a cut page.
     ours, info = geneactiv.read_all(real_data / "devices" / "geneactiv" / "ggirread_GENEActiv_testfile.bin")
-    assert ours.num_rows == 16 * 300 and info["info"]["truncated_pages"] == 1
+    assert ours.num_rows == 16 * 300 and info["counters"]["truncated_pages"] == 1
     mag = np.linalg.norm(np.c_[[ours.column(c).to_numpy() for c in ("acc_x", "acc_y", "acc_z")]].T, axis=1)
     assert 0.9 < np.median(mag) < 1.1
     assert np.median(np.diff(_secs(ours))) == pytest.approx(1 / 85.7, abs=1e-4)

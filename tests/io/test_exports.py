@@ -83,7 +83,7 @@ def test_actilife_rate_mismatch_warns_and_uses_timestamps(tmp_path, caplog):
     np.testing.assert_array_equal(times(t), t_ns)
     msg = " ".join(r.getMessage() for r in caplog.records)
     assert "header says 30 Hz" in msg and "timestamps say 50 Hz" in msg and "using the timestamps" in msg
-    assert info["info"]["timestamp_rate_hz"] == pytest.approx(50, rel=1e-3)
+    assert info["counters"]["timestamp_rate_hz"] == pytest.approx(50, rel=1e-3)
 
 
 def test_actilife_bad_header_names_file_and_line(tmp_path):

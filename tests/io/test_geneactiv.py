@@ -77,7 +77,7 @@ def test_values_calibrated_and_page_times(tmp_path: Path) -> None:
     assert np.all(np.diff(t[:300]) == 20_000_000) and np.all(np.diff(t[600:]) == 40_000_000)  # page frequency
     assert info["device"] == "GENEActiv" and info["device_serial"] == "012345"
     assert info["timezone"] == "+01:00" and info["sample_rate_nominal_hz"] == 50.0 and info["device_range_g"] == 8.0
-    assert info["info"]["pages"] == 3 and info["info"]["frequency_changes"] == 1
+    assert info["counters"]["pages"] == 3 and info["counters"]["frequency_changes"] == 1
 
 
 def test_decode_page_hex_signs_and_light() -> None:
@@ -98,10 +98,10 @@ def test_corrupt_and_truncated_pages(tmp_path: Path) -> None:
     p.write_text(text, newline="")
     table, info = geneactiv.read_all(p)
     assert table.num_rows == 600
-    assert info["info"]["corrupt_pages"] == 1 and info["info"]["truncated_pages"] == 1
-    assert info["info"]["corrupt_pages_dropped"] == 300
+    assert info["counters"]["corrupt_pages"] == 1 and info["counters"]["truncated_pages"] == 1
+    assert info["counters"]["corrupt_pages_dropped"] == 300
     payload = pages[4][:1000].rstrip().splitlines()[-1].strip()  # the truncated page's samples, 12 hex digits each
-    assert len(payload) > 100 and info["info"]["truncated_pages_dropped"] == len(payload) // 12
+    assert len(payload) > 100 and info["counters"]["truncated_pages_dropped"] == len(payload) // 12
 
 
 def test_streaming_and_gzip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -131,9 +131,9 @@ def test_checksum_failures_and_usb_records_skipped(tmp_path: Path) -> None:
     p = tmp_path / "a.gt3x"
     _write_gt3x(p, recs, _info())
     table, info = gt3x.read_all(p, idle_sleep="gap")
-    assert info["info"]["checksum_failures"] == 1 and info["info"]["usb_records"] == 1
+    assert info["counters"]["checksum_failures"] == 1 and info["counters"]["usb_records"] == 1
     assert table.num_rows == 60 and set(np.unique(_acc(table) * 256)) == {1.0, 3.0}
-    assert info["info"]["bad_checksum_dropped"] == 30
+    assert info["counters"]["bad_checksum_dropped"] == 30
 
 
 def _sleepy_log() -> bytes:
@@ -155,7 +155,7 @@ def test_idle_sleep_fill_repeats_last_sample_until_last_sample_time(tmp_path: Pa
     assert table.num_rows == 9 * 30  # seconds 0..8: last sample time (T0+9) is exclusive
     assert np.all(v[60:150] == 2) and np.all(v[150:180] == 7) and np.all(v[180:] == 7)
     np.testing.assert_allclose(_secs(table), T0 + np.arange(270) / 30, atol=1e-6)
-    assert info["info"]["idle_sleep_samples"] == 90 + 90
+    assert info["counters"]["idle_sleep_samples"] == 90 + 90
 
 
 def test_idle_sleep_gap_leaves_gaps(tmp_path: Path) -> None:
@@ -164,7 +164,7 @@ def test_idle_sleep_gap_leaves_gaps(tmp_path: Path) -> None:
     table, info = gt3x.read_all(p, idle_sleep="gap")
     assert table.num_rows == 90
     assert np.isclose(np.diff(_secs(table)).max(), 3 + 1 / 30)
-    assert info["info"]["idle_sleep_samples"] == 180
+    assert info["counters"]["idle_sleep_samples"] == 180
     with pytest.raises(ConfigError, match="idle_sleep"):
         gt3x.read_all(p, idle_sleep="zeros")
 
@@ -177,7 +177,7 @@ def test_parameters_accel_scale_overrides_info(tmp_path: Path) -> None:
     _write_gt3x(p, recs, _info(scale="256.0"))
     table, info = gt3x.read_all(p)
     np.testing.assert_allclose(_acc(table), 1.0, rtol=1e-6)
-    assert info["info"]["accel_scale"] == 341.0
+    assert info["counters"]["accel_scale"] == 341.0
 
 
 def test_streaming_matches_single_pass_and_gzip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,7 +203,7 @@ def test_old_activity_bin_format(tmp_path: Path) -> None:
         zf.writestr("info.txt", info)
         zf.writestr("activity.bin", _pack12(xyz[:, [1, 0, 2]]))
     table, meta = gt3x.read_all(p)
-    assert meta["device"] == "GT3X+" and meta["device_range_g"] == 6.0 and meta["info"]["format"] == "activity.bin"
+    assert meta["device"] == "GT3X+" and meta["device_range_g"] == 6.0 and meta["counters"]["format"] == "activity.bin"
     np.testing.assert_allclose(_acc(table), xyz / 341.0, rtol=1e-6)
     np.testing.assert_allclose(_secs(table), T0 + np.arange(61) / 30, atol=1e-6)
 
@@ -292,4 +292,4 @@ def test_duplicate_seconds_dropped_and_counted_in_samples(tmp_path: Path) -> Non
     _write_gt3x(p, recs, _info())
     table, info = gt3x.read_all(p, idle_sleep="gap")
     assert table.num_rows == 90
-    assert info["info"]["duplicate_seconds"] == 1 and info["info"]["duplicate_seconds_dropped"] == 30
+    assert info["counters"]["duplicate_seconds"] == 1 and info["counters"]["duplicate_seconds_dropped"] == 30

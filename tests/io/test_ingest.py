@@ -12,7 +12,7 @@ import pytest
 
 from tests.io._text import write_csv, write_wisdm
 from wearfm.config import IngestConfig
-from wearfm.errors import ConfigError, DataError, UnsupportedFormatError
+from wearfm.errors import ConfigError, DataError, FormatError, UnsupportedFormatError
 from wearfm.io.ingest import ingest
 from wearfm.io.manifest import read_manifest
 from wearfm.io.schema import read_metadata
@@ -59,7 +59,7 @@ def test_duplicates_dropped_ties_kept_unsorted_sorted(tmp_path):
     assert s.dropped == {"duplicates": 2}
     got = times(tmp_path / "out" / "rec.parquet")
     assert len(got) == 301 and np.all(np.diff(got) >= 0)
-    assert read_metadata(tmp_path / "out" / "rec.parquet")["info"]["tied_timestamps"] == 1
+    assert read_metadata(tmp_path / "out" / "rec.parquet")["counters"]["tied_timestamps"] == 1
     with pytest.raises(DataError, match="backwards"):
         ingest(tmp_path / "rec.csv", tmp_path / "out2", replace(CFG, unsorted="reject"))
     assert not list((tmp_path / "out2").glob("*.parquet"))
@@ -152,6 +152,23 @@ def test_jobs_threads_and_processes_agree(tmp_path, monkeypatch, threads):
         ingest([tmp_path / "in"], tmp_path / "out2", replace(CFG, jobs=2))
 
 
+@pytest.mark.parametrize("threads", [True, False])
+def test_worker_error_keeps_its_class_and_message(tmp_path, monkeypatch, threads):
+    import wearfm.io.ingest as ingest_mod
+
+    monkeypatch.setattr(ingest_mod, "_THREAD_BELOW_BYTES", 1 << 40 if threads else 0)
+    (tmp_path / "in").mkdir()
+    write_csv(tmp_path / "in" / "s0.csv")
+    cwa = bytearray((Path(__file__).parent / "fixtures" / "skdh_ax6_sample_head.cwa").read_bytes())
+    cwa[:2] = b"XX"  # no 'MD' header block
+    (tmp_path / "in" / "bad.cwa").write_bytes(bytes(cwa))
+    with pytest.raises(FormatError, match=r"bad\.cwa: not an Axivity CWA file"):
+        ingest([tmp_path / "in"], tmp_path / "out", replace(CFG, jobs=2))
+    s = ingest([tmp_path / "in"], tmp_path / "out", replace(CFG, jobs=2, on_error="skip"))
+    assert [Path(e["file"]).name for e in s.errors] == ["bad.cwa"] and s.recordings == 1
+    assert s.errors[0]["error"].startswith(f"{tmp_path / 'in' / 'bad.cwa'}: not an Axivity CWA file")
+
+
 def test_on_error_skip_and_stop(tmp_path):
     (tmp_path / "in").mkdir()
     write_csv(tmp_path / "in" / "good.csv")
@@ -228,7 +245,7 @@ def test_nonfinite_drop_counted_in_summary_and_metadata(tmp_path):
     s = ingest(tmp_path / "rec.csv", tmp_path / "out", replace(CFG, nonfinite="drop"))
     assert s.rows == 990 and s.dropped == {"nonfinite": 10}
     meta = read_metadata(tmp_path / "out" / "rec.parquet")
-    assert meta["dropped"] == {"nonfinite": 10} and meta["info"]["nonfinite_dropped"] == 10
+    assert meta["dropped"] == {"nonfinite": 10} and meta["counters"]["nonfinite_dropped"] == 10
 
 
 def test_every_dropped_sample_counted_by_cause(tmp_path):

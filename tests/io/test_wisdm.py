@@ -54,7 +54,7 @@ def test_merge_accel_gyro_labels_and_counts(tmp_path):
     chunks, info = wisdm.read(pa_, IngestConfig())
     t = pa.concat_tables(list(chunks))
     assert info["subject"] == "1600" and info["time_reference"] == "device-uptime"
-    assert info["info"]["gyro_unpaired_dropped"] == 7 and info["info"]["accel_unpaired_dropped"] == 0
+    assert info["counters"]["gyro_unpaired_dropped"] == 7 and info["counters"]["accel_unpaired_dropped"] == 0
     assert t.column_names == ["time", "acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z", "label"]
     mag = np.sqrt(sum(t.column(c).to_numpy().astype(np.float64) ** 2 for c in ("acc_x", "acc_y", "acc_z")))
     assert abs(np.median(mag) - 1.0) < 0.05  # m/s^2 -> g
@@ -69,7 +69,7 @@ def test_tolerance_drops_unpartnered(tmp_path):
         list(chunks)
     chunks, info = wisdm.read(pa_, replace(IngestConfig(), merge_tolerance_s=0.035))
     t = pa.concat_tables(list(chunks))
-    c = info["info"]
+    c = info["counters"]
     assert t.num_rows + c["accel_unpaired_dropped"] == 600  # every sample is either paired or counted
     assert t.num_rows + c["gyro_unpaired_dropped"] == 600
     assert 590 <= t.num_rows < 600

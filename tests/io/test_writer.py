@@ -34,10 +34,20 @@ def test_streamed_metadata_added_at_close(tmp_path):
     for k in range(4):
         w.write(table(40, t0=k * 10**10))
     assert not (tmp_path / "r.parquet").exists()  # nothing visible before commit
-    w.close({"sample_rate_measured_hz": 49.5, "info": {"n": 1}})
+    w.close({"sample_rate_measured_hz": 49.5, "counters": {"n": 1}})
     p = w.commit()
     meta = read_metadata(p)
-    assert meta["sample_rate_measured_hz"] == 49.5 and meta["info"] == {"n": 1} and meta["rows"] == 160
+    assert meta["sample_rate_measured_hz"] == 49.5 and meta["counters"] == {"n": 1} and meta["rows"] == 160
+
+
+def test_counters_of_older_files_read_under_their_name(tmp_path):
+    # files of earlier versions stored the reader counters as wearfm.info
+    old = table().replace_schema_metadata(
+        {b"wearfm.schema_version": f'"{SCHEMA_VERSION}"'.encode(), b"wearfm.info": b'{"corrupt_blocks": 2}'}
+    )
+    pq.write_table(old, tmp_path / "old.parquet")
+    meta = read_metadata(tmp_path / "old.parquet")
+    assert meta["counters"] == {"corrupt_blocks": 2} and "info" not in meta
 
 
 def test_failure_mid_write_leaves_nothing_and_keeps_earlier_output(tmp_path):

@@ -126,6 +126,20 @@ def test_no_labels_is_an_error(tmp_path):
         probe(_cfg(data))
 
 
+def test_labels_shorter_than_the_window_suggest_a_shorter_window(tmp_path):
+    from tests.conftest import make_accel
+    from tests.probe.conftest import write_recording
+
+    for s in ("s1", "s2"):
+        x = make_accel(seconds=30, hz=30.0, activity="walk", seed=1)
+        labels = [("walk", "sit")[(i // 60) % 2] for i in range(len(x))]  # a new label every 2 s
+        write_recording(tmp_path / "d" / f"{s}.parquet", x, 30.0, s, labels)
+    with pytest.raises(DataError, match=r"no window of 10 s has one label .* --window 1 --stride 0.25"):
+        probe(_cfg(tmp_path / "d", window_s=None, rate_hz=30.0))
+    r = probe(_cfg(tmp_path / "d", window_s=1.0, stride_s=0.25, rate_hz=30.0, shots=(1,), trials=1))
+    assert r.encoders[0].n_test_windows > 0
+
+
 def test_single_subject_is_an_error(tmp_path):
     data = write_dataset(tmp_path / "d", subjects=("only",))
     with pytest.raises(DataError, match="1 subject"):

@@ -18,6 +18,8 @@ def _run(*args):
 def test_help():
     r = _run("--help")
     assert r.exit_code == 0 and "--resume" in r.output and "--window" in r.output
+    help_text = " ".join(r.output.split())
+    assert all(m in help_text for m in ("simclr", "relcon-distance", "primus", "imu2clip", "imu-video", "patchtst"))
 
 
 def test_simclr_two_steps_json(tiny_dataset, tmp_path):
@@ -38,13 +40,15 @@ def test_simclr_two_steps_json(tiny_dataset, tmp_path):
     assert load_checkpoint(out)["step"] == 3
 
 
-def test_window_in_samples_and_progress_summary(tiny_dataset, tmp_path):
-    args = [a if a != "5s" else "128" for a in TINY]
+@pytest.mark.parametrize("window,samples", [("128samples", 128), ("4", 120), ("4.2s", 126)])
+def test_window_units_and_progress_summary(tiny_dataset, tmp_path, window, samples):
+    # a bare number is seconds, as in every command; samples need their suffix
+    args = [a if a != "5s" else window for a in TINY]
     r = _run(tiny_dataset, *args, "--max-steps", 1, "--out", tmp_path / "s")
     assert r.exit_code == 0, r.output
     assert "done" in r.output and "windows/s" in r.output
     cfg = json.loads((tmp_path / "s" / "config.json").read_text())
-    assert round(cfg["window_s"] * 30) == 128
+    assert round(cfg["window_s"] * 30) == samples
 
 
 def test_resume_path_names_the_run(tiny_dataset, tmp_path):

@@ -17,6 +17,7 @@ def _free_port() -> int:
 
 
 def _worker(rank: int, world: int, port: int, data: str, out: str, method: str | None) -> None:
+    # a spawned process of its own: what torchrun would set, set in this process only
     os.environ.update(
         RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
     )
@@ -90,20 +91,18 @@ def test_torchrun_cli_two_processes(tiny_dataset, tmp_path):
 
 
 @pytest.mark.gpu
-def test_one_process_nccl(tiny_dataset, tmp_path):
+def test_one_process_nccl(tiny_dataset, tmp_path, monkeypatch):
     """DDP with one NCCL process on a GPU (skipped without CUDA)."""
     out = tmp_path / "nccl"
     out.mkdir()
-    os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
-    try:
-        from wearfm.train import pretrain
+    env = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": _free_port()}
+    for k, v in env.items():
+        monkeypatch.setenv(k, str(v))
+    from wearfm.train import pretrain
 
-        cfg = PretrainConfig(
-            data=str(tiny_dataset), out=str(out), method="simclr", encoder="resnet1d_tiny", window_s=5.0,
-            batch_size=4, max_steps=3, device="cuda",
-        )  # fmt: skip
-        r = pretrain(cfg)
-        assert r.world_size == 1 and r.device.startswith("cuda") and r.steps == 3
-    finally:
-        for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-            os.environ.pop(k, None)
+    cfg = PretrainConfig(
+        data=str(tiny_dataset), out=str(out), method="simclr", encoder="resnet1d_tiny", window_s=5.0,
+        batch_size=4, max_steps=3, device="cuda",
+    )  # fmt: skip
+    r = pretrain(cfg)
+    assert r.world_size == 1 and r.device.startswith("cuda") and r.steps == 3

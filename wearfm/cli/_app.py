@@ -128,7 +128,7 @@ def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn a user's mistake into one red line on stderr and exit code 1 (130 when interrupted)."""
+    """Turn a user's mistake into one red line on stderr and exit code 1 (130 when interrupted by Ctrl-C)."""
     try:
         yield
     except (WearfmError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as e:

@@ -97,18 +97,21 @@ def embed_command(
     ] = False,
     batch_size: Annotated[int, typer.Option(help="Windows per forward pass.")] = 256,
     stride: Annotated[
-        float | None, typer.Option(help="Seconds between window starts (default: the window, no overlap).")
+        str | None,
+        typer.Option(help="Step between window starts: seconds ('2.5', '2.5s', '500ms') (default: the window)."),
     ] = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Embed every window of a dataset with an exported or trained encoder; writes Parquet."""
+    from wearfm.config import parse_duration
     from wearfm.export.embed import embed
 
     setup_logging(quiet or json_)
     with user_errors():
         with timed("embed"):
-            res = embed(data, model, out, strict=strict, batch_size=batch_size, stride_s=stride)
+            stride_s = None if stride is None else parse_duration(stride, option="--stride")
+            res = embed(data, model, out, strict=strict, batch_size=batch_size, stride_s=stride_s)
     if json_:
         emit_json(res)
     elif not quiet:

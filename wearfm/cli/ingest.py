@@ -20,6 +20,7 @@ from wearfm.cli._app import (
     build_config,
     emit_json,
     err_console,
+    out_console,
     setup_logging,
     user_errors,
 )
@@ -222,7 +223,7 @@ def info(
         t = Table(title=str(path), show_header=False, title_justify="left")
         for k, v in d.items():
             t.add_row(str(k), str(v))
-        err_console.print(t)
+        out_console.print(t)
         return
     _print_dataset(d)
 
@@ -249,11 +250,11 @@ def _print_dataset(d: dict[str, Any]) -> None:
     t.add_row("rate (Hz)", f"median {r['median']:.2f} (min {r['min']:.2f}, max {r['max']:.2f})")
     t.add_row("channels", "; ".join(f"{k} ({v})" for k, v in d["channels"].items()))
     t.add_row("labelled", f"{d['labelled_samples']:,} samples")
-    err_console.print(t)
+    out_console.print(t)
     if d["labels"]:
         lt = Table(title="labels", title_justify="left")
         lt.add_column("label")
         lt.add_column("samples", justify="right")
         for k, v in d["labels"].items():
             lt.add_row(k, f"{v:,}")
-        err_console.print(lt)
+        out_console.print(lt)

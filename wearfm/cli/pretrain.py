@@ -22,11 +22,20 @@ from wearfm.cli._app import (
     setup_logging,
     user_errors,
 )
+from wearfm.config import DEFAULT_ENCODERS, PretrainConfig
 
 if TYPE_CHECKING:
     from wearfm.config import PretrainConfig
 
 __all__ = ["pretrain_cmd", "resume_command", "EXIT_CODES"]
+
+
+_METHOD_HELP = f"Pretraining method: {' | '.join(DEFAULT_ENCODERS)} (default: {PretrainConfig.method})."
+_ENCODER_HELP = (
+    "Encoder: resnet1d | cnn_gru | patchtst, each with a _tiny variant (default: the method's: "
+    + "; ".join(f"{m} {e}" for m, e in DEFAULT_ENCODERS.items())
+    + ")."
+)
 
 
 @app.command("pretrain")
@@ -35,18 +44,16 @@ def pretrain_cmd(
         Path | None,
         typer.Argument(help="Dataset folder written by `wearfm ingest` (with --resume: the run's own).", exists=True),
     ] = None,
-    method: Annotated[str | None, typer.Option("--method", help="Pretraining method, e.g. simclr.")] = None,
-    encoder: Annotated[
-        str | None,
-        typer.Option(
-            "--encoder",
-            help="Encoder, e.g. resnet1d, cnn_gru [default: the method's: resnet1d; cnn_gru for primus and "
-            "imu2clip; patchtst for imu-video].",
-        ),
-    ] = None,
+    method: Annotated[str | None, typer.Option("--method", help=_METHOD_HELP)] = None,
+    encoder: Annotated[str | None, typer.Option("--encoder", help=_ENCODER_HELP)] = None,
     rate: Annotated[float | None, typer.Option("--rate", help="Model sample rate (Hz).")] = None,
-    window: Annotated[str | None, typer.Option("--window", help="Window: '10s', '2.56s' or samples '256'.")] = None,
-    stride: Annotated[str | None, typer.Option("--stride", help="Stride between windows (same units).")] = None,
+    window: Annotated[
+        str | None,
+        typer.Option("--window", help="Window: seconds ('10', '10s', '2.56s', '500ms') or samples ('256samples')."),
+    ] = None,
+    stride: Annotated[
+        str | None, typer.Option("--stride", help="Step between window starts, as --window (default: the window).")
+    ] = None,
     channels: Annotated[str | None, typer.Option("--channels", help="acc | acc+gyr | gyr | comma list.")] = None,
     normalize: Annotated[
         bool | None, typer.Option("--normalize/--no-normalize", help="Per-channel standardisation (saved).")
@@ -96,8 +103,7 @@ def pretrain_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Pretrain an encoder with a self-supervised method; writes encoder.pt, checkpoint.pt and run.json."""
-    from wearfm.config import PretrainConfig, apply_overrides
-    from wearfm.data.dataset import parse_window
+    from wearfm.config import apply_overrides, parse_duration
     from wearfm.errors import ConfigError
 
     rank = int(os.environ.get("RANK", "0"))
@@ -124,9 +130,9 @@ def pretrain_cmd(
             raise ConfigError(f"--distance and --within-candidates are for --method relcon, not {cfg.method}")
         times: dict[str, Any] = {}
         if window is not None:
-            times["window_s"] = parse_window(window, cfg.rate_hz) / cfg.rate_hz
+            times["window_s"] = parse_duration(window, cfg.rate_hz, option="--window")
         if stride is not None:
-            times["stride_s"] = parse_window(stride, cfg.rate_hz) / cfg.rate_hz
+            times["stride_s"] = parse_duration(stride, cfg.rate_hz, option="--stride")
         cfg = apply_overrides(cfg, times)
         if base is not None and resume_from is not None:
             _refuse_fixed_changes(base, cfg, resume_from)

@@ -16,6 +16,7 @@ from wearfm.cli._app import (
     build_config,
     emit_json,
     err_console,
+    out_console,
     setup_logging,
     timed,
     user_errors,
@@ -78,14 +79,15 @@ def probe_command(
     ] = None,
     rate: Annotated[float | None, typer.Option(help="Baselines: sample rate in Hz (default: first encoder's).")] = None,
     window: Annotated[
-        float | None,
+        str | None,
         typer.Option(
-            help="Window in seconds for every encoder, learned ones at their own rate (default: each learned "
-            "encoder's own; baselines: the first learned encoder's, else 10 s)."
+            help="Window for every encoder, learned ones at their own rate: seconds ('10', '10s', '2.56s', "
+            "'500ms'; samples '256samples' with --rate) (default: each learned encoder's own; baselines: the "
+            "first learned encoder's, else 10 s)."
         ),
     ] = None,
     stride: Annotated[
-        float | None, typer.Option(help="Seconds between window starts (default: the window, no overlap).")
+        str | None, typer.Option(help="Step between window starts, as --window (default: the window, no overlap).")
     ] = None,
     label_purity: Annotated[
         float | None,
@@ -107,7 +109,7 @@ def probe_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Few-shot probe of encoders on held-out subjects; writes tables, results and plots."""
-    from wearfm.config import ProbeConfig
+    from wearfm.config import ProbeConfig, parse_duration
 
     setup_logging(quiet or json_)
     with user_errors():
@@ -126,8 +128,8 @@ def probe_command(
             test_fraction=test_fraction,
             few_classes=few_classes,
             rate_hz=rate,
-            window_s=window,
-            stride_s=stride,
+            window_s=None if window is None else parse_duration(window, rate, option="--window"),
+            stride_s=None if stride is None else parse_duration(stride, rate, option="--stride"),
             label_purity=label_purity,
             seed=seed,
             jobs=jobs,
@@ -155,7 +157,7 @@ def probe_command(
         from wearfm.probe.report import tables
 
         for t in tables(result):
-            err_console.print(t)
+            out_console.print(t)
         for e in result.encoders:
             err_console.print(f"{e.name} ({e.head}): embedding {e.embed_seconds:.1f} s, fitting {e.fit_seconds:.1f} s")
-        err_console.print(f"test subjects: {', '.join(result.test_subjects)}; reports in {cfg.out}")
+        out_console.print(f"test subjects: {', '.join(result.test_subjects)}; reports in {cfg.out}")

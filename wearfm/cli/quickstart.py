@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wearfm.cli._app import JsonOpt, QuietOpt, app, emit_json, err_console, setup_logging, user_errors
+from wearfm.cli._app import JsonOpt, QuietOpt, app, emit_json, err_console, out_console, setup_logging, user_errors
 
 
 @app.command()
@@ -54,6 +54,7 @@ def quickstart(
         emit_json(res.to_dict())
     if quiet:
         return
+    console = err_console if json_out else out_console  # stdout holds the JSON alone when --json is given
     shots = sorted({k for by_k in res.probe.values() for k in by_k})
     t = Table(title="few-shot macro-F1 on held-out subjects (mean over trials)")
     t.add_column("encoder")
@@ -61,11 +62,11 @@ def quickstart(
         t.add_column(f"{k}-shot", justify="right")
     for name, by_k in res.probe.items():
         t.add_row(name, *(f"{by_k.get(k, float('nan')):.3f}" for k in shots))
-    err_console.print(t)
+    console.print(t)
     w = Table(title="outputs", show_header=False)
     w.add_row("dataset", str(res.dataset))
     w.add_row("pretrained run", str(res.run))
     w.add_row("probe report", str(res.report))
     w.add_row("ONNX model", f"{res.onnx} (max |onnx - torch| = {res.onnx_max_abs_diff:.1e})")
     w.add_row("time", ", ".join(f"{k} {v:.0f}s" for k, v in res.seconds.items()))
-    err_console.print(w)
+    console.print(w)

@@ -9,7 +9,6 @@ methods that sample same-subject, same-hour candidates (RelCon) reuse.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from wearfm.config import parse_duration
 from wearfm.data.windows import WindowSet
 from wearfm.errors import ConfigError
 
@@ -191,31 +191,14 @@ def group_members(windows: WindowSet, by: str = "hour") -> tuple[np.ndarray, np.
     return groups, order.astype(np.int64), starts
 
 
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(s|sec|ms|min)?\s*$")
-
-
-def parse_window(spec: str | float | int, rate_hz: float) -> int:
-    """Window length in samples from ``"10s"``, ``"2.56s"``, ``"500ms"``, ``"1min"`` or ``"256"`` (samples).
+def parse_window(spec: str | float, rate_hz: float) -> int:
+    """Window length in samples at ``rate_hz`` from a duration as ``--window`` takes it (see ``parse_duration``).
 
     Examples:
-        >>> parse_window("10s", 30), parse_window("2.56s", 100), parse_window("256", 30)
-        (300, 256, 256)
+        >>> parse_window("10s", 30), parse_window("2.56s", 100), parse_window("10", 30), parse_window("256samples", 30)
+        (300, 256, 300, 256)
     """
-    if isinstance(spec, int | np.integer):
-        n = int(spec)
-    elif isinstance(spec, float):
-        n = round(spec * rate_hz)
-    else:
-        m = _DURATION.match(str(spec))
-        if not m:
-            raise ConfigError(f"window {spec!r}: use seconds ('10s', '2.56s') or samples ('256')")
-        value, unit = float(m.group(1)), m.group(2)
-        if unit is None:
-            if not value.is_integer():
-                raise ConfigError(f"window {spec!r}: a bare number is samples and must be whole; add 's' for seconds")
-            n = int(value)
-        else:
-            n = round(value * {"s": 1.0, "sec": 1.0, "ms": 1e-3, "min": 60.0}[unit] * rate_hz)
+    n = round(parse_duration(spec, rate_hz) * rate_hz)
     if n < 1:
         raise ConfigError(f"window {spec!r} is shorter than one sample at {rate_hz:g} Hz")
     return n

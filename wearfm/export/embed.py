@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from wearfm._atomic import remove_stale_temporaries, temp_path
 from wearfm.errors import DataError
-from wearfm.export.meta import INPUT_NAME, OUTPUT_NAME, model_contract
+from wearfm.export.meta import INPUT_NAME, OUTPUT_NAME, model_contract, open_onnx
 
 __all__ = ["embed", "EMBEDDING_SCHEMA_FIELDS"]
 
@@ -29,15 +29,7 @@ _RATE_TOLERANCE = 0.02  # relative: a recording within 2 % of the model's rate c
 
 
 def _onnx_model(path: Path) -> tuple[Callable[[np.ndarray], np.ndarray], float, int, tuple[str, ...], dict[str, Any]]:
-    import onnxruntime as ort
-
-    from wearfm.errors import CheckpointError
-
-    try:
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as e:  # noqa: BLE001 - any load failure means the same to the user
-        raise CheckpointError(f"{path}: onnxruntime cannot load this file ({str(e)[:200]})") from None
-    raw = sess.get_modelmeta().custom_metadata_map
+    sess, raw = open_onnx(path)
     rate, window, channels = model_contract(raw, path)
 
     def run(x: np.ndarray) -> np.ndarray:

@@ -86,6 +86,21 @@ def decode_onnx_metadata(raw: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def open_onnx(path: str | Path) -> tuple[Any, dict[str, str]]:
+    """An onnxruntime CPU session of an exported encoder and its metadata map (onnxruntime only, no torch).
+
+    Raises:
+        CheckpointError: onnxruntime cannot load the file.
+    """
+    import onnxruntime as ort
+
+    try:
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - any load failure means the same to the user
+        raise CheckpointError(f"{path}: onnxruntime cannot load this file ({str(e)[:200]})") from None
+    return sess, dict(sess.get_modelmeta().custom_metadata_map)
+
+
 def model_contract(raw: dict[str, str], path: str | Path) -> tuple[float, int, tuple[str, ...]]:
     """(sample rate, window samples, channels) from an ONNX metadata map; CheckpointError if absent."""
     need = ("wearfm.sample_rate_hz", "wearfm.window_samples", "wearfm.channels")

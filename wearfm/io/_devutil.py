@@ -110,7 +110,7 @@ def make_table_cols(time_ns: np.ndarray, acc: list[np.ndarray], gyr: list[np.nda
 
 
 def base_info(reader: str, **kv: Any) -> dict[str, Any]:
-    """The static ``info`` dict of a device reader; ``info['info']`` holds counters filled while reading."""
+    """The static ``info`` dict of a device reader; ``info['counters']`` holds counters filled while reading."""
     info: dict[str, Any] = {
         "device": None,
         "device_serial": None,
@@ -119,7 +119,7 @@ def base_info(reader: str, **kv: Any) -> dict[str, Any]:
         "time_reference": "local",
         "timezone": None,
         "reader": reader,
-        "info": {},
+        "counters": {},
     }
     info.update(kv)
     return info

@@ -36,7 +36,7 @@ import pyarrow as pa
 from wearfm.config import IngestConfig
 from wearfm.errors import FormatError
 from wearfm.io import csv as csv_reader
-from wearfm.io.detect import read_head
+from wearfm.io.sniff import read_head
 from wearfm.io.timetext import days_from_civil
 
 __all__ = ["sniff", "read", "parse_header", "check_rate", "READS_BYTES", "HEADER_LINES"]
@@ -199,7 +199,7 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
     start = str(np.datetime64(hdr["start_ns"], "ns"))
     pcfg = _preset(cfg, names, timestamps, hdr["rate"], start, hdr["date_order"])
     chunks, info = csv_reader.read(path, pcfg, data)
-    counters = info["info"]
+    counters = info["counters"]
     counters.update(actilife_version=hdr["actilife"], firmware=hdr["firmware"], date_format=hdr["date_order"])
     info.update(
         reader="actilife-csv",

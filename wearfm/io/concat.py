@@ -75,10 +75,10 @@ class ConcatReader:
         chunks0, info0 = self.reader.read(order[0], cfg)
         info = dict(info0)
         counters: dict[str, Any] = {"files": len(order)}
-        info["info"] = counters
+        info["counters"] = counters
 
         def merge(finfo: dict[str, Any]) -> None:
-            for k, v in (finfo.get("info") or {}).items():
+            for k, v in (finfo.get("counters") or {}).items():
                 if k not in counters:
                     counters[k] = v
                 elif isinstance(v, int) and not isinstance(v, bool) and isinstance(counters[k], int):

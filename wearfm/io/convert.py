@@ -211,8 +211,12 @@ def convert_file(
                 "--set min_duration_s / raise --max-gap"
             )
         ties = dropped.pop("tied_timestamps", 0)
-        counters = {**info.get("info", {}), "tied_timestamps": ties, **{f"{k}_dropped": v for k, v in dropped.items()}}
-        info["info"] = counters
+        counters = {
+            **info.get("counters", {}),
+            "tied_timestamps": ties,
+            **{f"{k}_dropped": v for k, v in dropped.items()},
+        }
+        info["counters"] = counters
         if hasher is not None:
             digest = pending_digest.result()
             meta["source_sha256"] = digest
@@ -235,7 +239,7 @@ def convert_file(
                 {
                     "sample_rate_measured_hz": round(s.rate(), 4),
                     "segment": i,
-                    "info": info.get("info", {}),
+                    "counters": info.get("counters", {}),
                     "dropped": drops,
                 }
             )
@@ -271,7 +275,7 @@ def convert_file(
         )
     res.rows = sum(s.rows for s in done)
     res.dropped = drops
-    res.info = info.get("info", {})
+    res.info = info.get("counters", {})
     res.warnings = [str(w) for w in info.get("warnings", [])]
     res.seconds = _time.perf_counter() - t0
     return res
@@ -298,7 +302,7 @@ def _subject_source(
 
 
 def _reader_drops(info: dict[str, Any]) -> dict[str, int]:
-    counters = info.get("info", {})
+    counters = info.get("counters", {})
     return {
         k[: -len("_dropped")]: int(v)
         for k, v in counters.items()
@@ -426,7 +430,7 @@ def _resampled(pending: list[pa.Table], rate: float, max_gap_s: float) -> Iterat
         enc = pc.dictionary_encode(table.column("label").combine_chunks().dictionary_decode())
         names = enc.dictionary.to_pylist()
         labels = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
-    from wearfm.data.resample import resample  # scipy costs ~0.5-2 s to import: only when resampling
+    from wearfm.resample import resample  # scipy costs ~0.5-2 s to import: only when resampling
 
     segs, _ = resample(t, vals, float(rate), labels=labels, max_gap_s=max_gap_s)
     for k, s in enumerate(segs):

@@ -26,7 +26,7 @@ from pyarrow import csv as pacsv
 from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, DataError
 from wearfm.io._arrow import to_numpy
-from wearfm.io.detect import (
+from wearfm.io.sniff import (
     detect_acc_unit,
     detect_time_unit,
     has_header,
@@ -272,7 +272,7 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
         "time_reference": cfg.time_reference,
         "sample_rate_nominal_hz": cfg.rate_hz,
         "timezone": None,
-        "info": counters,
+        "counters": counters,
         "subject_source": "option" if cfg.subject_from else None,
     }
     return _iterate(path, cfg, plan, info, head, data), info
@@ -418,7 +418,7 @@ def _iterate(
     path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any], head: bytes, data: bytes | None
 ) -> Iterator[pa.Table]:
     batches = _batches(path, plan, cfg, head, data)
-    counters = info["info"]
+    counters = info["counters"]
     acc_unit = cfg.acc_unit if cfg.acc_unit != "auto" else None
     time_unit = cfg.time_unit if cfg.time_unit != "auto" else None
     row0 = 0

@@ -12,7 +12,7 @@ scikit-digital-health differs: it ignores the fraction and chains blocks at the 
 are within about 2 sample periods of ours (see ``tests/io/test_devices_realdata.py``).
 
 Blocks with a bad checksum, header, or a format different from the file's are skipped and counted
-(``info['info']['corrupt_blocks']``, the samples they held in ``corrupt_blocks_dropped``), never fatal;
+(``info['counters']['corrupt_blocks']``, the samples they held in ``corrupt_blocks_dropped``), never fatal;
 ``UB``/``SI``/erased blocks are skipped silently.
 """
 
@@ -388,7 +388,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
 
     Returns:
         ``(chunks, info)``: an iterator of time-ordered canonical tables (one per ~2048 blocks) and the
-        metadata dict; ``info['info']`` (corrupt_blocks, checksum_failures, ...) is complete once the
+        metadata dict; ``info['counters']`` (corrupt_blocks, checksum_failures, ...) is complete once the
         iterator is exhausted.
 
     Raises:
@@ -433,7 +433,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
         time_reference="local",
         timezone=None,
     )
-    info["info"] = counters
+    info["counters"] = counters
     info["cwa_session_id"] = hdr["session_id"]
     info["annotations"] = hdr["annotations"]
     if hdr["axes"] == 9:

@@ -211,7 +211,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
         cfg: Ingest options (unused by this reader beyond the contract).
 
     Returns:
-        ``(chunks, info)``; ``info['info']`` (pages, corrupt_pages, truncated_pages) is complete once the
+        ``(chunks, info)``; ``info['counters']`` (pages, corrupt_pages, truncated_pages) is complete once the
         iterator is exhausted.
 
     Raises:
@@ -268,7 +268,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
         time_reference="local",
         timezone=f"{m.group(1)}{int(m.group(2)):02d}:{m.group(3)}" if m else None,
     )
-    info["info"] = counters
+    info["counters"] = counters
     pages = _Pages(path, hdr, rate, counters)
 
     def chunks() -> Iterator[pa.Table]:

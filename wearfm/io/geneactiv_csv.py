@@ -23,7 +23,7 @@ from wearfm.config import IngestConfig
 from wearfm.errors import FormatError
 from wearfm.io import csv as csv_reader
 from wearfm.io.actilife_csv import check_rate
-from wearfm.io.detect import read_head
+from wearfm.io.sniff import read_head
 
 __all__ = ["sniff", "read", "parse_header", "READS_BYTES", "HEADER_LINES"]
 
@@ -120,7 +120,7 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
     names = tuple(first) if "x" in [f.lower() for f in first] else None
     skip = start - (names is not None)
     chunks, info = csv_reader.read(path, _preset(cfg, names, skip), data)
-    counters = info["info"]
+    counters = info["counters"]
     counters["firmware"] = hdr["firmware"]
     info.update(
         reader="geneactiv-csv",

@@ -12,7 +12,7 @@ Idle-sleep mode: the device stops logging while still (EVENT records 0x08 enter 
 ``cfg.idle_sleep == "fill"`` (the default, as ActiLife and pygt3x do) each missing second of a sleep period is
 filled by repeating the last sample; a file that ends asleep is filled up to info.txt's Last Sample Time.
 With ``"gap"`` the gap is left (the pipeline then splits the recording). Either way
-``info['info']['idle_sleep_samples']`` counts the samples concerned.
+``info['counters']['idle_sleep_samples']`` counts the samples concerned.
 
 Times are the device clock (``time_reference='local'``); info.txt's TimeZone goes to ``timezone``.
 """
@@ -372,7 +372,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
         cfg: Ingest options; ``cfg.idle_sleep`` is ``"fill"`` (default) or ``"gap"``.
 
     Returns:
-        ``(chunks, info)``; ``info['info']`` (checksum_failures, idle_sleep_samples, ...) is complete once the
+        ``(chunks, info)``; ``info['counters']`` (checksum_failures, idle_sleep_samples, ...) is complete once the
         iterator is exhausted.
 
     Raises:
@@ -440,7 +440,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
     if calibration is not None and not calibration.get("isCalibrated", True):
         counters["calibration"] = "device reports uncalibrated; scale only"
         log.warning("%s: calibration.json says the device is not calibrated; applying the scale only", path)
-    info["info"] = counters
+    info["counters"] = counters
 
     def chunks() -> Iterator[pa.Table]:
         emitted = 0

@@ -19,9 +19,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from wearfm import errors as _errors
 from wearfm.config import IngestConfig
-from wearfm.errors import ConfigError, DataError, WearfmError
+from wearfm.errors import ConfigError, DataError, FormatError, WearfmError
 from wearfm.io.annotations import Annotations, load_annotations
 from wearfm.io.concat import ConcatReader, group_key
 from wearfm.io.convert import ConvertResult, convert_file
@@ -356,8 +355,8 @@ def _strip_ext(name: str) -> str:
 
 def _run_job(
     job: _Job, out: Path, cfg: IngestConfig, ann: Annotations | None, previous: list[RecordingEntry]
-) -> tuple[ConvertResult | None, tuple[str, str] | None]:
-    """Worker body: convert one job; user errors come back as (exception class name, message)."""
+) -> tuple[ConvertResult | None, Exception | None]:
+    """Worker body: convert one job; a user error comes back as the exception itself (exceptions pickle)."""
     try:
         reader: Any = reader_module(job.fmt)
         if job.group:
@@ -378,9 +377,9 @@ def _run_job(
             res.rows = sum(e.samples for e in res.entries)
         return res, None
     except (WearfmError, OSError) as e:
-        return None, (type(e).__name__, str(e) or type(e).__name__)
+        return None, e
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-        return None, ("FormatError", f"{job.source}: cannot decode ({str(e).splitlines()[0]})")
+        return None, FormatError(f"{job.source}: cannot decode ({str(e).splitlines()[0]})")
 
 
 def ingest(
@@ -457,15 +456,15 @@ def ingest(
     for e in existing:
         by_source.setdefault(e.source_file, []).append(e)
     results: dict[str, ConvertResult] = {}
-    first_error: tuple[str, str] | None = None
+    first_error: Exception | None = None
 
-    def handle(job: _Job, res: ConvertResult | None, err: tuple[str, str] | None) -> bool:
+    def handle(job: _Job, res: ConvertResult | None, err: Exception | None) -> bool:
         nonlocal first_error
         if res is not None:
             results[str(job.source)] = res
         else:
             assert err is not None
-            summary.errors.append({"file": str(job.source), "error": err[1]})
+            summary.errors.append({"file": str(job.source), "error": _message(err)})
             first_error = first_error or err
         if progress is not None:
             progress(len(results) + len(summary.errors) - planning_errors, len(jobs), str(job.source))
@@ -534,12 +533,16 @@ def ingest(
     summary.hours = round(summary.hours, 4)
     summary.seconds = round(time.perf_counter() - t0, 3)
     if first_error is not None and cfg.on_error == "stop":
-        builtin = {"FileNotFoundError": FileNotFoundError, "PermissionError": PermissionError}
-        cls = getattr(_errors, first_error[0], None) or builtin.get(first_error[0])
-        if isinstance(cls, type) and issubclass(cls, Exception) and cls is not _errors.WearfmError:
-            raise cls(first_error[1])
-        raise DataError(first_error[1])
+        if type(first_error) is not WearfmError and isinstance(
+            first_error, (WearfmError, FileNotFoundError, PermissionError)
+        ):
+            raise first_error
+        raise DataError(_message(first_error)) from first_error
     return summary
+
+
+def _message(e: Exception) -> str:
+    return str(e) or type(e).__name__
 
 
 def _pool(jobs: list[_Job], workers: int) -> Executor:

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from wearfm.config import IngestConfig
 from wearfm.io import csv as csv_reader
-from wearfm.io.detect import read_head
+from wearfm.io.sniff import read_head
 
 __all__ = ["sniff", "read", "READS_BYTES"]
 

@@ -87,7 +87,10 @@ METADATA_KEYS: dict[str, str] = {
     "segment": "Index of this contiguous segment within its source (int); gaps split recordings.",
     "device_serial": "Serial number from the device file header (string or null).",
     "device_range_g": "Configured accelerometer range in g (float or null).",
-    "info": "Reader-specific counters, e.g. corrupt blocks skipped, samples dropped (object).",
+    "counters": (
+        "Reader-specific counters, e.g. corrupt blocks skipped, samples dropped (object; older files store them "
+        "under `info`, which read_metadata returns as `counters`)."
+    ),
     "dropped": (
         "Samples of the source that reached no output file, by cause (object: cause -> samples; the same for "
         "every segment of a source): duplicates, out_of_order, short_segments, nonfinite, accel_unpaired, "
@@ -148,6 +151,8 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     meta = decode_metadata({**(pf.schema_arrow.metadata or {}), **(pf.metadata.metadata or {})})
     if "schema_version" not in meta:
         raise FormatError(f"{path}: not a wearfm recording (no wearfm.schema_version metadata); run `wearfm ingest`")
+    if "info" in meta and "counters" not in meta:  # the counters' name in files of earlier versions
+        meta["counters"] = meta.pop("info")
     meta["rows"] = pf.metadata.num_rows
     meta["columns"] = pf.schema_arrow.names
     return meta

@@ -184,7 +184,7 @@ def canonical_chunk(
 
     ``acc`` and ``gyr`` are ``(n, 3)`` arrays or three 1-D columns (columns avoid a stacking copy). With
     ``cfg.nonfinite == 'drop'`` rows holding a missing, NaN or infinite sensor value are dropped and counted in
-    ``counters['nonfinite_dropped']`` (the reader's ``info['info']``).
+    ``counters['nonfinite_dropped']`` (the reader's ``info['counters']``).
     """
     if acc_unit not in ("g", "m/s2", "m/s^2"):
         raise ConfigError(f"unknown acceleration unit {acc_unit!r}; use g or m/s2")

@@ -23,8 +23,8 @@ from pyarrow import csv as pacsv
 from wearfm.config import IngestConfig
 from wearfm.errors import DataError
 from wearfm.io._arrow import from_numpy, strings, to_numpy
-from wearfm.io.detect import open_binary, read_head
 from wearfm.io.merge import pair_nearest
+from wearfm.io.sniff import open_binary, read_head
 from wearfm.io.textutil import WhitespaceReader, canonical_chunk
 
 __all__ = ["sniff", "accepts", "companions", "output_name", "read", "activity_names"]
@@ -110,7 +110,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
 
     Examples:
         >>> chunks, info = read(Path("raw/phone/accel/data_1600_accel_phone.txt"), IngestConfig())  # doctest: +SKIP
-        >>> info["subject"], info["info"]["gyro_unpaired_dropped"]  # doctest: +SKIP
+        >>> info["subject"], info["counters"]["gyro_unpaired_dropped"]  # doctest: +SKIP
         ('1600', 64)
     """
     m = _NAME.match(path.name)
@@ -129,7 +129,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
         "time_reference": "device-uptime",
         "sample_rate_nominal_hz": 20.0,
         "timezone": None,
-        "info": counters,
+        "counters": counters,
     }
     return _iterate(path, cfg, info), info
 
@@ -143,7 +143,7 @@ def _iterate(path: Path, cfg: IngestConfig, info: dict[str, Any]) -> Iterator[pa
     if info["subject"] is not None and info["subject"] != subject:
         raise DataError(f"{path}: lines are of subject {subject} but the file name says {info['subject']}")
     info["subject"] = subject
-    counters = info["info"]
+    counters = info["counters"]
     ta = to_numpy(acc.column("t"))
     xa = np.column_stack([to_numpy(acc.column(c)) for c in ("x", "y", "z")])
     gyr = None

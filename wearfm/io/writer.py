@@ -19,7 +19,7 @@ __all__ = ["RecordingWriter", "write_recording"]
 
 log = logging.getLogger(__name__)
 
-_DYNAMIC = ("sample_rate_measured_hz", "info")
+_DYNAMIC = ("sample_rate_measured_hz", "counters")
 _IN_MEMORY_BYTES = 64 << 20  # a recording of at most this many bytes of columns is encoded in memory, then written
 
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from wearfm.config import PretrainConfig
+from wearfm.config import DEFAULT_ENCODERS, PretrainConfig
 from wearfm.data.dataset import WindowDataset
 from wearfm.data.windows import WindowSet
 from wearfm.errors import ConfigError
@@ -63,8 +63,8 @@ class Method(nn.Module):
     """
 
     name: str = ""
-    #: The encoder used when the config leaves ``encoder`` unset (the method's paper's choice).
-    default_encoder: str = "resnet1d"
+    #: A method outside ``wearfm.config.DEFAULT_ENCODERS`` names here the encoder used when ``encoder`` is unset.
+    default_encoder: str | None = None
     #: Set True if some parameters get no gradient in a step (passed to DistributedDataParallel).
     find_unused_parameters: bool = False
     #: The smallest batch (per process) the loss is meaningful for: 2 for contrastive methods, whose negatives
@@ -141,7 +141,10 @@ def resolve_encoder(cfg: PretrainConfig) -> PretrainConfig:
         return cfg
     if cfg.method not in METHODS.names():
         raise ConfigError(f"unknown method {cfg.method!r}; choose from {METHODS.names()}")
-    return dataclasses.replace(cfg, encoder=METHODS.get(cfg.method).default_encoder)  # type: ignore[attr-defined]
+    encoder = DEFAULT_ENCODERS.get(cfg.method) or METHODS.get(cfg.method).default_encoder  # type: ignore[attr-defined]
+    if encoder is None:
+        raise ConfigError(f"method {cfg.method!r} has no default encoder; choose one with --encoder")
+    return dataclasses.replace(cfg, encoder=encoder)
 
 
 def list_methods() -> list[str]:

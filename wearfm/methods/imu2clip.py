@@ -36,8 +36,6 @@ class IMU2CLIP(PairedMethod):
         ctx: training context on a paired dataset.
     """
 
-    default_encoder = "cnn_gru"
-
     def __init__(self, cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> None:
         super().__init__(cfg, spec, ctx)
         pc = cfg.primus

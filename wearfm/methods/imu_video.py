@@ -67,8 +67,6 @@ class IMUVideo(PairedMethod):
         DataError: the dataset has no video pairs.
     """
 
-    default_encoder = "patchtst"
-
     def __init__(self, cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> None:
         super().__init__(cfg, spec, ctx)
         vc = cfg.imu_video

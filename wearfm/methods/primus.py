@@ -78,8 +78,6 @@ class Primus(PairedMethod):
         ctx: training context; ``ctx.dataset_path`` must be a paired dataset (`wearfm pair`).
     """
 
-    default_encoder = "cnn_gru"
-
     def __init__(self, cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> None:
         pc = cfg.primus
         bad = [a for a in pc.augmentations if a not in AUGMENTATIONS]

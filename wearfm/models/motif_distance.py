@@ -28,6 +28,7 @@ from torch import nn
 from wearfm import __version__
 from wearfm._atomic import remove_stale_temporaries, temp_path
 from wearfm.errors import CheckpointError
+from wearfm.models.files import load_marked
 
 __all__ = [
     "MotifDistance",
@@ -353,15 +354,14 @@ def load_distance_model(path: str | Path, map_location: str | torch.device = "cp
             f"{path}: no distance model ({DISTANCE_FILE}); train one first with "
             "`wearfm pretrain DATA --method relcon-distance --out RUN` and pass that RUN folder"
         )
-    try:
-        obj = torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing to the user
-        raise CheckpointError(f"{p}: not a readable distance model ({type(e).__name__}: {str(e)[:200]})") from None
-    if not isinstance(obj, dict) or obj.get("format") != _FORMAT:
-        raise CheckpointError(
-            f"{p}: not a wearfm distance model (no '{_FORMAT}' marker); give the run folder of "
-            "`wearfm pretrain --method relcon-distance`"
-        )
+    obj = load_marked(
+        p,
+        _FORMAT,
+        unreadable="not a readable distance model",
+        unmarked="not a wearfm distance model",
+        map_location=map_location,
+        marker_hint="give the run folder of `wearfm pretrain --method relcon-distance`",
+    )
     spec = dict(obj["spec"])
     spec["channels"] = tuple(spec["channels"])
     spec.setdefault("center", False)  # files written before the option existed

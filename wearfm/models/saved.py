@@ -19,7 +19,8 @@ from torch import nn
 
 from wearfm import __version__
 from wearfm._atomic import remove_stale_temporaries, temp_path
-from wearfm.errors import CheckpointError, describe_load_error
+from wearfm.errors import CheckpointError
+from wearfm.models.files import load_marked
 from wearfm.models.registry import create_encoder
 
 __all__ = ["EncoderSpec", "EmbeddingModel", "save_encoder", "load_encoder", "build_model", "ENCODER_FILE"]
@@ -133,12 +134,13 @@ def load_encoder(path: str | Path, map_location: str = "cpu") -> EmbeddingModel:
         p = p / ENCODER_FILE
     if not p.exists():
         raise CheckpointError(f"{path}: no saved encoder ({ENCODER_FILE}); give a run folder from `wearfm pretrain`")
-    try:
-        obj = torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing to the user
-        raise CheckpointError(f"{p}: not a readable wearfm encoder ({describe_load_error(p, e)})") from None
-    if not isinstance(obj, dict) or obj.get("format") != _FORMAT:
-        raise CheckpointError(f"{p}: not a wearfm encoder file (no '{_FORMAT}' marker)")
+    obj = load_marked(
+        p,
+        _FORMAT,
+        unreadable="not a readable wearfm encoder",
+        unmarked="not a wearfm encoder file",
+        map_location=map_location,
+    )
     s = dict(obj["spec"])
     s["channels"] = tuple(s["channels"])
     spec = EncoderSpec(**s)

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from wearfm.errors import ConfigError
-from wearfm.probe.encoders import ResolvedEncoder, torch_embedder
 from wearfm.probe.features import feature_names, handcrafted_features
+from wearfm.probe.resolved import ResolvedEncoder, torch_embedder
 
 __all__ = ["features_encoder", "random_encoder", "supervised_encoder", "random_model"]
 

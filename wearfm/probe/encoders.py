@@ -10,74 +10,26 @@ Accepted specs:
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from wearfm.errors import CheckpointError, ConfigError
+from wearfm.errors import ConfigError
+from wearfm.export.meta import model_contract, open_onnx
+from wearfm.probe import baselines
+from wearfm.probe.resolved import ResolvedEncoder, resolve_device, torch_embedder
 
+# ResolvedEncoder and resolve_device live in wearfm.probe.resolved and are re-exported here
 __all__ = ["ResolvedEncoder", "resolve_encoder", "is_learned", "resolve_device"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class ResolvedEncoder:
-    """An encoder ready for probing.
-
-    Attributes:
-        spec: the ``--encoder`` value as given (used as its name in reports).
-        kind: ``pretrained`` | ``onnx`` | ``random`` | ``features`` | ``supervised``.
-        rate_hz / window / channels: the windows it takes (window in samples).
-        embed_dim: embedding size (0 for ``supervised``, which has no frozen embedding).
-        method: pretraining method recorded in the model (``random``, ``features``, ``supervised``, ...).
-        architecture: registry name of the torch encoder, if any.
-        embed: (B, C, T) float32 -> (B, D) float32; None for ``supervised``.
-        make_trainable: builds a fresh trainable torch ``EmbeddingModel`` copy (finetune / supervised).
-    """
-
-    spec: str
-    kind: str
-    rate_hz: float
-    window: int
-    channels: tuple[str, ...]
-    embed_dim: int
-    method: str
-    architecture: str | None
-    embed: Callable[[np.ndarray], np.ndarray] | None
-    make_trainable: Callable[[], Any] | None = None
-
-    def describe(self) -> dict[str, Any]:
-        """JSON-friendly description for results.json."""
-        return {
-            "spec": self.spec,
-            "kind": self.kind,
-            "rate_hz": self.rate_hz,
-            "window_samples": self.window,
-            "channels": list(self.channels),
-            "embed_dim": self.embed_dim,
-            "method": self.method,
-            "architecture": self.architecture,
-        }
-
-
 def is_learned(spec: str) -> bool:
     """Whether ``spec`` names a saved model (run folder, .pt, .onnx) rather than a built-in baseline."""
     return not (spec == "features" or spec.startswith(("random:", "supervised:")))
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else is returned unchanged."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def resolve_encoder(
@@ -105,8 +57,6 @@ def resolve_encoder(
         ConfigError: an unknown spec or encoder name.
         CheckpointError: a model file that cannot be used.
     """
-    from wearfm.probe import baselines
-
     if spec == "features":
         return baselines.features_encoder(rate_hz, window, channels)
     if spec.startswith("random:"):
@@ -124,21 +74,6 @@ def resolve_encoder(
         f"--encoder {spec!r} is neither a run folder, a .pt or .onnx file, nor a baseline; "
         "use a run folder of `wearfm pretrain`, model.onnx, features, random:<name> or supervised:<name>"
     )
-
-
-def torch_embedder(model: Any, device: str) -> Callable[[np.ndarray], np.ndarray]:
-    """An embed function running ``model.forward_features`` under inference mode on ``device``."""
-    import torch
-
-    dev = torch.device(resolve_device(device))
-    model = model.to(dev).eval()
-
-    def embed(x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            z = model.forward_features(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(dev))
-        return np.asarray(z.float().cpu().numpy())
-
-    return embed
 
 
 def _saved_encoder(spec: str, path: Path, device: str) -> ResolvedEncoder:
@@ -165,23 +100,8 @@ def _saved_encoder(spec: str, path: Path, device: str) -> ResolvedEncoder:
 
 
 def _onnx_encoder(spec: str, path: Path, batch_size: int) -> ResolvedEncoder:
-    import onnxruntime as ort
-
-    try:
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as e:  # noqa: BLE001 - any load failure means the same to the user
-        raise CheckpointError(f"{path}: onnxruntime cannot load this file ({str(e)[:200]})") from None
-    meta = sess.get_modelmeta().custom_metadata_map
-    need = ("wearfm.sample_rate_hz", "wearfm.window_samples", "wearfm.channels")
-    missing = [k for k in need if k not in meta]
-    if missing:
-        raise CheckpointError(f"{path}: ONNX metadata lacks {missing}; export the encoder with `wearfm export`")
-    try:
-        rate = float(meta["wearfm.sample_rate_hz"])
-        window = int(float(meta["wearfm.window_samples"]))
-        channels = tuple(json.loads(meta["wearfm.channels"]))
-    except (ValueError, TypeError) as e:
-        raise CheckpointError(f"{path}: unreadable wearfm metadata ({e}); re-export with `wearfm export`") from None
+    sess, meta = open_onnx(path)
+    rate, window, channels = model_contract(meta, path)
     inp = sess.get_inputs()[0]
     out_name = sess.get_outputs()[0].name
     fixed = inp.shape[0] if isinstance(inp.shape[0], int) and inp.shape[0] > 0 else None

@@ -30,8 +30,6 @@ import logging
 import time
 import warnings
 from collections import defaultdict
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,157 +42,20 @@ from sklearn.metrics import (
     r2_score,
 )
 
-from wearfm.config import ProbeConfig, to_dict
+from wearfm.config import ProbeConfig
 from wearfm.data.windows import WindowSet, load_windows
 from wearfm.errors import ConfigError, DataError
 from wearfm.io.manifest import lacking_channels, list_recordings
 from wearfm.io.schema import resolve_channels
 from wearfm.probe.encoders import ResolvedEncoder, is_learned, resolve_device, resolve_encoder
 from wearfm.probe.heads import HEADS, fit_predict_many
+from wearfm.probe.results import CLASSIFICATION_METRICS, REGRESSION_METRICS, EncoderResult, ProbeResult
+from wearfm.probe.split import draw_shots, split_subjects
 from wearfm.probe.targets import Task, make_task
 
 __all__ = ["ProbeResult", "EncoderResult", "probe", "split_subjects", "draw_shots", "CLASSIFICATION_METRICS"]
 
 log = logging.getLogger(__name__)
-
-CLASSIFICATION_METRICS = ("macro_f1", "balanced_accuracy", "accuracy")
-REGRESSION_METRICS = ("mae", "r2")
-
-
-@dataclass
-class EncoderResult:
-    """Scores of one encoder (and head) over all trials and shot counts.
-
-    Attributes:
-        name: the encoder spec, with `` +finetune`` for fine-tuned runs.
-        head: the head used (``logreg``, ``logreg-sklearn``, ``knn``, ``mlp``, ``ridge`` or ``finetune``).
-        encoder: :meth:`ResolvedEncoder.describe` of the encoder.
-        classes: class names (classification) or [] (regression).
-        scores: ``scores[k][metric]`` = one value per trial.
-        confusion: summed over trials, for the largest k (rows: true, columns: predicted); None for regression.
-        fit_subjects / scored_subjects: subjects whose windows were used to fit / were scored.
-        seconds: wall time of this encoder and head in all; ``embed_seconds`` of it computing embeddings,
-            ``fit_seconds`` fitting heads and predicting (every trial and k).
-        test_support: test windows per class name.
-    """
-
-    name: str
-    head: str
-    encoder: dict[str, Any]
-    classes: list[str]
-    n_train_windows: int
-    n_test_windows: int
-    scores: dict[int, dict[str, list[float]]]
-    confusion: np.ndarray | None
-    fit_subjects: list[str]
-    scored_subjects: list[str]
-    seconds: float = 0.0
-    test_support: dict[str, int] = field(default_factory=dict)
-    embed_seconds: float = 0.0
-    fit_seconds: float = 0.0
-
-    @property
-    def scored_classes(self) -> list[str]:
-        """Classes with at least one test window: the ones macro-F1 averages over."""
-        return [c for c, n in self.test_support.items() if n > 0]
-
-    def summary(self) -> dict[int, dict[str, dict[str, float | None]]]:
-        """``{k: {metric: {"mean", "se"}}}``; ``se`` (standard error over trials) is None for one trial."""
-        out: dict[int, dict[str, dict[str, float | None]]] = {}
-        for k, by_metric in self.scores.items():
-            out[k] = {}
-            for m, vals in by_metric.items():
-                v = np.asarray(vals, dtype=np.float64)
-                se = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None
-                out[k][m] = {"mean": float(v.mean()), "se": se}
-        return out
-
-
-@dataclass
-class ProbeResult:
-    """Everything a probe run produced; ``files`` lists what was written under ``config.out``."""
-
-    config: ProbeConfig
-    task: str  # classification | regression
-    metrics: tuple[str, ...]
-    train_subjects: list[str]
-    test_subjects: list[str]
-    encoders: list[EncoderResult]
-    files: list[Path] = field(default_factory=list)
-    nonwear_skipped: int = 0  # windows left out for overlapping non-wear (summed over window sets)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (this is results.json)."""
-        return {
-            "config": to_dict(self.config),
-            "task": self.task,
-            "metrics": list(self.metrics),
-            "split": {"train_subjects": self.train_subjects, "test_subjects": self.test_subjects},
-            "encoders": [
-                {
-                    "name": r.name,
-                    "head": r.head,
-                    "encoder": r.encoder,
-                    "classes": r.classes,
-                    "test_support": r.test_support,
-                    "macro_f1_classes": r.scored_classes,
-                    "n_train_windows": r.n_train_windows,
-                    "n_test_windows": r.n_test_windows,
-                    "seconds": round(r.seconds, 3),
-                    "embed_seconds": round(r.embed_seconds, 3),
-                    "fit_seconds": round(r.fit_seconds, 3),
-                    "fit_subjects": r.fit_subjects,
-                    "scored_subjects": r.scored_subjects,
-                    "results": [{"k": k, "trials": r.scores[k], "summary": s} for k, s in sorted(r.summary().items())],
-                    "confusion": None
-                    if r.confusion is None
-                    else {"k": max(r.scores), "labels": r.classes, "matrix": r.confusion.tolist()},
-                }
-                for r in self.encoders
-            ],
-        }
-
-
-def split_subjects(
-    subjects: list[str], test_subjects: tuple[str, ...] = (), test_fraction: float = 0.3, seed: int = 0
-) -> tuple[list[str], list[str]]:
-    """Split subjects once into (train, test), both sorted and disjoint.
-
-    Raises:
-        DataError: fewer than two subjects.
-        ConfigError: unknown test subjects, all subjects in test, or a fraction outside (0, 1).
-
-    Examples:
-        >>> split_subjects(["a", "b", "c"], test_subjects=("b",))
-        (['a', 'c'], ['b'])
-    """
-    subjects = sorted(set(subjects))
-    if len(subjects) < 2:
-        raise DataError(
-            f"the data has {len(subjects)} subject(s) ({subjects}); a subject-wise probe needs at least 2 "
-            "(ingest with --subject-from so recordings carry their subject)"
-        )
-    if test_subjects:
-        unknown = sorted(set(test_subjects) - set(subjects))
-        if unknown:
-            raise ConfigError(f"--test-subjects {unknown} are not in the data; subjects are {subjects}")
-        test = sorted(set(test_subjects))
-        if len(test) == len(subjects):
-            raise ConfigError("--test-subjects names every subject; leave at least one for training")
-    else:
-        if not 0.0 < test_fraction < 1.0:
-            raise ConfigError(f"--test-fraction must be between 0 and 1, got {test_fraction}")
-        n_test = int(min(len(subjects) - 1, max(1, round(test_fraction * len(subjects)))))
-        perm = np.random.default_rng(seed).permutation(len(subjects))
-        test = sorted(subjects[i] for i in perm[:n_test])
-    train = [s for s in subjects if s not in set(test)]
-    return train, test
-
-
-def draw_shots(pools: list[np.ndarray], k: int, rng: np.random.Generator) -> np.ndarray:
-    """Draw ``min(k, len(pool))`` indices without replacement from each pool; concatenated, pool order."""
-    parts = [rng.choice(p, size=min(k, len(p)), replace=False) for p in pools]
-    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 
 def probe(cfg: ProbeConfig) -> ProbeResult:

@@ -25,7 +25,7 @@ from wearfm import __version__
 from wearfm.config import to_dict
 
 if TYPE_CHECKING:
-    from wearfm.probe.fewshot import ProbeResult
+    from wearfm.probe.results import ProbeResult
 
 __all__ = ["tables", "markdown", "write_report", "slug"]
 

@@ -10,6 +10,7 @@ import numpy as np
 from wearfm.config import ProbeConfig
 from wearfm.data.windows import WindowSet
 from wearfm.errors import ConfigError, DataError
+from wearfm.probe.split import draw_shots
 
 __all__ = ["Task", "make_task", "N_BINS"]
 
@@ -45,8 +46,6 @@ class Task:
 
     def draw(self, seed: int, trial: int, k: int) -> np.ndarray:
         """The shots of ``trial`` for shot count ``k``: ``min(k, pool size)`` per pool, seeded by (seed, trial, k)."""
-        from wearfm.probe.fewshot import draw_shots
-
         return draw_shots(self.pools, k, np.random.default_rng([seed, trial, k]))
 
 
@@ -62,7 +61,8 @@ def make_task(ws: WindowSet, train_s: list[str], test_s: list[str], cfg: ProbeCo
     if not labelled.any():
         raise DataError(
             f"{source}: no window of {ws.window / ws.rate_hz:g} s has one label over {cfg.label_purity:.0%} of it; "
-            "check that the data has labels, or lower --set label_purity"
+            "where labelled segments are shorter than that, use shorter overlapping windows (e.g. --window 1 "
+            "--stride 0.25), or lower --set label_purity"
         )
     names = ws.subject_names()
     is_train = labelled & np.isin(names, train_s)

@@ -20,7 +20,8 @@ import torch
 
 from wearfm import __version__
 from wearfm._atomic import remove_stale_temporaries, temp_path
-from wearfm.errors import CheckpointError, describe_load_error
+from wearfm.errors import CheckpointError
+from wearfm.models.files import load_marked
 
 __all__ = ["CHECKPOINT_FILE", "save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state"]
 
@@ -86,15 +87,14 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         p = p / CHECKPOINT_FILE
     if not p.exists():
         raise CheckpointError(f"{p}: no checkpoint to resume from; run `wearfm pretrain` without --resume first")
-    try:
-        obj = torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as e:  # noqa: BLE001 - a truncated file, a foreign pickle: all mean "not usable"
-        raise CheckpointError(
-            f"{p}: corrupt or not a wearfm checkpoint ({describe_load_error(p, e)}); "
-            "delete it to start over, or point --resume at another run"
-        ) from None
-    if not isinstance(obj, dict) or obj.get("format") != _FORMAT:
-        raise CheckpointError(f"{p}: not a wearfm training checkpoint (no '{_FORMAT}' marker)")
+    obj = load_marked(
+        p,
+        _FORMAT,
+        unreadable="corrupt or not a wearfm checkpoint",
+        unmarked="not a wearfm training checkpoint",
+        map_location=map_location,
+        unreadable_hint="delete it to start over, or point --resume at another run",
+    )
     missing = [k for k in _REQUIRED if k not in obj]
     if missing:
         raise CheckpointError(f"{p}: incomplete checkpoint, missing {missing}")
