@@ -68,7 +68,8 @@ class Dataset:
 
 
 DATASETS = (
-    Dataset("wisdm-watch", "wisdm_watch", "wisdm-watch/raw/watch/*/*.txt", "wisdm", WISDM_TEST, 10.0),
+    # 1638 has no watch recordings
+    Dataset("wisdm-watch", "wisdm_watch", "wisdm-watch/raw/watch/*/*.txt", "wisdm", WISDM_TEST[:-1], 10.0),
     Dataset("wisdm-phone", "wisdm_phone", "wisdm-phone/raw/phone/*/*.txt", "wisdm", WISDM_TEST, 10.0),
     Dataset("spsw-watch", "spsw_watch", "sp-sw-har/DATA/*/*_sw.csv", "sp-sw-har", SPSW_TEST, 1.0, 0.25),
     Dataset("spsw-phone", "spsw_phone", "sp-sw-har/DATA/*/*_sp.csv", "sp-sw-har", SPSW_TEST, 1.0, 0.25),
@@ -111,9 +112,9 @@ def _members(run: Path, snapshots: bool) -> list[tuple[str, Path]]:
             if (d / "encoder.pt").exists():
                 out.append((f"{run.name}@{int(d.name.removeprefix('step'))}", d))
     if (run / "encoder.pt").exists():
-        steps = json.loads((run / "run.json").read_text()).get("steps") if (run / "run.json").exists() else None
+        steps = _run_result(run).get("steps")
         label = f"{run.name}@{steps}" if steps is not None else run.name
-        if not out or out[-1][0] != label:
+        if not out or out[-1][0] != label:  # the final encoder equals the last snapshot when steps match
             out.append((label, run))
     if not out:
         raise SystemExit(f"{run}: no encoder.pt (not a run folder of `wearfm pretrain`)")
@@ -123,6 +124,11 @@ def _members(run: Path, snapshots: bool) -> list[tuple[str, Path]]:
 def _seed_of(run: Path) -> int:
     cfg = run / "config.json"
     return int(json.loads(cfg.read_text()).get("seed", 0)) if cfg.exists() else 0
+
+
+def _run_result(run: Path) -> dict[str, Any]:
+    info = run / "run.json"
+    return dict(json.loads(info.read_text()).get("result", {})) if info.exists() else {}
 
 
 def random_twin(run: Path, out: Path) -> Path:
@@ -149,7 +155,9 @@ class Member:
     channels: str | None = None
 
 
-def _probe(ds: Dataset, root: Path, split: str, m: Member, shots: tuple[int, ...], trials: int) -> Any:
+def _probe(
+    ds: Dataset, root: Path, split: str, m: Member, shots: tuple[int, ...], trials: int, head: str = "logreg"
+) -> Any:
     from wearfm.config import ProbeConfig
     from wearfm.probe import probe
 
@@ -167,6 +175,7 @@ def _probe(ds: Dataset, root: Path, split: str, m: Member, shots: tuple[int, ...
         stride_s=ds.stride_s,
         rate_hz=m.rate_hz,
         channels=m.channels,
+        head=head,
         jobs=1,
     )
     return probe(cfg)
@@ -196,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", default=",".join(d.name for d in DATASETS))
     ap.add_argument("--shots", default="5,10,25")
     ap.add_argument("--trials", type=int, default=3)
+    ap.add_argument(
+        "--head", default="logreg", choices=("logreg", "knn"), help="probe head (knn: a fast screen, no fitting)"
+    )
     ap.add_argument("--no-snapshots", action="store_true", help="probe only the final encoder of each run")
     ap.add_argument("--no-baselines", action="store_true", help="skip features and the random twins")
     ap.add_argument("--data-root", type=Path, default=Path("data"))
@@ -220,8 +232,12 @@ def main(argv: list[str] | None = None) -> int:
         for run in args.runs:
             twin = random_twin(run, args.out)
             s = _spec_of(twin)
-            key = json.dumps(["twin", dataclasses.asdict(s), _seed_of(run)], sort_keys=True, default=str)
-            members.append(Member(f"random twin of {run.name}", str(twin), key))
+            contract = {k: v for k, v in dataclasses.asdict(s).items() if k != "window_samples"}  # probe sets it
+            key = json.dumps(["twin", contract, _seed_of(run)], sort_keys=True, default=str)
+            if all(m.key != key for m in members):  # runs of one architecture and contract share a twin
+                norm = ", normalised" if s.normalization else ""
+                label = f"random twin ({s.encoder}, {','.join(s.channels)}, {s.rate_hz:g} Hz{norm})"
+                members.append(Member(label, str(twin), key))
             feature_inputs.append((float(s.rate_hz), ",".join(s.channels)))
         for rate, channels in dict.fromkeys(feature_inputs):
             label = "features" if len(set(feature_inputs)) == 1 else f"features ({rate:g} Hz, {channels})"
@@ -232,16 +248,27 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, dict[str, dict[int, tuple[float, float | None]]]] = {m.label: {} for m in members}
     for ds in chosen:
         for m in members:
-            ckey = f"{ds.name}|{args.split}|{shots}|{args.trials}|{m.key}"
+            ckey = f"{ds.name}|{args.split}|{args.head}|{shots}|{args.trials}|{m.key}"
             if ckey not in cache:
+                from wearfm.errors import DataError
+
                 t0 = time.perf_counter()
-                enc = _probe(ds, args.data_root, args.split, m, shots, args.trials).encoders[0]
+                try:
+                    enc = _probe(ds, args.data_root, args.split, m, shots, args.trials, args.head).encoders[0]
+                except DataError as e:  # e.g. an acc+gyr encoder on recordings without gyroscope
+                    log.warning("%s on %s: %s", m.label, ds.name, e)
+                    continue
                 summ = enc.summary()
                 cache[ckey] = {str(k): [summ[k]["macro_f1"]["mean"], summ[k]["macro_f1"]["se"]] for k in shots}
                 cache_path.write_text(json.dumps(cache, indent=0))
                 log.info("%s on %s (%s): %.0f s", m.label, ds.name, args.split, time.perf_counter() - t0)
             rows[m.label][ds.name] = {k: tuple(cache[ckey][str(k)]) for k in shots}  # type: ignore[misc]
-    _print_table(rows, chosen, shots, args.split)
+    _print_table(rows, chosen, shots, f"{args.split} {args.head}")
+    print("\n| run | steps | windows/s (training) | training s | load s |\n|---|---|---|---|---|")
+    for run in args.runs:
+        r = _run_result(run)
+        print(f"| {run.name} | {r.get('steps')} | {r.get('windows_per_s', 0):.0f} | {r.get('train_s', 0):.0f} | "
+              f"{r.get('load_s', 0):.0f} |")  # fmt: skip
     (args.out / f"{args.split}.json").write_text(
         json.dumps({"split": args.split, "shots": shots, "trials": args.trials, "rows": rows})
     )
@@ -255,12 +282,15 @@ def _print_table(
     split: str,
 ) -> None:
     head = ["encoder"] + [f"{d.name} k={k}" for d in chosen for k in shots] + ["mean"]
-    print(f"| {split} macro-F1 | " + " | ".join(head[1:]) + " |")
+    print(f"| {split}: macro-F1 | " + " | ".join(head[1:]) + " |")
     print("|" + "---|" * len(head))
     for lab, by_ds in rows.items():
         cells, means, ses = [], [], []
         for d in chosen:
             for k in shots:
+                if d.name not in by_ds:
+                    cells.append("n/a")
+                    continue
                 m, se = by_ds[d.name][k]
                 cells.append(_fmt(m, se))
                 means.append(m)

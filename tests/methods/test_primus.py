@@ -161,7 +161,7 @@ def test_encoder_default_is_the_methods_and_an_explicit_one_is_kept():
     assert resolve_encoder(PretrainConfig(method="primus")).encoder == "cnn_gru"
     assert resolve_encoder(PretrainConfig(method="imu2clip")).encoder == "cnn_gru"
     assert resolve_encoder(PretrainConfig(method="imu-video")).encoder == "patchtst"
-    assert resolve_encoder(PretrainConfig(method="simclr")).encoder == "resnet1d"
+    assert resolve_encoder(PretrainConfig(method="simclr")).encoder == "resnet1d_small"
     # an explicit choice is never swapped, even when it equals another method's default
     assert resolve_encoder(PretrainConfig(method="primus", encoder="resnet1d")).encoder == "resnet1d"
     assert resolve_encoder(PretrainConfig(method="imu-video", encoder="cnn_gru")).encoder == "cnn_gru"

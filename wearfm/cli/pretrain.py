@@ -21,6 +21,7 @@ from wearfm.cli._app import (
     setup_logging,
     user_errors,
 )
+from wearfm.config import describe_training_defaults
 
 __all__ = ["pretrain_cmd"]
 
@@ -46,7 +47,14 @@ def pretrain_cmd(
     ] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Passes over the data.")] = None,
     batch: Annotated[int | None, typer.Option("--batch", help="Batch size per process.")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate (AdamW).")] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            "--lr",
+            help="Peak learning rate (AdamW; --set weight_decay=, warmup_steps=) [default: the method's: "
+            f"{describe_training_defaults()}].",
+        ),
+    ] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps (overrides epochs).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Run folder to write.")] = None,
     resume_from: Annotated[

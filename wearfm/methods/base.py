@@ -130,8 +130,10 @@ def no_weight_decay(name: str, param: torch.Tensor) -> bool:
     """True for parameters exempt from weight decay: 1-D (biases, norms) or named in :data:`NO_DECAY_NAMES`.
 
     Examples:
-        >>> no_weight_decay("encoder.cls_token", torch.zeros(1, 1, 8)), no_weight_decay("conv.weight", torch.zeros(4, 3, 5))
-        (True, False)
+        >>> no_weight_decay("encoder.cls_token", torch.zeros(1, 1, 8))
+        True
+        >>> no_weight_decay("conv.weight", torch.zeros(4, 3, 5))
+        False
     """
     return param.dim() < 2 or name.rsplit(".", 1)[-1] in NO_DECAY_NAMES
 

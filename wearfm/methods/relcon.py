@@ -58,7 +58,7 @@ class RelConDistance(Method):
 
     def __init__(self, cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> None:
         super().__init__(cfg, spec, ctx)
-        from wearfm.data.augment import RELCON_AUGMENTATIONS, Augmenter
+        from wearfm.data.augment import RELCON_AUGMENT_PARAMS, RELCON_AUGMENTATIONS, Augmenter
 
         m = cfg.motif
         self.net = MotifDistance(
@@ -76,7 +76,10 @@ class RelConDistance(Method):
                 f"{list(spec.channels)}; use --channels acc (or acc+gyr)"
             )
         # Augmentations are drawn from torch's global generator: checkpoints restore it on resume.
-        self.augment = Augmenter(RELCON_AUGMENTATIONS, n_select=m.augmentations_per_sample)
+        # As the released code: 2 of the 8 transforms in the order drawn, 6 permutation pieces, per-channel warps.
+        self.augment = Augmenter(
+            RELCON_AUGMENTATIONS, n_select=m.augmentations_per_sample, params=RELCON_AUGMENT_PARAMS, random_order=True
+        )
 
     def training_step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Rebuild ``batch["x"]`` (B, C, T) from its augmented copy; summed squared error per window."""

@@ -33,6 +33,9 @@ class SimCLR(Method):
         ctx: training context.
     """
 
+    #: The encoder of the recommended recipe (recipes/01-simclr-resnet1d-small.toml; docs/results.md).
+    default_encoder = "resnet1d_small"
+
     def __init__(self, cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> None:
         super().__init__(cfg, spec, ctx)
         from wearfm.data.augment import Augmenter

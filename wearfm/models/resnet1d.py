@@ -149,7 +149,7 @@ def resnet1d(in_channels: int = 3, **kwargs: object) -> ResNet1D:
 
 @register_encoder
 def resnet1d_small(in_channels: int = 3, **kwargs: object) -> ResNet1D:
-    """A small, fast ResNet1D for CPU pretraining: widths 32/64/128, blocks 1/2/2, 128-d (306,368 parameters with 3 channels)."""
+    """A small, fast ResNet1D for CPU pretraining: widths 32/64/128, blocks 1/2/2, 128-d (306,368 parameters, acc)."""
     args: dict[str, object] = dict(stem_width=32, widths=(32, 64, 128), blocks=(1, 2, 2), kernels=(3, 4, 4))
     args.update(kwargs)
     return ResNet1D(in_channels=in_channels, **args)  # type: ignore[arg-type]
