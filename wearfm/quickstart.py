@@ -174,8 +174,12 @@ def quickstart(cfg: QuickstartConfig, on_step: StepFn | None = None) -> Quicksta
     recipe = cfg.recipe or recommended_recipe()
     base = load_config(PretrainConfig, recipe) if recipe else PretrainConfig()
     log.info("pretraining recipe: %s", recipe or "the method's defaults (no recipes/ folder found)")
-    chosen = {k: v for k, v in (("method", cfg.method), ("encoder", cfg.encoder), ("rate_hz", cfg.rate_hz),
-                                ("window_s", cfg.window_s), ("channels", cfg.channels)) if v is not None}  # fmt: skip
+    chosen: dict[str, Any] = {
+        k: v
+        for k, v in (("method", cfg.method), ("encoder", cfg.encoder), ("rate_hz", cfg.rate_hz),
+                     ("window_s", cfg.window_s), ("channels", cfg.channels))
+        if v is not None
+    }  # fmt: skip
     base = resolve_method_defaults(dataclasses.replace(base, **chosen))
     run = out / "runs" / base.method
     pcfg = dataclasses.replace(

@@ -104,7 +104,8 @@ class Method(nn.Module):
         class tokens, learnable temperatures and logit scales, whatever their shape) get none: decaying them
         pulls a scale towards 0 or a token towards the origin, which regularises nothing.
         """
-        decay, no_decay = [], []
+        decay: list[nn.Parameter] = []
+        no_decay: list[nn.Parameter] = []
         for name, p in self.named_parameters():
             if p.requires_grad:
                 (no_decay if no_weight_decay(name, p) else decay).append(p)

@@ -46,6 +46,7 @@ class NNQueue(nn.Module):
     """
 
     ids: torch.Tensor
+    fill: torch.Tensor
 
     def __init__(self, size: int, dims: dict[str, int], nn_by: str = "video", tie_tol: float = 1e-6) -> None:
         super().__init__()
