@@ -34,8 +34,8 @@ def pretrain_cmd(
         str | None,
         typer.Option(
             "--encoder",
-            help="Encoder, e.g. resnet1d, cnn_gru [default: the method's: resnet1d; cnn_gru for primus and "
-            "imu2clip; patchtst for imu-video].",
+            help="Encoder, e.g. resnet1d, cnn_gru. Default: the method's; resnet1d_small for simclr, resnet1d for "
+            "relcon, cnn_gru for primus and imu2clip, patchtst for imu-video.",
         ),
     ] = None,
     rate: Annotated[float | None, typer.Option("--rate", help="Model sample rate (Hz).")] = None,
@@ -51,8 +51,8 @@ def pretrain_cmd(
         float | None,
         typer.Option(
             "--lr",
-            help="Peak learning rate (AdamW; --set weight_decay=, warmup_steps=) [default: the method's: "
-            f"{describe_training_defaults()}].",
+            help="Peak learning rate (AdamW; also --set weight_decay=, warmup_steps=). Default: the method's; "
+            f"{describe_training_defaults()}.",
         ),
     ] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps (overrides epochs).")] = None,
