@@ -349,7 +349,11 @@ def _config(setup: MethodSetup, data: Path, prof: Profile, **over: Any) -> Pretr
         )
     )
     if prof.encoder_suffix and not str(cfg.encoder).endswith(prof.encoder_suffix):
-        cfg = dataclasses.replace(cfg, encoder=f"{cfg.encoder}{prof.encoder_suffix}")
+        from wearfm.models import list_encoders
+
+        small = f"{cfg.encoder}{prof.encoder_suffix}"
+        if small in list_encoders():  # encoders without such a variant (resnet1d_small) are small already
+            cfg = dataclasses.replace(cfg, encoder=small)
     return cfg
 
 

@@ -6,6 +6,7 @@ of the Python API. On 2 CPU cores the default run takes a few minutes.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -13,12 +14,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wearfm.config import IngestConfig, PretrainConfig, ProbeConfig
+from wearfm.config import IngestConfig, PretrainConfig, ProbeConfig, load_config
 from wearfm.errors import DataError
 from wearfm.io.manifest import MANIFEST_NAME, read_manifest
 from wearfm.simulate import SimulationConfig, write_simulated_dataset
 
-__all__ = ["QuickstartConfig", "QuickstartResult", "quickstart"]
+__all__ = ["QuickstartConfig", "QuickstartResult", "quickstart", "recommended_recipe", "RECIPES_DIR"]
+
+#: Pretraining recipes (``wearfm pretrain --config recipes/NAME.toml``); the first by name is the recommended one.
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+
+
+def recommended_recipe(folder: Path = RECIPES_DIR) -> str | None:
+    """The recommended pretraining recipe: the first ``*.toml`` of ``folder`` by name (None if there is none).
+
+    Examples:
+        >>> recommended_recipe()  # doctest: +SKIP
+        '.../recipes/01-simclr-small-wrist.toml'
+    """
+    files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+    return str(files[0]) if files else None
+
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +47,10 @@ class QuickstartConfig:
         out: folder for everything the run writes.
         data: raw files or a canonical dataset of the user's; None simulates a study.
         subjects / minutes: size of the simulated study.
-        method / encoder: what to pretrain.
-        rate_hz / window_s / channels: the model's input.
+        recipe: a pretraining recipe (TOML, as ``wearfm pretrain --config``); None: the recommended one,
+            :func:`recommended_recipe` (the first file of ``recipes/`` by name), else the method's defaults.
+        method / encoder: what to pretrain (None: the recipe's).
+        rate_hz / window_s / channels: the model's input (None: the recipe's).
         max_steps / batch_size: length of the pretraining.
         shots / trials: the few-shot probe.
         seed: one seed for simulation, training and probing.
@@ -42,11 +60,12 @@ class QuickstartConfig:
     data: str | None = None
     subjects: int = 10
     minutes: float = 8.0
-    method: str = "simclr"
-    encoder: str = "resnet1d"
-    rate_hz: float = 25.0
-    window_s: float = 5.12
-    channels: str = "acc"
+    recipe: str | None = None
+    method: str | None = None
+    encoder: str | None = None
+    rate_hz: float | None = None
+    window_s: float | None = None
+    channels: str | None = None
     max_steps: int = 100
     batch_size: int = 32
     shots: tuple[int, ...] = (1, 5, 10)
@@ -96,8 +115,10 @@ def quickstart(cfg: QuickstartConfig, on_step: StepFn | None = None) -> Quicksta
         >>> sorted(res.probe)  # doctest: +SKIP
         ['features', 'random:resnet1d', 'simclr']
     """
+    import wearfm.methods  # noqa: F401 - registers the methods whose defaults the recipe resolves
     from wearfm.export.onnx import export_onnx
     from wearfm.io.ingest import ingest
+    from wearfm.methods.base import resolve_method_defaults
     from wearfm.models.saved import load_encoder
     from wearfm.probe.fewshot import probe
     from wearfm.train.loop import pretrain
@@ -150,21 +171,29 @@ def quickstart(cfg: QuickstartConfig, on_step: StepFn | None = None) -> Quicksta
     # 2. pretrain
     t0 = time.perf_counter()
     step("pretrain")
-    run = out / "runs" / cfg.method
-    pcfg = PretrainConfig(
+    recipe = cfg.recipe or recommended_recipe()
+    base = load_config(PretrainConfig, recipe) if recipe else PretrainConfig()
+    log.info("pretraining recipe: %s", recipe or "the method's defaults (no recipes/ folder found)")
+    chosen: dict[str, Any] = {
+        k: v
+        for k, v in (("method", cfg.method), ("encoder", cfg.encoder), ("rate_hz", cfg.rate_hz),
+                     ("window_s", cfg.window_s), ("channels", cfg.channels))
+        if v is not None
+    }  # fmt: skip
+    base = resolve_method_defaults(dataclasses.replace(base, **chosen))
+    run = out / "runs" / base.method
+    pcfg = dataclasses.replace(
+        base,
         data=str(dataset),
         out=str(run),
-        method=cfg.method,
-        encoder=cfg.encoder,
-        rate_hz=cfg.rate_hz,
-        window_s=cfg.window_s,
-        stride_s=cfg.window_s / 2,
-        channels=cfg.channels,
+        stride_s=base.window_s / 2,
         max_steps=cfg.max_steps,
+        epochs=1,
         batch_size=cfg.batch_size,
         warmup_steps=max(cfg.max_steps // 10, 1),
         seed=cfg.seed,
         ckpt_every=max(cfg.max_steps, 1),
+        snapshot_every=None,
     )
     resume = (run / "checkpoint.pt").exists()
     pretrain(pcfg, resume=resume)
@@ -176,7 +205,7 @@ def quickstart(cfg: QuickstartConfig, on_step: StepFn | None = None) -> Quicksta
     report = out / "report"
     prcfg = ProbeConfig(
         data=str(dataset),
-        encoders=(str(run), f"random:{cfg.encoder}", "features"),
+        encoders=(str(run), f"random:{pcfg.encoder}", "features"),
         out=str(report),
         shots=cfg.shots,
         trials=cfg.trials,
@@ -185,14 +214,14 @@ def quickstart(cfg: QuickstartConfig, on_step: StepFn | None = None) -> Quicksta
     pres = probe(prcfg)
     table: dict[str, dict[int, float]] = {}
     for r in pres.encoders:
-        name = cfg.method if r.name == str(run) else r.name
+        name = pcfg.method if r.name == str(run) else r.name
         table[name] = {int(k): round(v["macro_f1"]["mean"] or 0.0, 4) for k, v in r.summary().items()}
     tick("probe", t0)
 
     # 4. export to ONNX, checked against PyTorch
     t0 = time.perf_counter()
     step("export")
-    onnx_path = out / f"{cfg.method}.onnx"
+    onnx_path = out / f"{pcfg.method}.onnx"
     model = load_encoder(run)
     exp = export_onnx(model, onnx_path, check=True)
     tick("export", t0)

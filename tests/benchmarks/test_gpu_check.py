@@ -11,7 +11,7 @@ import torch
 
 from benchmarks import gpu_check
 
-ISSUE_METHODS = ["simclr", "relcon-distance", "relcon", "primus", "imu2clip", "imu-video"]
+CHECKED_METHODS = ["simclr", "relcon-distance", "relcon", "primus", "imu2clip", "imu-video"]
 
 
 def _run(tmp_path: Path, *argv: str) -> tuple[int, dict]:
@@ -25,9 +25,9 @@ def test_dry_run_runs_every_part_and_passes(tmp_path, capsys):
     assert rc == 0, rep["checks"]
     assert rep["ok"] and rep["dry_run"] and rep["checks"] and all(c["ok"] for c in rep["checks"])
     results = rep["parts"]["methods"]["results"]
-    assert [r["method"] for r in results] == ISSUE_METHODS
+    assert [r["method"] for r in results] == CHECKED_METHODS
     assert [r["encoder"] for r in results] == [
-        "resnet1d_tiny",
+        "resnet1d_small",  # simclr's default has no _tiny variant; it is small already
         "resnet1d_tiny",
         "resnet1d_tiny",
         "cnn_gru_tiny",
@@ -40,7 +40,7 @@ def test_dry_run_runs_every_part_and_passes(tmp_path, capsys):
         if r["method"] != "relcon-distance":  # stage 1 trains a distance network, not an encoder
             assert r["step_time_over_pure"] == pytest.approx(r["pure_items_per_s"] / r["step_items_per_s"])
     assert [g["name"].split(" / ")[0] for g in rep["goals"] if "bare encoder" in g["name"]] == [
-        m for m in ISSUE_METHODS if m != "relcon-distance"
+        m for m in CHECKED_METHODS if m != "relcon-distance"
     ]  # every method with an encoder has the step-time goal
     relcon = next(r for r in results if r["method"] == "relcon")
     assert relcon["encoder_input_per_step"] == [[4 + 4 * 2, 3, 64]]  # anchors + within-subject candidates

@@ -202,3 +202,32 @@ def test_real_wisdm_walking_windows(real_data) -> None:
     for name in ("resnet1d_tiny", "cnn_gru_tiny", "patchtst_tiny"):
         enc = create_encoder(name, in_channels=3).eval()
         assert torch.isfinite(enc(z)).all()
+
+
+def test_time_warp_shared_or_per_channel() -> None:
+    t = torch.linspace(0, 6 * math.pi, 200)
+    x = torch.sin(t).expand(4, 3, 200).clone()  # three identical channels
+    shared = TimeWarp(sigma=0.3)(x, torch.Generator().manual_seed(0))
+    assert torch.equal(shared[:, 0], shared[:, 1]) and torch.equal(shared[:, 1], shared[:, 2])
+    per = TimeWarp(sigma=0.3, per_channel=True)(x, torch.Generator().manual_seed(0))
+    assert not torch.allclose(per[:, 0], per[:, 1]) and not torch.allclose(per[:, 1], per[:, 2])
+    assert torch.equal(per[:, :, 0], x[:, :, 0]) and torch.equal(per[:, :, -1], x[:, :, -1])  # ends fixed
+
+
+def test_augmenter_random_order_applies_each_chosen_transform_once() -> None:
+    x = torch.randn(64, 3, 50)
+    aug = Augmenter(("negation", "time_reversal"), n_select=2, random_order=True)
+    torch.testing.assert_close(aug(x, torch.Generator().manual_seed(0)), -x.flip(-1))
+    one = Augmenter(("negation", "time_reversal"), n_select=1, random_order=True)
+    y = one(x, torch.Generator().manual_seed(1))
+    neg, rev = (y == -x).all(dim=(1, 2)), (y == x.flip(-1)).all(dim=(1, 2))
+    assert bool((neg ^ rev).all()) and 0 < int(neg.sum()) < 64  # exactly one of the two, both drawn
+
+
+def test_relcon_stage1_augmentation_follows_the_released_code() -> None:
+    from wearfm.data.augment import RELCON_AUGMENT_PARAMS
+
+    aug = Augmenter(RELCON_AUGMENTATIONS, n_select=2, params=RELCON_AUGMENT_PARAMS, random_order=True)
+    by_name = dict(zip(aug.names, aug.transforms, strict=True))
+    assert by_name["segment_permutation"].segments == 6  # 5 cuts
+    assert by_name["time_warp"].per_channel and aug.random_order

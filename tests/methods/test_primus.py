@@ -161,7 +161,7 @@ def test_encoder_default_is_the_methods_and_an_explicit_one_is_kept():
     assert resolve_encoder(PretrainConfig(method="primus")).encoder == "cnn_gru"
     assert resolve_encoder(PretrainConfig(method="imu2clip")).encoder == "cnn_gru"
     assert resolve_encoder(PretrainConfig(method="imu-video")).encoder == "patchtst"
-    assert resolve_encoder(PretrainConfig(method="simclr")).encoder == "resnet1d"
+    assert resolve_encoder(PretrainConfig(method="simclr")).encoder == "resnet1d_small"
     # an explicit choice is never swapped, even when it equals another method's default
     assert resolve_encoder(PretrainConfig(method="primus", encoder="resnet1d")).encoder == "resnet1d"
     assert resolve_encoder(PretrainConfig(method="imu-video", encoder="cnn_gru")).encoder == "cnn_gru"
@@ -173,3 +173,31 @@ def test_primus_trains_the_encoder_the_user_names(paired, tmp_path):
     res = pretrain(_cfg(paired / "p", tmp_path / "run", "primus", encoder="resnet1d_tiny", max_steps=1))
     assert load_encoder(tmp_path / "run").spec.encoder == "resnet1d_tiny"
     assert res.method.spec.encoder == "resnet1d_tiny"
+
+
+def test_primus_resumes_exactly_with_its_queue(paired, tmp_path):
+    """Stopped after 3 steps and resumed, PRIMUS ends with the weights of an uninterrupted run (queue restored)."""
+    import dataclasses
+
+    from wearfm.train import pretrain
+    from wearfm.train.checkpoint import load_checkpoint
+
+    over = {"primus.queue_size": "64", "primus.head_dim": "32", "primus.nn_by": "imu", "max_steps": "6"}
+    cfg = _cfg(paired / "p", tmp_path / "a", "primus", **over)
+    pretrain(cfg)
+    cb = dataclasses.replace(cfg, out=str(tmp_path / "b"))
+    pretrain(cb, stop_at=3)
+    state = load_checkpoint(tmp_path / "b")["model"]
+    assert int(state["queue.fill"][1]) == 24  # 3 batches of 8 queued, and saved
+    pretrain(cb, resume=True)
+    a, b = load_checkpoint(tmp_path / "a")["model"], load_checkpoint(tmp_path / "b")["model"]
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_primus_checkpoint_without_queue_loads_with_an_empty_queue(paired):
+    m, _ = _method(_cfg(paired / "p", "unused", "primus", **{"primus.queue_size": "64", "primus.head_dim": "32"}))
+    state = {k: v for k, v in m.state_dict().items() if not k.startswith("queue.")}
+    m.load_state_dict(state)  # strict: the queue's absence is tolerated
+    assert m.queue.count == 0 and m.queue.ptr == 0

@@ -272,3 +272,21 @@ def test_collapse_metrics(data: Path, tmp_path: Path) -> None:
     assert float(m["sim_spread"]) < 1e-3
     _, m2 = method.training_step({"x": torch.randn(6, 3, 60), "within": torch.randn(6, 4, 3, 60)})
     assert float(m2["sim_spread"]) > float(m["sim_spread"])
+
+
+def test_distances_stay_fp32_under_autocast(data: Path, tmp_path: Path) -> None:
+    """Under bf16 autocast the frozen distances equal the fp32 ones exactly (close candidates keep their order)."""
+    torch.manual_seed(0)
+    net = MotifDistance(3, embed_dim=16, kernel_size=7)
+    save_distance_model(net, tmp_path, rate_hz=30.0, window_samples=60, channels=ACC)
+    ws = load_windows(data, rate_hz=30.0, window=60)
+    spec = EncoderSpec("resnet1d_tiny", {"in_channels": 3}, 30.0, 60, ACC, method="relcon")
+    cfg = _cfg(data, tmp_path, method="relcon", relcon=RelConConfig(distance=str(tmp_path)))
+    method = create_method(cfg, spec, MethodContext(data, ws, torch.device("cpu")))
+    g = torch.Generator().manual_seed(1)
+    x, within = torch.randn(4, 3, 60, generator=g), torch.randn(4, 4, 3, 60, generator=g)
+    ref = method.distances(x, within)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        d = method.distances(x, within)
+    assert d.dtype == torch.float32
+    assert torch.equal(d, ref)

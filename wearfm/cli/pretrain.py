@@ -22,7 +22,7 @@ from wearfm.cli._app import (
     setup_logging,
     user_errors,
 )
-from wearfm.config import DEFAULT_ENCODERS, PretrainConfig
+from wearfm.config import DEFAULT_ENCODERS, PretrainConfig, describe_training_defaults
 
 if TYPE_CHECKING:
     from wearfm.config import PretrainConfig
@@ -60,7 +60,14 @@ def pretrain_cmd(
     ] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Passes over the data.")] = None,
     batch: Annotated[int | None, typer.Option("--batch", help="Batch size per process.")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate (AdamW).")] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            "--lr",
+            help="Peak learning rate (AdamW; also --set weight_decay=, warmup_steps=). Default: the method's; "
+            f"{describe_training_defaults()}.",
+        ),
+    ] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps (overrides epochs).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Run folder to write.")] = None,
     resume_from: Annotated[

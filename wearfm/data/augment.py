@@ -40,6 +40,7 @@ from torch import nn
 from wearfm.errors import ConfigError
 
 __all__ = [
+    "RELCON_AUGMENT_PARAMS",
     "Scaling",
     "Jitter",
     "Negation",
@@ -197,17 +198,25 @@ class TimeWarp(_Transform):
     Args:
         sigma: spread of the speed at the knots.
         knots: interior knots (RelCon: 4, sigma 0.2).
+        per_channel: draw a separate warp for every channel (the time warp of RelCon's released code, from
+            Um et al.); False: one warp shared by every channel of a sample, which keeps the axes in sync.
     """
 
-    def __init__(self, sigma: float = 0.2, knots: int = 4) -> None:
+    def __init__(self, sigma: float = 0.2, knots: int = 4, per_channel: bool = False) -> None:
         super().__init__()
-        self.sigma, self.knots = sigma, knots
+        self.sigma, self.knots, self.per_channel = sigma, knots, per_channel
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """(B, C, T) -> (B, C, T)."""
-        b, _, t = x.shape
+        b, c, t = x.shape
         if t < 2:
             return x
+        if self.per_channel:  # each channel is its own (B*C, 1, T) sample with its own warp
+            return self._warp(x.reshape(b * c, 1, t), generator).reshape(b, c, t)
+        return self._warp(x, generator)
+
+    def _warp(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        b, _, t = x.shape
         speed_knots = (1 + self.sigma * _rand((b, 1, self.knots + 2), x, generator, normal=True)).clamp_min(0.05)
         speed = nn.functional.interpolate(speed_knots, size=t, mode="linear", align_corners=True)[:, 0]  # (B, T)
         cum = torch.cumsum(speed, dim=1) - speed[:, :1]  # starts at 0
@@ -264,6 +273,11 @@ TRANSFORMS: dict[str, type[_Transform]] = {
 SIMCLR_AUGMENTATIONS = ("scaling", "rotation", "time_warp", "jitter")
 PRIMUS_AUGMENTATIONS = ("scaling", "time_reversal")
 RELCON_AUGMENTATIONS = tuple(TRANSFORMS)
+#: RelCon stage 1 as in the released code: cut at 5 points (6 pieces), a separate time warp per channel.
+RELCON_AUGMENT_PARAMS: dict[str, dict[str, Any]] = {
+    "segment_permutation": {"segments": 6},
+    "time_warp": {"sigma": 0.2, "knots": 4, "per_channel": True},
+}
 
 
 class Augmenter(nn.Module):
@@ -273,6 +287,8 @@ class Augmenter(nn.Module):
         names: transforms to use, in application order; see :data:`TRANSFORMS`.
         p: probability that a transform is applied to a sample (ignored with ``n_select``).
         n_select: if given, every sample gets exactly this many distinct transforms from ``names``.
+        random_order: with ``n_select``, apply each sample's transforms in the random order they were drawn
+            (RelCon's code) instead of the order of ``names``.
         params: per-transform keyword arguments, e.g. ``{"scaling": {"sigma": 0.1}}``.
         generator: default source of randomness (a seeded ``torch.Generator`` makes outputs reproducible).
 
@@ -290,6 +306,7 @@ class Augmenter(nn.Module):
         n_select: int | None = None,
         params: Mapping[str, Mapping[str, Any]] | None = None,
         generator: torch.Generator | None = None,
+        random_order: bool = False,
     ) -> None:
         super().__init__()
         names = tuple(names)
@@ -306,6 +323,7 @@ class Augmenter(nn.Module):
         if n_select is not None and not 1 <= n_select <= len(names):
             raise ConfigError(f"n_select must be between 1 and {len(names)} (the number of names), got {n_select}")
         self.names, self.p, self.n_select, self.generator = names, p, n_select, generator
+        self.random_order = random_order
         self.transforms = nn.ModuleList([TRANSFORMS[n](**dict((params or {}).get(n, {}))) for n in names])
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -314,7 +332,12 @@ class Augmenter(nn.Module):
         b = x.shape[0]
         if self.n_select is not None:
             scores = _rand((b, len(self.names)), x, g)
-            chosen = scores.argsort(dim=1)[:, : self.n_select]
+            chosen = scores.argsort(dim=1)[:, : self.n_select]  # (B, n_select), in random draw order
+            if self.random_order:
+                for slot in range(self.n_select):
+                    for j, transform in enumerate(self.transforms):
+                        x = torch.where((chosen[:, slot] == j).view(b, 1, 1), transform(x, g), x)
+                return x
             use = torch.zeros(b, len(self.names), dtype=torch.bool, device=x.device).scatter_(1, chosen, True)
         else:
             use = _rand((b, len(self.names)), x, g) < self.p
@@ -326,4 +349,4 @@ class Augmenter(nn.Module):
         return x
 
     def extra_repr(self) -> str:  # noqa: D102
-        return f"names={self.names}, p={self.p}, n_select={self.n_select}"
+        return f"names={self.names}, p={self.p}, n_select={self.n_select}, random_order={self.random_order}"

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from wearfm.config import DEFAULT_ENCODERS, PretrainConfig
+from wearfm.config import DEFAULT_ENCODERS, PretrainConfig, resolve_training
 from wearfm.data.dataset import WindowDataset
 from wearfm.data.windows import WindowSet
 from wearfm.errors import ConfigError
@@ -27,7 +27,7 @@ from wearfm.registry import Registry
 
 __all__ = [
     "Method", "MethodContext", "WindowItems", "METHODS", "register_method", "create_method", "list_methods",
-    "resolve_encoder",
+    "resolve_encoder", "resolve_method_defaults", "no_weight_decay", "NO_DECAY_NAMES",
 ]  # fmt: skip
 
 
@@ -100,6 +100,20 @@ class Method(nn.Module):
         """
         return self.training_step(batch)
 
+    def param_groups(self, weight_decay: float) -> list[dict[str, Any]]:
+        """Optimiser parameter groups: weight decay on weight matrices and kernels only.
+
+        Biases and norm parameters (1-D), and every parameter :func:`no_weight_decay` names (RevIN affine,
+        class tokens, learnable temperatures and logit scales, whatever their shape) get none: decaying them
+        pulls a scale towards 0 or a token towards the origin, which regularises nothing.
+        """
+        decay: list[nn.Parameter] = []
+        no_decay: list[nn.Parameter] = []
+        for name, p in self.named_parameters():
+            if p.requires_grad:
+                (no_decay if no_weight_decay(name, p) else decay).append(p)
+        return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
     def on_step_end(self, step: int) -> None:
         """Hook after each optimiser step (e.g. update a queue or an EMA)."""
 
@@ -110,6 +124,22 @@ class Method(nn.Module):
     def save_artifacts(self, out_dir: Path, config: dict[str, Any]) -> dict[str, Path]:
         """Write the method's final outputs into ``out_dir``; returns name -> path."""
         return {"encoder": save_encoder(self.embedding_model(), out_dir, config)}
+
+
+#: Parameter-name endings that never get weight decay, whatever their shape.
+NO_DECAY_NAMES = ("revin_weight", "revin_bias", "cls_token", "log_temperature", "logit_scale", "logit_bias")
+
+
+def no_weight_decay(name: str, param: torch.Tensor) -> bool:
+    """True for parameters exempt from weight decay: 1-D (biases, norms) or named in :data:`NO_DECAY_NAMES`.
+
+    Examples:
+        >>> no_weight_decay("encoder.cls_token", torch.zeros(1, 1, 8))
+        True
+        >>> no_weight_decay("conv.weight", torch.zeros(4, 3, 5))
+        False
+    """
+    return param.dim() < 2 or name.rsplit(".", 1)[-1] in NO_DECAY_NAMES
 
 
 METHODS: Registry[Callable[..., Method]] = Registry("method")
@@ -129,6 +159,15 @@ def register_method(name: str) -> Callable[[type[Method]], type[Method]]:
 def create_method(cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> Method:
     """Instantiate the method named ``cfg.method``."""
     return METHODS.get(cfg.method)(cfg, spec, ctx)  # type: ignore[return-value]
+
+
+def resolve_method_defaults(cfg: PretrainConfig) -> PretrainConfig:
+    """``cfg`` with the method's defaults filled in: encoder (:func:`resolve_encoder`) and training settings.
+
+    Raises:
+        ConfigError: unknown method.
+    """
+    return resolve_training(resolve_encoder(cfg))
 
 
 def resolve_encoder(cfg: PretrainConfig) -> PretrainConfig:

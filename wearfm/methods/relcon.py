@@ -58,7 +58,7 @@ class RelConDistance(Method):
 
     def __init__(self, cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> None:
         super().__init__(cfg, spec, ctx)
-        from wearfm.data.augment import RELCON_AUGMENTATIONS, Augmenter
+        from wearfm.data.augment import RELCON_AUGMENT_PARAMS, RELCON_AUGMENTATIONS, Augmenter
 
         m = cfg.motif
         self.net = MotifDistance(
@@ -76,7 +76,10 @@ class RelConDistance(Method):
                 f"{list(spec.channels)}; use --channels acc (or acc+gyr)"
             )
         # Augmentations are drawn from torch's global generator: checkpoints restore it on resume.
-        self.augment = Augmenter(RELCON_AUGMENTATIONS, n_select=m.augmentations_per_sample)
+        # As the released code: 2 of the 8 transforms in the order drawn, 6 permutation pieces, per-channel warps.
+        self.augment = Augmenter(
+            RELCON_AUGMENTATIONS, n_select=m.augmentations_per_sample, params=RELCON_AUGMENT_PARAMS, random_order=True
+        )
 
     def training_step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Rebuild ``batch["x"]`` (B, C, T) from its augmented copy; summed squared error per window."""
@@ -247,14 +250,20 @@ class RelCon(Method):
 
     @torch.no_grad()
     def distances(self, x: torch.Tensor, within: torch.Tensor) -> torch.Tensor:
-        """(B, K) frozen distances of each anchor to its K = (B-1) + Cw candidates (see candidate_pairs)."""
+        """(B, K) frozen distances of each anchor to its K = (B-1) + Cw candidates (see candidate_pairs).
+
+        Always computed in fp32, also under the loop's bf16/fp16 autocast: the ranking of close candidates
+        decides the loss, and reduced precision reorders them.
+        """
         b, cw = within.shape[:2]
         net = self.distance_net
         if next(net.parameters()).device != x.device:
             net.to(x.device)
-        cands = torch.cat([x, within.flatten(0, 1)])  # (B + B*Cw, C, T) distinct windows
-        anchor_idx, cand_idx = candidate_pairs(b, cw, x.device)
-        d = net.pair_distances(x, cands, anchor_idx, cand_idx.reshape(-1), chunk=self.cfg.relcon.distance_chunk)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            x, within = x.float(), within.float()
+            cands = torch.cat([x, within.flatten(0, 1)])  # (B + B*Cw, C, T) distinct windows
+            anchor_idx, cand_idx = candidate_pairs(b, cw, x.device)
+            d = net.pair_distances(x, cands, anchor_idx, cand_idx.reshape(-1), chunk=self.cfg.relcon.distance_chunk)
         return d.view(b, -1)
 
     def training_step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:

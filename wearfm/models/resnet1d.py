@@ -148,6 +148,14 @@ def resnet1d(in_channels: int = 3, **kwargs: object) -> ResNet1D:
 
 
 @register_encoder
+def resnet1d_small(in_channels: int = 3, **kwargs: object) -> ResNet1D:
+    """A small, fast ResNet1D for CPU pretraining: widths 32/64/128, blocks 1/2/2, 128-d (306,368 parameters, acc)."""
+    args: dict[str, object] = dict(stem_width=32, widths=(32, 64, 128), blocks=(1, 2, 2), kernels=(3, 4, 4))
+    args.update(kwargs)
+    return ResNet1D(in_channels=in_channels, **args)  # type: ignore[arg-type]
+
+
+@register_encoder
 def resnet1d_tiny(in_channels: int = 3, **kwargs: object) -> ResNet1D:
     """A tiny ResNet1D for tests: widths 8/16/32, one block per stage, 32-d."""
     args: dict[str, object] = dict(stem_width=8, widths=(8, 16, 32), blocks=(1, 1, 1), kernels=(3, 4, 4))

@@ -6,11 +6,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["NNQueue"]
+
+log = logging.getLogger(__name__)
 
 
 class NNQueue(nn.Module):
@@ -22,7 +26,9 @@ class NNQueue(nn.Module):
     *before* :meth:`push`-ing the current batch, as PRIMUS does, so the batch cannot match itself either.
     The queue starts empty (PRIMUS initialises it with zeros, which would be picked as neighbours).
 
-    The buffers are non-persistent: they move with ``.to(device)`` but stay out of checkpoints.
+    The entries, their ids and the write position are persistent buffers: they are in ``state_dict()``, so a
+    training checkpoint holds the queue and a resumed run continues with the same neighbours (exact resume).
+    A state dict without them (a checkpoint written before the queue was saved) loads with an empty queue.
 
     Args:
         size: number of entries kept.
@@ -40,6 +46,7 @@ class NNQueue(nn.Module):
     """
 
     ids: torch.Tensor
+    fill: torch.Tensor
 
     def __init__(self, size: int, dims: dict[str, int], nn_by: str = "video", tie_tol: float = 1e-6) -> None:
         super().__init__()
@@ -52,11 +59,32 @@ class NNQueue(nn.Module):
         self.tie_tol = float(tie_tol)
         self.modalities = tuple(dims)
         for m, d in dims.items():
-            self.register_buffer(f"emb_{m}", torch.zeros(size, d), persistent=False)
-            self.register_buffer(f"has_{m}", torch.zeros(size, dtype=torch.bool), persistent=False)
-        self.register_buffer("ids", torch.full((size,), -1, dtype=torch.long), persistent=False)
+            self.register_buffer(f"emb_{m}", torch.zeros(size, d))
+            self.register_buffer(f"has_{m}", torch.zeros(size, dtype=torch.bool))
+        self.register_buffer("ids", torch.full((size,), -1, dtype=torch.long))
+        # [write position, number of filled entries], kept on the CPU side of the state as plain ints too
+        self.register_buffer("fill", torch.zeros(2, dtype=torch.long))
         self.ptr = 0
         self.count = 0
+
+    def _load_from_state_dict(  # type: ignore[no-untyped-def]
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
+        mine = [prefix + n for n, _ in self.named_buffers(recurse=False)]
+        absent = [k for k in mine if k not in state_dict]
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+        if absent:  # an older checkpoint without the queue: start empty, as it did then
+            for k in absent:
+                if k in missing_keys:
+                    missing_keys.remove(k)
+            log.warning("checkpoint holds no nearest-neighbour queue: it restarts empty")
+            self.ids.fill_(-1)
+            for m in self.modalities:
+                self.present(m).zero_()
+            self.fill.zero_()
+        self.ptr, self.count = int(self.fill[0]), int(self.fill[1])
 
     def embeddings(self, modality: str) -> torch.Tensor:
         """(size, D) stored embeddings of ``modality`` (rows beyond :attr:`count` are empty)."""
@@ -131,3 +159,4 @@ class NNQueue(nn.Module):
         self.ids[pos] = ids.to(self.ids.device).long()
         self.ptr = (self.ptr + b) % self.size
         self.count = min(self.count + b, self.size)
+        self.fill[0], self.fill[1] = self.ptr, self.count

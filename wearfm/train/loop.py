@@ -102,11 +102,11 @@ def _pretrain(
     stop_at: int | None,
 ) -> PretrainResult:
     import wearfm.methods  # noqa: F401  (registers every method)
-    from wearfm.methods.base import METHODS, MethodContext, create_method, list_methods, resolve_encoder
+    from wearfm.methods.base import METHODS, MethodContext, create_method, list_methods, resolve_method_defaults
     from wearfm.models import list_encoders
 
     t_start = time.perf_counter()
-    cfg = resolve_encoder(cfg)  # an unset encoder becomes the method's default (recorded in run.json)
+    cfg = resolve_method_defaults(cfg)  # unset encoder/lr/weight decay/warmup: the method's (in run.json)
     _validate(cfg, list_methods(), list_encoders())
     min_batch = int(getattr(METHODS.get(cfg.method), "min_batch_size", 1))
     if cfg.batch_size < min_batch:
@@ -161,14 +161,11 @@ def _pretrain(
     bpe = sampler.batches_per_epoch
     total_steps = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * bpe
 
-    # --- optimiser: AdamW, no weight decay on biases / norm parameters (nanoGPT) ---------------------------
+    # --- optimiser: AdamW, no weight decay on biases / norms / tokens / temperatures (Method.param_groups) -----
     params = [p for p in method.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), fused=device.type == "cuda")
-    warmup = cfg.warmup_steps
+    groups = method.param_groups(float(cfg.weight_decay or 0.0))
+    optimizer = torch.optim.AdamW(groups, lr=float(cfg.lr or 0.0), betas=(0.9, 0.95), fused=device.type == "cuda")
+    warmup = int(cfg.warmup_steps or 0)
     if warmup >= total_steps:  # a short run would otherwise never leave warmup
         warmup = total_steps // 10
         log.warning("warmup_steps=%d >= %d total steps: using %d warmup steps", cfg.warmup_steps, total_steps, warmup)
