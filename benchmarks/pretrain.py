@@ -2,13 +2,14 @@
 
 For every registered method x the chosen encoders: the DataLoader alone (items/s), full training steps as the
 loop runs them (autocast, backward, clip, AdamW; windows/s), and the encoder's forward+backward on random
-tensors of the shape it sees in a step (windows/s), so "step / pure" shows the method's overhead. Methods whose
+tensors of the shape it sees in a step (windows/s), so "step time / pure" (how many times longer a training
+step takes than the encoder's bare forward+backward) shows the method's overhead. Methods whose
 data needs are not met (a paired dataset, a distance model) are skipped with the reason.
 
 MFU: the encoder's forward+backward FLOPs per step (counted by ``torch.utils.flop_counter`` on the shapes seen
-in one step) times steps/s, over the device's peak: dense bf16 for known GPUs (H100/H200 989 TFLOP/s, A100
-312), or ``--peak-tflops``. Convolutions and matmuls are counted; fused RNN kernels are not, so ``cnn_gru``'s
-figure is a lower bound. Heads and losses are left out (small next to the encoder).
+in one step) times steps/s, over the device's peak: dense bf16 for known GPUs (H200 and H100 SXM 989 TFLOP/s,
+H100 PCIe 756, A100 312), or ``--peak-tflops``. Convolutions and matmuls are counted; fused RNN kernels are not,
+so ``cnn_gru``'s figure is a lower bound. Heads and losses are left out (small next to the encoder).
 
     python benchmarks/pretrain.py                       # synthetic data, CPU
     python benchmarks/pretrain.py --data data/wisdm --device cuda --batch 256 --workers 8
@@ -20,68 +21,34 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 import wearfm.methods  # noqa: F401, E402  (registers methods)
+from benchmarks._common import peak_tflops, sync, synthetic_dataset  # noqa: E402
 from wearfm.config import PretrainConfig
 from wearfm.data.dataset import EpochSampler
-from wearfm.data.windows import load_windows
-from wearfm.io.manifest import entry_from_file, write_manifest
-from wearfm.io.schema import ACC, GYR, SCHEMA_VERSION, encode_metadata, schema_for
-from wearfm.methods.base import MethodContext, create_method, list_methods
+from wearfm.data.windows import WindowSet, load_windows
+from wearfm.methods.base import Method, MethodContext, create_method, list_methods
 from wearfm.models import list_encoders
 from wearfm.models.saved import EncoderSpec
 
 
-def synthetic_dataset(root: Path, subjects: int, minutes: float, hz: float = 30.0) -> Path:
-    """Canonical recordings of a noisy walking-like signal (acc + gyr), one per subject."""
-    rng = np.random.default_rng(0)
-    paths = []
-    for s in range(subjects):
-        n = int(minutes * 60 * hz)
-        t = np.arange(n) / hz
-        v = 0.05 * rng.standard_normal((n, 6)).astype(np.float32)
-        v[:, 2] += 1.0 + 0.3 * np.sin(2 * np.pi * 1.8 * t)
-        v[:, 3:] *= 200
-        times = pa.array(1_700_000_000 * 10**9 + np.round(t * 1e9).astype(np.int64), pa.timestamp("ns"))
-        cols = ["time", *ACC, *GYR]
-        meta = {
-            "schema_version": SCHEMA_VERSION,
-            "subject": f"S{s}",
-            "device": "synthetic",
-            "placement": "wrist",
-            "sample_rate_measured_hz": hz,
-            "time_reference": "utc",
-            "acc_unit": "g",
-            "gyr_unit": "deg/s",
-        }
-        arrays = [times] + [pa.array(v[:, k]) for k in range(6)]
-        table = pa.Table.from_arrays(arrays, schema=schema_for(cols).with_metadata(encode_metadata(meta)))
-        p = root / f"s{s}.parquet"
-        pq.write_table(table, p)
-        paths.append(p)
-    write_manifest(root, [entry_from_file(p, root) for p in paths])
-    return root
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def bench_loader(dataset, batch: int, workers: int, n_batches: int) -> float:
+def bench_loader(
+    dataset: Any, batch: int, workers: int, n_batches: int, collate_fn: Callable[..., Any] | None = None
+) -> float:
+    """The DataLoader alone: items/s over ``n_batches`` batches (after the first, which starts the workers)."""
     sampler = EpochSampler(len(dataset), batch, seed=0)
     loader = DataLoader(dataset, batch_size=batch, sampler=sampler, drop_last=True, num_workers=workers,
-                        prefetch_factor=4 if workers else None, persistent_workers=False)  # fmt: skip
+                        collate_fn=collate_fn, prefetch_factor=4 if workers else None,
+                        persistent_workers=False)  # fmt: skip
     it = iter(loader)
     next(it)  # workers started
     t0, n = time.perf_counter(), 0
@@ -96,16 +63,23 @@ def bench_loader(dataset, batch: int, workers: int, n_batches: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def bench_steps(method, dataset, batch: int, workers: int, device, amp, steps: int, warmup: int):
-    """Training steps as the loop runs them; returns (windows/s, encoder input shapes seen in one step)."""
+def bench_steps(
+    method: Method, dataset: Any, batch: int, workers: int, device: torch.device, amp: bool, steps: int,
+    warmup: int,
+) -> tuple[float, list[tuple[int, ...]], float]:  # fmt: skip
+    """Training steps as the loop runs them.
+
+    Returns (windows/s, encoder input shapes seen in one step, the last step's loss).
+    """
     shapes: list[tuple[int, ...]] = []
     encoder = _encoder(method)
     if encoder is not None:  # record what the encoder is fed (methods call forward_features, not forward)
         inner = encoder.forward_features
 
-        def recording(x, *a, **k):
+        def recording(x: torch.Tensor, *a: Any, **k: Any) -> torch.Tensor:
             shapes.append(tuple(x.shape))
-            return inner(x, *a, **k)
+            out: torch.Tensor = inner(x, *a, **k)
+            return out
 
         encoder.forward_features = recording
     params = [p for p in method.parameters() if p.requires_grad]
@@ -124,7 +98,7 @@ def bench_steps(method, dataset, batch: int, workers: int, device, amp, steps: i
             it = iter(loader)
             continue
         if done == warmup:
-            _sync(device)
+            sync(device)
             t0 = time.perf_counter()
             step_shapes = list(shapes)
         shapes.clear()
@@ -137,18 +111,20 @@ def bench_steps(method, dataset, batch: int, workers: int, device, amp, steps: i
         opt.step()
         method.on_step_end(done)
         done += 1
-    _sync(device)
+    sync(device)
     if encoder is not None:
         del encoder.forward_features  # back to the class method
-    return steps * batch / (time.perf_counter() - t0), step_shapes
+    return steps * batch / (time.perf_counter() - t0), step_shapes, float(loss.detach().float())
 
 
-def _encoder(method):
+def _encoder(method: Method) -> Any:
     model = method.embedding_model()
     return getattr(model, "encoder", None)
 
 
-def bench_pure(encoder, shapes, device, amp, steps: int, warmup: int) -> float:
+def bench_pure(
+    encoder: Any, shapes: list[tuple[int, ...]], device: torch.device, amp: bool, steps: int, warmup: int
+) -> float:
     """Forward + backward of the encoder alone on random tensors of the shapes it saw in one step."""
     xs = [torch.randn(s, device=device) for s in shapes]
     opt = torch.optim.AdamW(encoder.parameters(), lr=1e-4, fused=device.type == "cuda")
@@ -156,33 +132,18 @@ def bench_pure(encoder, shapes, device, amp, steps: int, warmup: int) -> float:
     encoder.train()
     for i in range(warmup + steps):
         if i == warmup:
-            _sync(device)
+            sync(device)
             t0 = time.perf_counter()
         with ctx:
             loss = sum(encoder.forward_features(x).float().pow(2).mean() for x in xs)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    _sync(device)
+    sync(device)
     return steps / (time.perf_counter() - t0)
 
 
-PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0}  # dense, SXM parts
-
-
-def peak_tflops(device: torch.device, given: float | None) -> float:
-    """The device's peak TFLOP/s: ``given``, else a known GPU's dense bf16 peak, else NaN."""
-    if given:
-        return given
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        for key, value in PEAK_BF16_TFLOPS.items():
-            if key in name:
-                return value
-    return float("nan")
-
-
-def encoder_flops(encoder, shapes, device) -> float:
+def encoder_flops(encoder: Any, shapes: list[tuple[int, ...]], device: torch.device) -> float:
     """FLOPs of one forward+backward of ``encoder`` over inputs of ``shapes`` (conv and matmul ops)."""
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -192,6 +153,41 @@ def encoder_flops(encoder, shapes, device) -> float:
         loss.backward()
     encoder.zero_grad(set_to_none=True)
     return float(counter.get_total_flops())
+
+
+def bench_method(cfg: PretrainConfig, ws: WindowSet, device: torch.device, *, amp: bool, workers: int, steps: int,
+                 warmup: int, peak: float, loader_batches: int = 20) -> dict[str, Any]:  # fmt: skip
+    """Every figure of one method x encoder (``cfg.method``, ``cfg.encoder``) on the windows ``ws``.
+
+    Raises whatever building the method raises (e.g. a method that needs paired data or a distance model).
+    Figures per item: an item is one window, or for ``relcon`` one anchor with its within-subject candidates.
+    """
+    spec = EncoderSpec(str(cfg.encoder), {"in_channels": len(ws.channels)}, cfg.rate_hz, ws.window, tuple(ws.channels),
+                       method=cfg.method)  # fmt: skip
+    torch.manual_seed(0)
+    method = create_method(cfg, spec, MethodContext(Path(cfg.data), ws, device)).to(device)
+    dataset = method.make_dataset(ws)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    batch = cfg.batch_size
+    loader = bench_loader(dataset, batch, workers, loader_batches, method.collate_fn())
+    step, shapes, loss = bench_steps(method, dataset, batch, workers, device, amp, steps, warmup)
+    encoder = _encoder(method)
+    if encoder is not None and shapes:
+        pure = bench_pure(encoder, shapes, device, amp, steps, warmup) * batch  # step-equivalents of windows/s
+        flops = encoder_flops(encoder, shapes, device)
+    else:
+        pure = flops = float("nan")
+    mem = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+    return {
+        "method": cfg.method, "encoder": cfg.encoder,
+        "encoder_params": sum(p.numel() for p in encoder.parameters()) if encoder is not None else 0,
+        "rate_hz": cfg.rate_hz, "window_samples": ws.window, "channels": len(ws.channels), "batch": batch,
+        "encoder_input_per_step": [list(s) for s in shapes], "loader_items_per_s": loader,
+        "step_items_per_s": step, "step_ms": 1000.0 * batch / step, "pure_items_per_s": pure,
+        "step_time_over_pure": pure / step, "peak_gib": mem, "encoder_gflop_per_step": flops / 1e9,
+        "mfu": flops * (step / batch) / (peak * 1e12), "loss": loss,
+    }  # fmt: skip
 
 
 def main() -> None:
@@ -232,44 +228,30 @@ def main() -> None:
         for enc in encoders:
             cfg = PretrainConfig(data=str(args.data), method=method_name, encoder=enc, rate_hz=args.rate,
                                  window_s=args.window, channels=args.channels, batch_size=args.batch)  # fmt: skip
-            spec = EncoderSpec(enc, {"in_channels": len(ws.channels)}, args.rate, window, tuple(ws.channels),
-                               method=method_name)  # fmt: skip
             try:
-                torch.manual_seed(0)
-                method = create_method(cfg, spec, MethodContext(Path(args.data), ws, device)).to(device)
-                dataset = method.make_dataset(ws)
+                r = bench_method(cfg, ws, device, amp=amp, workers=args.workers, steps=args.steps,
+                                 warmup=args.warmup, peak=peak)  # fmt: skip
             except Exception as e:  # noqa: BLE001 - report and go on: e.g. a method needing paired data
                 skipped.append((method_name, enc, f"{type(e).__name__}: {str(e)[:140]}"))
                 continue
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats()
-            loader = bench_loader(dataset, args.batch, args.workers, n_batches=20)
-            step, shapes = bench_steps(method, dataset, args.batch, args.workers, device, amp, args.steps, args.warmup)
-            encoder = _encoder(method)
-            if encoder is not None and shapes:
-                pure = bench_pure(encoder, shapes, device, amp, args.steps, args.warmup) * args.batch
-            else:
-                pure = float("nan")  # step-equivalents of windows/s
-            n_enc = sum(p.numel() for p in encoder.parameters()) if encoder is not None else 0
-            mem = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
-            flops = encoder_flops(encoder, shapes, device) if encoder is not None and shapes else float("nan")
-            mfu = flops * (step / args.batch) / (peak * 1e12)
-            rows.append((method_name, enc, n_enc, "+".join("x".join(map(str, s)) for s in shapes), loader, step,
-                         pure, step / pure, mem, flops / 1e9, mfu))  # fmt: skip
-            print(f"  {method_name:>16} {enc:<14} loader {loader:9.0f} it/s  step {step:7.1f} win/s  "
-                  f"pure fwd/bwd {pure:7.1f} win/s", flush=True)  # fmt: skip
-            del method, dataset
+            shapes = "+".join("x".join(map(str, s)) for s in r["encoder_input_per_step"])
+            rows.append((method_name, enc, r["encoder_params"], shapes, r["loader_items_per_s"],
+                         r["step_items_per_s"], r["pure_items_per_s"], r["step_time_over_pure"], r["peak_gib"],
+                         r["encoder_gflop_per_step"], r["mfu"]))  # fmt: skip
+            print(f"  {method_name:>16} {enc:<14} loader {r['loader_items_per_s']:9.0f} it/s  step "
+                  f"{r['step_items_per_s']:7.1f} win/s  pure fwd/bwd {r['pure_items_per_s']:7.1f} win/s",
+                  flush=True)  # fmt: skip
     print()
     hdr = "| method | encoder | enc. params | encoder input per step | loader items/s | step windows/s | " \
-          "pure fwd+bwd windows/s | step/pure | peak GiB | encoder GFLOP/step | MFU |"  # fmt: skip
+          "pure fwd+bwd windows/s | step time / pure | peak GiB | encoder GFLOP/step | MFU |"  # fmt: skip
     print(hdr)
     print("|" + "---|" * 11)
-    for m, e, n, s, lo, st, pu, ratio, mem, gf, mfu in rows:
-        print(f"| {m} | {e} | {n / 1e6:.2f} M | {s} | {lo:,.0f} | {st:,.1f} | {pu:,.1f} | {ratio:.2f} | {mem:.2f} "
+    for m, enc, n, s, lo, st, pu, ratio, mem, gf, mfu in rows:
+        print(f"| {m} | {enc} | {n / 1e6:.2f} M | {s} | {lo:,.0f} | {st:,.1f} | {pu:,.1f} | {ratio:.2f} | {mem:.2f} "
               f"| {gf:,.1f} | {mfu:.2%} |")  # fmt: skip
     print(f"MFU against a peak of {peak:g} TFLOP/s" + ("" if peak == peak else " (unknown: pass --peak-tflops)"))
-    for m, e, why in skipped:
-        print(f"skipped {m} x {e}: {why}")
+    for m, enc, why in skipped:
+        print(f"skipped {m} x {enc}: {why}")
     if tmp is not None:
         tmp.cleanup()
 

@@ -15,15 +15,17 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import best_ms  # noqa: E402
 from tests.methods.relcon_reference import reference_distances, reference_loss, reference_step  # noqa: E402
 from wearfm.config import PretrainConfig, RelConConfig  # noqa: E402
 from wearfm.methods import MethodContext, create_method  # noqa: E402
@@ -34,20 +36,81 @@ from wearfm.models.saved import EncoderSpec  # noqa: E402
 ACC = ("acc_x", "acc_y", "acc_z")
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+def compare_step(
+    device: torch.device,
+    *,
+    batch: int = 64,
+    within: int = 20,
+    samples: int = 256,
+    encoder: str = "resnet1d",
+    chunk: int = RelConConfig().distance_chunk,
+    repeats: int = 1,
+    full: bool = True,
+) -> dict[str, Any]:
+    """Time the batched RelCon distances, loss and step against the reference on ``device``; check they agree.
 
+    Returns the timed rows (``part``, ``fast_ms``, ``reference_ms``), the largest distance difference, whether
+    every anchor ranks its candidates the same, and (with ``full``) both step losses.
+    """
+    b, cw, t = batch, within, samples
+    torch.manual_seed(0)
+    tmp = Path(tempfile.mkdtemp())
+    save_distance_model(MotifDistance(in_channels=3), tmp, rate_hz=100.0, window_samples=t, channels=ACC)
+    cfg = PretrainConfig(
+        method="relcon", encoder=encoder, rate_hz=100.0, window_s=t / 100.0,
+        relcon=RelConConfig(distance=str(tmp), within_candidates=cw, distance_chunk=chunk),
+    )  # fmt: skip
+    spec = EncoderSpec(encoder, {"in_channels": 3}, 100.0, t, ACC, method="relcon")
+    method: Any = create_method(cfg, spec, MethodContext(tmp, None, device)).to(device)  # type: ignore[arg-type]
+    method.train()
+    net = method.distance_net.to(device)
+    g = torch.Generator().manual_seed(1)
+    x = (0.3 * torch.randn(b, 3, t, generator=g) + torch.tensor([0.0, 0.0, 1.0]).view(1, 3, 1)).to(device)
+    cands = (0.3 * torch.randn(b, cw, 3, t, generator=g) + torch.tensor([0.0, 0.0, 1.0]).view(1, 1, 3, 1)).to(device)
 
-def _time(fn, device: torch.device, repeats: int) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        out = fn()
-        _sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return best * 1000.0, out
+    def fast_step() -> float:
+        method.zero_grad(set_to_none=True)
+        loss, _ = method.training_step({"x": x, "within": cands})
+        loss.backward()
+        return float(loss.item())
+
+    def ref_step() -> float:
+        method.zero_grad(set_to_none=True)
+        loss = reference_step(net, method.model, x, cands, tau=cfg.relcon.temperature)
+        loss.backward()
+        return loss.item()
+
+    # warm-up on a small batch (allocator, oneDNN/cuDNN kernel selection)
+    with torch.no_grad():
+        method.distances(x[:4], cands[:4, :2])
+        reference_distances(net, x[:4], cands[:4, :2])
+
+    rows = []
+    k = b - 1 + cw
+    ms_fd, d_fast = best_ms(lambda: method.distances(x, cands), device, repeats)
+    ms_rd, d_ref = best_ms(lambda: reference_distances(net, x, cands), device, repeats)
+    rank_same = bool((d_fast.argsort(1) == d_ref.argsort(1)).all())
+    rows.append((f"distances ({b}x{k} pairs)", ms_fd, ms_rd))
+    with torch.no_grad():
+        z = method.model.forward_features(torch.cat([x, cands.flatten(0, 1)]))
+    _, cand = candidate_pairs(b, cw, device)
+    za, zc = z[:b].clone().requires_grad_(), z[cand].clone().requires_grad_()
+    ms_fl, _ = best_ms(lambda: method.loss_fn(za, zc, d_fast).backward(), device, max(repeats, 5))
+    ms_rl, _ = best_ms(lambda: reference_loss(za, zc, d_fast, 0.1).backward(), device, max(repeats, 5))
+    rows.append(("loss fwd+bwd", ms_fl, ms_rl))
+    rows.append(("distances + loss", ms_fd + ms_fl, ms_rd + ms_rl))
+    loss_fast = loss_ref = float("nan")
+    if full:
+        ms_fs, loss_fast = best_ms(fast_step, device, repeats)
+        ms_rs, loss_ref = best_ms(ref_step, device, repeats)
+        rows.append((f"full step ({encoder} fwd+bwd on {b + b * cw} windows)", ms_fs, ms_rs))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "batch": b, "within": cw, "candidates": k, "samples": t, "encoder": encoder, "repeats": repeats,
+        "rows": [{"part": p, "fast_ms": f, "reference_ms": r} for p, f, r in rows],
+        "max_distance_diff": float((d_fast - d_ref).abs().max()), "max_distance": float(d_ref.abs().max()),
+        "same_ranking": rank_same, "loss_fast": loss_fast, "loss_reference": loss_ref,
+    }  # fmt: skip
 
 
 def main() -> None:
@@ -65,72 +128,22 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    b, cw, t = args.batch, args.within, args.samples
-
-    torch.manual_seed(0)
-    tmp = Path(tempfile.mkdtemp())
-    save_distance_model(MotifDistance(in_channels=3), tmp, rate_hz=100.0, window_samples=t, channels=ACC)
-    cfg = PretrainConfig(
-        method="relcon", encoder=args.encoder, rate_hz=100.0, window_s=t / 100.0,
-        relcon=RelConConfig(distance=str(tmp), within_candidates=cw, distance_chunk=args.chunk),
-    )  # fmt: skip
-    spec = EncoderSpec(args.encoder, {"in_channels": 3}, 100.0, t, ACC, method="relcon")
-    method = create_method(cfg, spec, MethodContext(tmp, None, device)).to(device)  # type: ignore[arg-type]
-    method.train()
-    net = method.distance_net.to(device)
-    g = torch.Generator().manual_seed(1)
-    x = (0.3 * torch.randn(b, 3, t, generator=g) + torch.tensor([0.0, 0.0, 1.0]).view(1, 3, 1)).to(device)
-    within = (0.3 * torch.randn(b, cw, 3, t, generator=g) + torch.tensor([0.0, 0.0, 1.0]).view(1, 1, 3, 1)).to(device)
-
-    def fast_step() -> float:
-        method.zero_grad(set_to_none=True)
-        loss, _ = method.training_step({"x": x, "within": within})
-        loss.backward()
-        return loss.item()
-
-    def ref_step() -> float:
-        method.zero_grad(set_to_none=True)
-        loss = reference_step(net, method.model, x, within, tau=cfg.relcon.temperature)
-        loss.backward()
-        return loss.item()
-
-    # warm-up on a small batch (allocator, oneDNN/cuDNN kernel selection)
-    with torch.no_grad():
-        method.distances(x[:4], within[:4, :2])
-        reference_distances(net, x[:4], within[:4, :2])
-
-    rows = []
-    k = b - 1 + cw
-    ms_fd, d_fast = _time(lambda: method.distances(x, within), device, args.repeats)
-    ms_rd, d_ref = _time(lambda: reference_distances(net, x, within), device, args.repeats)
-    rank_same = bool((d_fast.argsort(1) == d_ref.argsort(1)).all())  # type: ignore[union-attr]
-    rows.append((f"distances ({b}x{k} pairs)", ms_fd, ms_rd))
-    with torch.no_grad():
-        z = method.model.forward_features(torch.cat([x, within.flatten(0, 1)]))
-    _, cand = candidate_pairs(b, cw, device)
-    za, zc = z[:b].clone().requires_grad_(), z[cand].clone().requires_grad_()
-    ms_fl, _ = _time(lambda: method.loss_fn(za, zc, d_fast).backward(), device, max(args.repeats, 5))
-    ms_rl, _ = _time(lambda: reference_loss(za, zc, d_fast, 0.1).backward(), device, max(args.repeats, 5))
-    rows.append(("loss fwd+bwd", ms_fl, ms_rl))
-    rows.append(("distances + loss", ms_fd + ms_fl, ms_rd + ms_rl))
-    loss_fast = loss_ref = float("nan")
-    if not args.skip_full:
-        ms_fs, loss_fast = _time(fast_step, device, args.repeats)
-        ms_rs, loss_ref = _time(ref_step, device, args.repeats)
-        rows.append((f"full step ({args.encoder} fwd+bwd on {b + b * cw} windows)", ms_fs, ms_rs))
-
+    r = compare_step(device, batch=args.batch, within=args.within, samples=args.samples, encoder=args.encoder,
+                     chunk=args.chunk, repeats=args.repeats, full=not args.skip_full)  # fmt: skip
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"RelCon step, B={b}, Cw={cw}, K={k}, T={t}, 3 channels, {args.encoder}, full MotifDistance; {name}")
+    print(f"RelCon step, B={r['batch']}, Cw={r['within']}, K={r['candidates']}, T={r['samples']}, 3 channels, "
+          f"{args.encoder}, full MotifDistance; {name}")  # fmt: skip
     print(
         f"torch {torch.__version__}; best of {args.repeats} run(s) per row (loss rows: best of {max(args.repeats, 5)})"
     )
     print(f"{'part':<58} {'fast ms':>10} {'reference ms':>13} {'ratio':>7}")
-    for label, f, r in rows:
-        print(f"{label:<58} {f:>10.1f} {r:>13.1f} {r / f:>6.2f}x")
-    print(f"max |d_fast - d_ref| = {float((d_fast - d_ref).abs().max()):.3g} (max d {float(d_ref.max()):.3g}); "  # type: ignore[union-attr]
-          f"same ranking: {rank_same}")  # fmt: skip
+    for row in r["rows"]:
+        f, ref = row["fast_ms"], row["reference_ms"]
+        print(f"{row['part']:<58} {f:>10.1f} {ref:>13.1f} {ref / f:>6.2f}x")
+    print(f"max |d_fast - d_ref| = {r['max_distance_diff']:.3g} (max d {r['max_distance']:.3g}); "
+          f"same ranking: {r['same_ranking']}")  # fmt: skip
     if not args.skip_full:
-        print(f"loss: fast {loss_fast:.6f}  reference {loss_ref:.6f}")
+        print(f"loss: fast {r['loss_fast']:.6f}  reference {r['loss_reference']:.6f}")
 
 
 if __name__ == "__main__":

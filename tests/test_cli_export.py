@@ -92,3 +92,42 @@ def test_bad_inputs(work: Path, tmp_path: Path) -> None:
         app, ["embed", str(d50), "--model", str(work / "run"), "--out", str(tmp_path / "e.parquet"), "--strict"]
     )
     assert r.exit_code == 1 and "30 Hz" in r.output and "Traceback" not in r.output
+
+
+def test_int8_without_calibration_is_refused_before_writing(work: Path, tmp_path: Path) -> None:
+    out = tmp_path / "q" / "q.onnx"
+    r = runner.invoke(app, ["export", str(work / "conv"), "--out", str(out), "--quantize", "int8", "-q"])
+    assert r.exit_code == 1
+    assert "needs calibration windows: pass --calibration DATA" in r.output and str(work / "conv") in r.output
+    assert not out.parent.exists() or not list(out.parent.iterdir())
+    r = runner.invoke(
+        app, ["export", str(work / "conv"), "--out", str(out), "--quantize", "int8", "--set", "quant_mode=static"]
+    )
+    assert r.exit_code == 1 and "--calibration DATA" in r.output
+    assert not out.parent.exists() or not list(out.parent.iterdir())
+
+
+def test_export_of_a_data_file_says_what_it_is(tmp_path: Path) -> None:
+    csv = tmp_path / "rec.csv"
+    csv.write_text("t,ax,ay,az\n0,0,0,1\n")
+    r = runner.invoke(app, ["export", str(csv), "--out", str(tmp_path / "m.onnx")])
+    assert r.exit_code == 1
+    assert "a text file, not a file written by torch.save" in r.output and "IndexError" not in r.output
+
+
+def test_json_export_without_check_is_quiet_and_valid_json(work: Path, tmp_path: Path) -> None:
+    """No torchvision notices from torch's exporter on stderr, and no NaN in the JSON (a real process)."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run(
+        [sys.executable, "-m", "wearfm", "export", str(work / "conv"), "--out", str(tmp_path / "m.onnx"),
+         "--exporter", "dynamo", "--no-check", "--json"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "torchvision" not in r.stderr, r.stderr
+    s = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert s["max_abs_diff"] is None and s["checks"] == []

@@ -117,3 +117,16 @@ def test_bad_input_gives_one_red_line(tmp_path, make, extra, msg):
     assert r.exit_code == 1
     assert "error:" in r.output and msg in r.output.replace("\n", " ")
     assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("shots", ["abc", "1,x", "0,5", ","])
+def test_bad_shots_say_what_a_valid_value_looks_like(data, tmp_path, shots):
+    r = _run([data, "--encoder", "features", "--shots", shots, "--out", tmp_path / "r"])
+    assert r.exit_code == 1
+    assert "e.g. --shots 1,5,10" in r.output and "tuple" not in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_label_purity_option(data, tmp_path):
+    r = _run([data, "--encoder", "features", "--label-purity", "1.5", "--out", tmp_path / "r"])
+    assert r.exit_code == 1 and "label_purity must be in (0, 1], got 1.5" in r.output

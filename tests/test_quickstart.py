@@ -10,8 +10,16 @@ runner = CliRunner()
 
 
 def test_quickstart_runs_the_whole_chain(tmp_path):
-    cfg = QuickstartConfig(out=str(tmp_path / "qs"), subjects=4, minutes=2, max_steps=2, batch_size=16,
-                           encoder="resnet1d_tiny", shots=(1, 2), trials=2)
+    cfg = QuickstartConfig(
+        out=str(tmp_path / "qs"),
+        subjects=4,
+        minutes=2,
+        max_steps=2,
+        batch_size=16,
+        encoder="resnet1d_tiny",
+        shots=(1, 2),
+        trials=2,
+    )
     res = quickstart(cfg)
     assert (res.dataset / "manifest.parquet").exists()
     assert (res.run / "encoder.pt").exists()
@@ -45,3 +53,23 @@ def test_installed_entry_point_version():
     r = subprocess.run([sys.executable, "-m", "wearfm", "--version"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0
     assert r.stdout.strip() == f"wearfm {__version__}"
+
+
+def test_quickstart_hints_name_its_own_options(tmp_path):
+    """Too little data for one batch: the message's options are quickstart's (it has --batch), and they work."""
+    import re
+
+    import typer.main
+
+    from tests.train.synth import write_dataset
+
+    data = write_dataset(tmp_path / "small", subjects=2, seconds=20)
+    r = runner.invoke(app, ["quickstart", "--data", str(data), "--out", str(tmp_path / "o"), "--steps", "1", "-q"])
+    assert r.exit_code == 1 and "fewer than one batch" in r.output, r.output
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", r.output))
+    cmd = typer.main.get_command(app).commands["quickstart"]
+    options = {o for p in cmd.params for o in p.opts}
+    assert named and named <= options, named - options
+    r = runner.invoke(app, ["quickstart", "--data", str(data), "--out", str(tmp_path / "o"), "--steps", "1", "--batch",
+                            "4", "-q", "--help"])  # fmt: skip
+    assert r.exit_code == 0 and "--batch" in r.output

@@ -20,6 +20,7 @@ import tomllib
 from wearfm.errors import ConfigError
 
 __all__ = [
+    "SignalConfig",
     "IngestConfig",
     "SimCLRConfig",
     "RelConConfig",
@@ -39,10 +40,27 @@ C = TypeVar("C")
 
 
 @dataclass(frozen=True)
+class SignalConfig:
+    """Thresholds of the ingest-time signal checks (see docs/preprocessing.md for their sources)."""
+
+    epoch_s: float = 10.0  # still/non-wear decisions are made on epochs of this length (GGIR, actipy: 10 s)
+    calib_sd_g: float = 0.013  # still epoch for calibration: every axis SD below this (van Hees 2014, GGIR)
+    calib_sphere_g: float = 0.3  # still means must reach beyond +-this on both sides of every axis (GGIR)
+    calib_min_points: int = 50  # fewest still epochs to fit (actipy calib_min_samples)
+    calib_max_error_g: float = 0.01  # refuse a fit whose error after is not below this (GGIR, actipy: 10 mg)
+    calib_max_iter: int = 1000
+    nonwear_sd_g: float = 0.015  # still epoch for non-wear: every axis SD below this (actipy flag_nonwear)
+    nonwear_range_g: float | None = None  # also every axis range below this (GGIR-like guard; off)
+    nonwear_min_minutes: float = 90.0  # still runs at least this long are non-wear (actipy: 90 min)
+    clip_fraction: float = 0.99  # a sample is clipped when an axis reaches this share of device_range_g
+
+
+@dataclass(frozen=True)
 class IngestConfig:
     """Options of `wearfm ingest` (raw files -> canonical Parquet dataset)."""
 
-    format: str = "auto"  # auto | csv | wisdm | sp-sw-har | cwa | gt3x | geneactiv
+    # auto | csv | actilife-csv | geneactiv-csv | omgui-csv | wisdm | sp-sw-har | cwa | gt3x | geneactiv
+    format: str = "auto"
     acc_cols: tuple[str, ...] = ()  # e.g. ("ax", "ay", "az"); empty: detect common names
     gyr_cols: tuple[str, ...] = ()
     time_col: str | None = None  # None: detect a column named like time/timestamp
@@ -54,6 +72,8 @@ class IngestConfig:
     gyr_unit: str = "rad/s"  # rad/s | deg/s (of the input; output is always deg/s)
     delimiter: str = "auto"  # auto | , | \t | whitespace | ;
     header: str = "auto"  # auto | yes | no
+    skip_rows: int = 0  # preamble lines before the header (or data); 0 with auto header: detect a preamble
+    date_format: str = "auto"  # auto | ymd | mdy | dmy: order of the date in text times that are not ISO 8601
     label_col: str | None = None
     annotations: str | None = None  # CSV of segments: recording or subject, start, end, label
     annotation_units: str = "time"  # time | samples
@@ -72,6 +92,11 @@ class IngestConfig:
     jobs: int = 1
     overwrite: bool = False
     on_error: str = "stop"  # stop | skip
+    concat: bool = False  # files of one subject/device/session, in start-time order, become one recording
+    shard: str | None = None  # "K/N": ingest only this worker's share of the inputs (K = 1..N)
+    calibrate: bool = False  # gravity autocalibration (van Hees 2014) of each written recording
+    nonwear: str = "keep"  # keep | mark (a `nonwear` column) | drop (split recordings at non-wear)
+    signal: SignalConfig = field(default_factory=SignalConfig)
 
 
 @dataclass(frozen=True)
@@ -165,6 +190,7 @@ class PretrainConfig:
     compile: bool = False
     num_workers: int = 0
     cache_dir: str | None = None  # keep resampled recordings here and memory-map them (built once)
+    nonwear: str = "skip"  # skip | keep: windows overlapping non-wear marked at ingest
     ckpt_every: int = 500
     # also keep the method's outputs (encoder.pt or distance.pt) every N steps in snapshots/stepNNNNNN/, to pick
     # the number of steps on validation subjects afterwards; None: only the final ones
@@ -205,6 +231,7 @@ class ProbeConfig:
     finetune_lr: float = 1e-3
     # CPU cores for fitting heads: solver threads of the batched logreg, processes of logreg-sklearn's inner CV
     jobs: int = -1  # -1: all cores; 1: one
+    nonwear: str = "skip"  # skip | keep: windows overlapping non-wear marked at ingest
 
 
 @dataclass(frozen=True)
@@ -238,15 +265,17 @@ def from_dict(cls: type[C], data: dict[str, Any]) -> C:
     return apply_overrides(cls(), _flatten(data))  # type: ignore[call-arg]
 
 
-def load_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | None = None) -> C:
-    """Defaults, then a TOML/JSON file, then ``key=value`` overrides (dotted keys for sections).
+def load_config(
+    cls: type[C], path: str | Path | None = None, overrides: list[str] | None = None, *, base: C | None = None
+) -> C:
+    """Defaults (or ``base``), then a TOML/JSON file, then ``key=value`` overrides (dotted keys for sections).
 
     Examples:
         >>> cfg = load_config(PretrainConfig, overrides=["batch_size=8", "relcon.within_candidates=5"])
         >>> cfg.batch_size, cfg.relcon.within_candidates
         (8, 5)
     """
-    cfg = cls()  # type: ignore[call-arg]
+    cfg = base if base is not None else cls()  # type: ignore[call-arg]
     if path is not None:
         p = Path(path)
         if not p.exists():

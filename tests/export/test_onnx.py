@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +135,35 @@ def test_describe_rejects_non_onnx(tmp_path: Path) -> None:
     p.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a readable ONNX model"):
         describe_onnx(p)
+
+
+def test_unchecked_export_reports_no_number(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="wearfm"):
+        res = export_onnx(_model("resnet1d_tiny"), tmp_path / "m.onnx", exporter="torchscript", check=False)
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "not compared with PyTorch" in logged and "nan" not in logged
+    assert res.summary()["max_abs_diff"] is None  # JSON has no NaN
+    json.dumps(res.summary(), allow_nan=False)
+
+
+def test_torchvision_notices_are_dropped() -> None:
+    """torch's ONNX registry notices about torchvision (absent here, unused by any encoder) are filtered out."""
+    from wearfm.export.onnx import _TORCHVISION_LOGGER, _torchvision_notices_dropped
+
+    reg = logging.getLogger(_TORCHVISION_LOGGER)
+    seen: list[str] = []
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    h = _Keep()
+    reg.addHandler(h)
+    try:
+        with _torchvision_notices_dropped():
+            reg.warning("torchvision is not installed. Skipping %s", "torchvision::nms")
+            reg.warning("something else")
+        reg.warning("torchvision is not installed. Skipping %s", "after")
+    finally:
+        reg.removeHandler(h)
+    assert seen == ["something else", "torchvision is not installed. Skipping after"]

@@ -140,6 +140,7 @@ def test_corrupt_blocks_skipped_and_counted(tmp_path: Path) -> None:
     table, info = cwa.read_all(p)
     assert info["info"]["corrupt_blocks"] == 3 and info["info"]["checksum_failures"] == 3
     assert info["info"]["corrupt_block_indices"] == [0, 3, 7]
+    assert info["info"]["corrupt_blocks_dropped"] == 3 * 120  # the samples the skipped blocks held
     keep = np.repeat(~np.isin(np.arange(8), [0, 3, 7]), 120)
     np.testing.assert_allclose(table.column("acc_y").to_numpy(), acc[keep, 1])
     got = table.column("time").cast("int64").to_numpy() / 1e9

@@ -99,6 +99,9 @@ def test_corrupt_and_truncated_pages(tmp_path: Path) -> None:
     table, info = geneactiv.read_all(p)
     assert table.num_rows == 600
     assert info["info"]["corrupt_pages"] == 1 and info["info"]["truncated_pages"] == 1
+    assert info["info"]["corrupt_pages_dropped"] == 300
+    payload = pages[4][:1000].rstrip().splitlines()[-1].strip()  # the truncated page's samples, 12 hex digits each
+    assert len(payload) > 100 and info["info"]["truncated_pages_dropped"] == len(payload) // 12
 
 
 def test_streaming_and_gzip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -133,6 +133,7 @@ def test_checksum_failures_and_usb_records_skipped(tmp_path: Path) -> None:
     table, info = gt3x.read_all(p, idle_sleep="gap")
     assert info["info"]["checksum_failures"] == 1 and info["info"]["usb_records"] == 1
     assert table.num_rows == 60 and set(np.unique(_acc(table) * 256)) == {1.0, 3.0}
+    assert info["info"]["bad_checksum_dropped"] == 30
 
 
 def _sleepy_log() -> bytes:
@@ -279,3 +280,16 @@ def test_log_with_no_activity_is_an_error(tmp_path: Path) -> None:
     _write_gt3x(p, _record(0x03, T0, b"\x05\x01\x02"), _info())
     with pytest.raises(FormatError, match="no activity samples"):
         gt3x.read_all(p)
+
+
+def test_duplicate_seconds_dropped_and_counted_in_samples(tmp_path: Path) -> None:
+    xyz = np.ones((30, 3), dtype=np.int64)
+    recs = b"".join(
+        _record(0x1A, T0 + k, ((k + 1) * xyz).astype("<i2").tobytes())
+        for k in (0, 1, 1, 2)  # second 1 twice
+    )
+    p = tmp_path / "a.gt3x"
+    _write_gt3x(p, recs, _info())
+    table, info = gt3x.read_all(p, idle_sleep="gap")
+    assert table.num_rows == 90
+    assert info["info"]["duplicate_seconds"] == 1 and info["info"]["duplicate_seconds_dropped"] == 30

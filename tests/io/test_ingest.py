@@ -12,7 +12,7 @@ import pytest
 
 from tests.io._text import write_csv, write_wisdm
 from wearfm.config import IngestConfig
-from wearfm.errors import DataError, UnsupportedFormatError
+from wearfm.errors import ConfigError, DataError, UnsupportedFormatError
 from wearfm.io.ingest import ingest
 from wearfm.io.manifest import read_manifest
 from wearfm.io.schema import read_metadata
@@ -218,3 +218,139 @@ def test_ingest_of_small_csv_files_does_not_import_pandas(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False"]
+
+
+def test_nonfinite_drop_counted_in_summary_and_metadata(tmp_path):
+    t = 1_700_000_000_000 + np.arange(1000) * 20
+    z = np.ones(1000)
+    z[100:110] = np.nan  # 10 rows of 50 Hz: a 0.2 s hole, no new segment
+    write_rows(tmp_path / "rec.csv", t, z)
+    s = ingest(tmp_path / "rec.csv", tmp_path / "out", replace(CFG, nonfinite="drop"))
+    assert s.rows == 990 and s.dropped == {"nonfinite": 10}
+    meta = read_metadata(tmp_path / "out" / "rec.parquet")
+    assert meta["dropped"] == {"nonfinite": 10} and meta["info"]["nonfinite_dropped"] == 10
+
+
+def test_every_dropped_sample_counted_by_cause(tmp_path):
+    t = list(1_700_000_000_000 + np.arange(500) * 20)
+    z = list(np.ones(500))
+    t += [t[5]]  # an exact duplicate
+    z += [1.0]
+    t += list(max(t) + 5000 + np.arange(20) * 20)  # a 0.4 s stretch after a gap: shorter than min_duration_s
+    z += [1.0] * 20
+    write_rows(tmp_path / "rec.csv", np.array(t), np.array(z))
+    s = ingest(tmp_path / "rec.csv", tmp_path / "out", CFG)
+    assert s.dropped == {"duplicates": 1, "short_segments": 20}
+    assert s.rows + sum(s.dropped.values()) == len(t)
+    assert read_metadata(tmp_path / "out" / "rec.parquet")["dropped"] == s.dropped
+
+
+def test_run_removes_stale_temporary_files_of_its_naming(tmp_path):
+    (tmp_path / "in").mkdir()
+    write_csv(tmp_path / "in" / "rec.csv")
+    out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    stale = [out / ".rec.parquet.0123abcd.tmp", out / "sub" / ".x.seg000.parquet.deadbeef.tmp"]
+    for p in stale:
+        p.write_bytes(b"PAR1 unfinished")
+    keep = [out / ".notes.tmp", out / "rec.parquet.tmp"]  # not names the writer uses
+    for p in keep:
+        p.write_text("user file")
+    s = ingest(tmp_path / "in", out, CFG)
+    assert s.recordings == 1
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in keep)
+
+
+def test_shard_worker_removes_only_its_own_temporary_files(tmp_path):
+    from dataclasses import replace
+
+    from wearfm.io.shard import shard_of
+
+    (tmp_path / "in").mkdir()
+    names = [f"rec{i}" for i in range(8)]
+    for n in names:
+        write_csv(tmp_path / "in" / f"{n}.csv")
+    mine = [n for n in names if shard_of(n, 2) == 1]
+    other = [n for n in names if shard_of(n, 2) == 2]
+    assert mine and other
+    out = tmp_path / "out"
+    out.mkdir()
+    tmp = {n: out / f".{n}.parquet.0123abcd.tmp" for n in names}  # as a writer of either worker names them
+    for p in tmp.values():
+        p.write_bytes(b"PAR1 in progress")
+    ingest(tmp_path / "in", out, replace(CFG, shard="1/2"))
+    assert not any(tmp[n].exists() for n in mine)
+    assert all(tmp[n].exists() for n in other)  # the other worker may still be writing them
+
+
+def test_subject_from_name_strips_day_and_part_suffixes():
+    from wearfm.io.ingest import subject_from_name
+
+    assert subject_from_name("P01_day1") == subject_from_name("P01-Day2") == "P01"
+    assert subject_from_name("P01_part3_2024-05-01") == subject_from_name("P01.session2") == "P01"
+    assert subject_from_name("rec") == "rec" and subject_from_name("day1") == "day1"
+    assert subject_from_name("s12") == "s12" and subject_from_name("P01_walk") == "P01_walk"
+
+
+def test_one_persons_days_share_a_subject_with_a_warning(tmp_path, caplog):
+    (tmp_path / "in").mkdir()
+    for name in ("P01_day1", "P01_day2", "P02_day1"):
+        write_csv(tmp_path / "in" / f"{name}.csv")
+    with caplog.at_level("WARNING", logger="wearfm"):
+        s = ingest(tmp_path / "in", tmp_path / "out", CFG)
+    assert {e.subject for e in read_manifest(tmp_path / "out")} == {"P01", "P02"}
+    assert s.subjects == 2 and s.subject_source == {"file name minus day/part suffix": 3}
+    assert len(s.warnings) == 1 and "P01_day1.csv, P01_day2.csv" in s.warnings[0] and "'P01'" in s.warnings[0]
+    assert "--subject-from" in caplog.text
+    meta = read_metadata(tmp_path / "out" / "P01_day2.parquet")
+    assert meta["subject"] == "P01" and meta["subject_source"] == "file name minus day/part suffix"
+
+
+def test_same_file_name_in_two_folders_gives_two_subjects_with_a_warning(tmp_path):
+    for folder in ("s1", "s2"):
+        (tmp_path / "raw" / folder).mkdir(parents=True)
+        write_csv(tmp_path / "raw" / folder / "rec.csv")
+    s = ingest(tmp_path / "raw", tmp_path / "out", CFG)
+    entries = read_manifest(tmp_path / "out")
+    assert sorted(e.subject for e in entries) == ["s1/rec", "s2/rec"]
+    assert {e.subject_source for e in entries} == {"folder + file name"}
+    assert len(s.warnings) == 1 and "'rec'" in s.warnings[0] and "--subject-from path:-2" in s.warnings[0]
+    # the option it suggests exists and does what it says
+    s = ingest(tmp_path / "raw", tmp_path / "out2", replace(CFG, subject_from="path:-2"))
+    assert sorted(e.subject for e in read_manifest(tmp_path / "out2")) == ["s1", "s2"] and s.warnings == []
+    assert s.subject_source == {"option": 2}
+
+
+def test_subject_from_applies_to_readers_with_their_own_ids(tmp_path):
+    acc, _ = write_wisdm(tmp_path / "raw")
+    s = ingest(tmp_path / "raw", tmp_path / "out", replace(CFG, format="wisdm"))
+    assert {e.subject for e in read_manifest(tmp_path / "out")} == {"1600"} and s.subject_source == {"reader": 2}
+    s = ingest(acc, tmp_path / "out2", replace(CFG, format="wisdm", subject_from="value:alice"))
+    assert {e.subject for e in read_manifest(tmp_path / "out2")} == {"alice"} and s.subject_source == {"option": 2}
+
+
+def test_wisdm_accelerometer_without_its_gyroscope_file_warns(tmp_path):
+    write_wisdm(tmp_path / "raw", subject="1600")
+    acc, gyr = write_wisdm(tmp_path / "raw", subject="1607")
+    gyr.unlink()
+    s = ingest(tmp_path / "raw", tmp_path / "out", replace(CFG, format="wisdm"))
+    assert len(s.warnings) == 1 and "data_1607_gyro_phone.txt" in s.warnings[0]
+    assert "accelerometer channels only" in s.warnings[0]
+    by_subject = {e.subject: e.has_gyr for e in read_manifest(tmp_path / "out")}
+    assert by_subject == {"1600": True, "1607": False}
+
+
+def test_many_day_groups_give_one_warning(tmp_path):
+    (tmp_path / "in").mkdir()
+    for k in range(5):
+        for day in (1, 2):
+            write_csv(tmp_path / "in" / f"P{k:02d}_day{day}.csv", seconds=2)
+    s = ingest(tmp_path / "in", tmp_path / "out", CFG)
+    assert s.subjects == 5 and len(s.warnings) == 1 and "and 2 more such groups" in s.warnings[0]
+
+
+def test_subject_from_column_refused_for_readers_without_columns(tmp_path):
+    acc, _ = write_wisdm(tmp_path / "raw")
+    with pytest.raises(ConfigError, match="path:N, name:REGEX or value:ID"):
+        ingest(acc, tmp_path / "out", replace(CFG, format="wisdm", subject_from="column:subject"))
+    assert not list((tmp_path / "out").glob("*.parquet"))

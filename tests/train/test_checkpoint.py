@@ -71,3 +71,23 @@ def test_foreign_torch_file(tmp_path):
     torch.save({"format": "wearfm-checkpoint", "model": {}}, p)
     with pytest.raises(CheckpointError, match="incomplete"):
         load_checkpoint(p)
+
+
+@pytest.mark.parametrize(
+    "damage,reason",
+    [
+        (lambda b: b[: len(b) // 2], "truncated or damaged"),
+        (lambda b: b"t,ax,ay,az\n0,0,0,1\n", "a text file"),
+        (lambda b: pickle.dumps({"x": object}), "Python objects other than tensors"),
+    ],
+)
+def test_unreadable_checkpoint_message_is_whole(tmp_path, damage, reason):
+    p = tmp_path / "checkpoint.pt"
+    save_checkpoint(p, {**REQUIRED, "rng": [rng_state()]})
+    p.write_bytes(damage(p.read_bytes()))
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(p)
+    msg = str(e.value)
+    assert reason in msg and msg.endswith("or point --resume at another run"), msg
+    assert "\n" not in msg and msg.count("(") == msg.count(")") and msg.count("`") % 2 == 0
+    assert len(msg) < 300

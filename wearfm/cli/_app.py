@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -14,12 +14,17 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
+from typer import _click
+from typer.core import TyperGroup
 
 from wearfm import __version__
 from wearfm.errors import WearfmError
 
 __all__ = [
     "app",
+    "USAGE_EXIT",
+    "usage_error_line",
     "err_console",
     "out_console",
     "setup_logging",
@@ -35,8 +40,48 @@ __all__ = [
 
 C = TypeVar("C")
 
+#: Exit status of a command line that could not be parsed (an unknown option, a bad value, a missing path);
+#: click's convention, kept so scripts can tell "not run" from "ran and failed" (1).
+USAGE_EXIT = 2
+
+
+class _OneLineErrors(TyperGroup):
+    """The app's root group: Typer's usage errors become one red line too, like every other error."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the app; in standalone mode print usage errors on one line and exit with their code."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _click.exceptions.ClickException as e:
+            if type(e).__name__ != "NoArgsIsHelpError":  # `wearfm` alone: the help is already shown
+                err_console.print(usage_error_line(e), highlight=False, soft_wrap=True)
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            err_console.print("[bold red]error:[/] aborted", highlight=False)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def usage_error_line(e: Exception) -> str:
+    """One line (Rich markup) for a command-line usage error, naming the command's ``--help``."""
+    msg = " ".join(e.format_message().split()) if hasattr(e, "format_message") else str(e)
+    ctx = getattr(e, "ctx", None)
+    hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    return f"[bold red]error:[/] {escape(msg)}{escape(hint)}"
+
+
 app = typer.Typer(
     name="wearfm",
+    cls=_OneLineErrors,
     help="Wearable motion foundation models: ingest raw IMU files, pretrain, probe and export encoders.",
     no_args_is_help=True,
     add_completion=False,
@@ -83,7 +128,7 @@ def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn a user's mistake into one red line on stderr and exit code 1 (2 for interrupted)."""
+    """Turn a user's mistake into one red line on stderr and exit code 1 (130 when interrupted)."""
     try:
         yield
     except (WearfmError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as e:
@@ -101,11 +146,13 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def build_config(cls: type[C], config: Path | None, overrides: list[str] | None, **options: Any) -> C:
-    """Defaults -> ``--config`` file -> ``--set`` overrides -> explicit command options (non-None)."""
+def build_config(
+    cls: type[C], config: Path | None, overrides: list[str] | None, *, base: C | None = None, **options: Any
+) -> C:
+    """Defaults (or ``base``) -> ``--config`` file -> ``--set`` overrides -> explicit command options (non-None)."""
     from wearfm.config import apply_overrides, load_config
 
-    cfg = load_config(cls, config, overrides)
+    cfg = load_config(cls, config, overrides, base=base)
     return apply_overrides(cfg, {k: v for k, v in options.items() if v is not None})
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -26,7 +28,9 @@ from wearfm.errors import UnsupportedFormatError
 
 __all__ = ["ingest", "info"]
 
-Format = Literal["auto", "csv", "wisdm", "sp-sw-har", "cwa", "gt3x", "geneactiv"]
+Format = Literal[
+    "auto", "csv", "actilife-csv", "geneactiv-csv", "omgui-csv", "wisdm", "sp-sw-har", "cwa", "gt3x", "geneactiv"
+]
 
 
 def _cols(value: str | None) -> tuple[str, ...] | None:
@@ -55,6 +59,9 @@ def ingest(
     gyr_unit: Annotated[Literal["rad/s", "deg/s"] | None, typer.Option(help="Gyroscope unit of the input.")] = None,
     delimiter: Annotated[str | None, typer.Option(help="auto, ',', tab, ';' or whitespace.")] = None,
     header: Annotated[Literal["auto", "yes", "no"] | None, typer.Option(help="Whether line 1 is a header.")] = None,
+    skip_rows: Annotated[
+        int | None, typer.Option(help="Preamble lines before the header or data (0: detect a preamble).")
+    ] = None,
     label_col: Annotated[str | None, typer.Option(help="Label column (default: 'label' if present).")] = None,
     annotations: Annotated[
         Path | None, typer.Option(exists=True, dir_okay=False, help="CSV of labelled segments.")
@@ -72,7 +79,21 @@ def ingest(
         int | None, typer.Option("--jobs", "-j", help="Parallel jobs (threads for small files, processes for large).")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Rewrite outputs that are up to date.")] = False,
-    on_error: Annotated[Literal["stop", "skip"] | None, typer.Option(help="stop, or skip bad files.")] = None,
+    concat: Annotated[
+        bool, typer.Option(help="Join files of one subject/device/session, in start-time order, into one recording.")
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(help="K/N: ingest only worker K's share of N (then `wearfm manifest OUT` merges the parts)."),
+    ] = None,
+    on_error: Annotated[Literal["stop", "skip"] | None, typer.Option(help="stop, or skip bad files (exit 0).")] = None,
+    calibrate: Annotated[
+        bool, typer.Option("--calibrate", help="Gravity autocalibration (van Hees 2014) of each recording.")
+    ] = False,
+    nonwear: Annotated[
+        Literal["keep", "mark", "drop"] | None,
+        typer.Option(help="Non-wear: keep (no check), mark (a nonwear column), drop (split recordings there)."),
+    ] = None,
     quiet: QuietOpt = False,
     json: JsonOpt = False,
     config: ConfigOpt = None,
@@ -82,7 +103,7 @@ def ingest(
     from wearfm.io.ingest import ingest as run_ingest
 
     setup_logging(quiet or json)
-    with user_errors():
+    with _sigterm_exits_143(), user_errors():
         cfg = build_config(
             IngestConfig,
             config,
@@ -100,6 +121,7 @@ def ingest(
             delimiter=delimiter,
             header=header,
             label_col=label_col,
+            skip_rows=skip_rows,
             annotations=None if annotations is None else str(annotations),
             annotation_units=annotation_units,
             subject_from=subject_from,
@@ -112,7 +134,11 @@ def ingest(
             unsorted=unsorted,
             jobs=jobs,
             overwrite=overwrite or None,
+            concat=concat or None,
+            shard=shard,
             on_error=on_error,
+            calibrate=calibrate or None,
+            nonwear=nonwear,
         )
         show = not (quiet or json)
         with Progress(
@@ -135,21 +161,44 @@ def ingest(
         emit_json(summary.to_dict())
     elif not quiet:
         _print_summary(summary.to_dict())
-    if summary.errors:
+    if summary.errors and not summary.recordings:  # --on-error skip, and every source failed
+        err_console.print("[bold red]error:[/] no input could be read; see the errors above", highlight=False)
         raise typer.Exit(1)
+
+
+@contextmanager
+def _sigterm_exits_143() -> Iterator[None]:
+    """SIGTERM ends ingest as Ctrl-C does (temporary files removed, the manifest lists what was finished): exit 143."""
+    from wearfm.io.ingest import Terminated, sigterm_raises
+
+    try:
+        with sigterm_raises():
+            yield
+    except Terminated:
+        err_console.print("[bold red]terminated[/]")
+        raise typer.Exit(143) from None
 
 
 def _print_summary(s: dict[str, Any]) -> None:
     t = Table(title=f"ingest -> {s['out']}", show_header=False, title_justify="left")
     t.add_row("files", f"{s['files']} ({s['converted']} converted, {s['skipped']} up to date, {s['ignored']} ignored)")
     t.add_row("recordings", str(s["recordings"]))
+    t.add_row("subjects", _subjects_line(s["subjects"], s["subject_source"]))
     t.add_row("rows", f"{s['rows']:,}")
     t.add_row("hours", f"{s['hours']:.2f}")
     t.add_row("dropped", ", ".join(f"{k}: {v:,}" for k, v in s["dropped"].items()) or "none")
     t.add_row("time", f"{s['seconds']:.1f} s")
+    if s["errors"]:
+        t.add_row("failed", f"{len(s['errors'])} file(s), skipped (--on-error skip)")
     err_console.print(t)
     for e in s["errors"]:
         err_console.print(f"[bold red]error:[/] {e['error']}", highlight=False, soft_wrap=True)
+
+
+def _subjects_line(n: int, sources: dict[str, int]) -> str:
+    """``3 (from file name minus day/part suffix: 4 recordings)``: how many subjects, and how they were assigned."""
+    how = "; ".join(f"{k}: {v} recording{'s' if v != 1 else ''}" for k, v in sources.items())
+    return f"{n} (from {how})" if how else str(n)
 
 
 @app.command()
@@ -192,7 +241,7 @@ def _describe_onnx(path: Path) -> dict[str, Any]:
 def _print_dataset(d: dict[str, Any]) -> None:
     t = Table(title=f"dataset {d['path']}", show_header=False, title_justify="left")
     t.add_row("recordings", str(d["recordings"]))
-    t.add_row("subjects", str(d["subjects"]))
+    t.add_row("subjects", _subjects_line(d["subjects"], d.get("subject_source", {})))
     t.add_row("devices", ", ".join(f"{k} ({v})" for k, v in d["devices"].items()))
     t.add_row("hours", f"{d['hours']:.2f}")
     t.add_row("samples", f"{d['samples']:,}")

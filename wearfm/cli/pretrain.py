@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,12 +23,18 @@ from wearfm.cli._app import (
     user_errors,
 )
 
-__all__ = ["pretrain_cmd"]
+if TYPE_CHECKING:
+    from wearfm.config import PretrainConfig
+
+__all__ = ["pretrain_cmd", "resume_command", "EXIT_CODES"]
 
 
 @app.command("pretrain")
 def pretrain_cmd(
-    data: Annotated[Path, typer.Argument(help="Dataset folder written by `wearfm ingest`.", exists=True)],
+    data: Annotated[
+        Path | None,
+        typer.Argument(help="Dataset folder written by `wearfm ingest` (with --resume: the run's own).", exists=True),
+    ] = None,
     method: Annotated[str | None, typer.Option("--method", help="Pretraining method, e.g. simclr.")] = None,
     encoder: Annotated[
         str | None,
@@ -52,7 +59,10 @@ def pretrain_cmd(
     resume_from: Annotated[
         Path | None,
         typer.Option(
-            "--resume", "--resume-from", help="Continue this run folder (or checkpoint.pt); --out defaults to it."
+            "--resume",
+            "--resume-from",
+            help="Continue this run folder (or checkpoint.pt) with its own settings; options given override them "
+            "where they can change (not the model, data windows or seed); --out defaults to it.",
         ),
     ] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")] = None,
@@ -92,13 +102,20 @@ def pretrain_cmd(
     rank = int(os.environ.get("RANK", "0"))
     setup_logging(quiet or rank != 0)
     with user_errors():
-        if resume_from is not None and out is None:
-            out = resume_from.parent if resume_from.suffix == ".pt" else resume_from
+        base = None
+        if resume_from is not None:
+            from wearfm.train.runinfo import load_run_config
+
+            run_dir = resume_from.parent if resume_from.suffix == ".pt" else resume_from
+            out = out if out is not None else run_dir
+            base = load_run_config(resume_from)  # the run's own settings; options below override what they name
+        elif data is None:
+            raise ConfigError("no dataset given; pass DATA (a folder written by `wearfm ingest`), or --resume RUN")
         cfg = build_config(
-            PretrainConfig, config, set_, data=str(data), method=method, encoder=encoder, rate_hz=rate,
-            channels=channels, normalize=normalize, epochs=epochs, batch_size=batch, lr=lr, max_steps=max_steps,
-            out=None if out is None else str(out), device=device, amp=amp, compile=compile or None,
-            num_workers=workers, seed=seed, cache_dir=None if cache is None else str(cache),
+            PretrainConfig, config, set_, base=base, data=None if data is None else str(data), method=method,
+            encoder=encoder, rate_hz=rate, channels=channels, normalize=normalize, epochs=epochs, batch_size=batch,
+            lr=lr, max_steps=max_steps, out=None if out is None else str(out), device=device, amp=amp,
+            compile=compile or None, num_workers=workers, seed=seed, cache_dir=None if cache is None else str(cache),
             **{"relcon.distance": None if distance is None else str(distance),
                "relcon.within_candidates": within_candidates},
         )  # fmt: skip
@@ -110,6 +127,8 @@ def pretrain_cmd(
         if stride is not None:
             times["stride_s"] = parse_window(stride, cfg.rate_hz) / cfg.rate_hz
         cfg = apply_overrides(cfg, times)
+        if base is not None and resume_from is not None:
+            _refuse_fixed_changes(base, cfg, resume_from)
         resume_arg: bool | Path = resume_from if resume_from is not None else False
         cli_args = {"argv": sys.argv, "resume": str(resume_arg)}
         from wearfm.train import pretrain
@@ -117,7 +136,10 @@ def pretrain_cmd(
         progress = _Progress(enabled=not quiet and rank == 0)
         with progress:
             result = pretrain(cfg, resume_arg, cli_args=cli_args, on_log=progress.update)
+    code = EXIT_CODES.get(result.stopped_by or "", 0)
     if rank != 0:
+        if code:
+            raise typer.Exit(code)
         return
     if json_:
         emit_json(result.to_dict())
@@ -129,7 +151,40 @@ def pretrain_cmd(
             highlight=False,
         )
         if result.interrupted:
-            err_console.print(f"continue with: wearfm pretrain {data} --resume {result.out_dir}", highlight=False)
+            err_console.print(f"continue with: {resume_command(result.out_dir)}", highlight=False, soft_wrap=True)
+    if code:
+        raise typer.Exit(code)
+
+
+#: Exit codes of a run stopped by a signal after saving its checkpoint (128 + the signal's number, as shells do).
+EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
+
+#: Settings that cannot change on resume, with the option that sets each (others: ``--set NAME=...``).
+_OPTION_OF = {
+    "method": "--method", "encoder": "--encoder", "rate_hz": "--rate", "window_s": "--window", "stride_s": "--stride",
+    "channels": "--channels", "normalize": "--normalize", "batch_size": "--batch", "lr": "--lr", "seed": "--seed",
+    "amp": "--amp",
+}  # fmt: skip
+
+
+def resume_command(run_dir: Path) -> str:
+    """The command that continues ``run_dir`` with its own settings (what an interrupted run prints)."""
+    return f"wearfm pretrain --resume {shlex.quote(str(run_dir))}"
+
+
+def _refuse_fixed_changes(base: PretrainConfig, cfg: PretrainConfig, source: Path) -> None:
+    """Raise ``ConfigError`` naming each option that would change the model or data order of a resumed run."""
+    from wearfm.config import to_dict
+    from wearfm.errors import ConfigError
+    from wearfm.train.runinfo import resume_changes
+
+    diff = resume_changes(to_dict(base), cfg)
+    if diff:
+        parts = [f"{_OPTION_OF.get(k, f'--set {k}')} ({a!r} -> {b!r})" for k, (a, b) in diff.items()]
+        raise ConfigError(
+            f"{source}: cannot change {', '.join(parts)} when resuming, as it changes the model or the data order; "
+            "leave it out to keep the run's own, or start a new run with another --out"
+        )
 
 
 class _Progress:

@@ -28,6 +28,25 @@ def _csv(value: str | None) -> list[str] | None:
     return None if value is None else [s.strip() for s in value.split(",") if s.strip()]
 
 
+def _shots(value: str | None) -> list[int] | None:
+    """``--shots 1,5,10`` as integers; anything else is refused with an example of a valid value."""
+    from wearfm.errors import ConfigError
+
+    items = _csv(value)
+    if items is None:
+        return None
+    try:
+        shots = [int(s) for s in items]
+    except ValueError:
+        shots = []
+    if not shots or any(k < 1 for k in shots):
+        raise ConfigError(
+            f"--shots {value!r}: give shot counts per class as positive whole numbers separated by commas, "
+            "e.g. --shots 1,5,10"
+        )
+    return shots
+
+
 @app.command("probe")
 def probe_command(
     data: Annotated[Path, typer.Argument(help="Labelled dataset folder (from `wearfm ingest`).", exists=True)],
@@ -68,6 +87,10 @@ def probe_command(
     stride: Annotated[
         float | None, typer.Option(help="Seconds between window starts (default: the window, no overlap).")
     ] = None,
+    label_purity: Annotated[
+        float | None,
+        typer.Option(help="Share of a window one label must cover for the window to be labelled (default: 1, all)."),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the subject split and shot draws.")] = None,
     jobs: Annotated[
         int | None,
@@ -94,7 +117,7 @@ def probe_command(
             set_,
             data=str(data),
             encoders=encoder,
-            shots=_csv(shots),
+            shots=_shots(shots),
             trials=trials,
             out=None if out is None else str(out),
             head=head,
@@ -105,6 +128,7 @@ def probe_command(
             rate_hz=rate,
             window_s=window,
             stride_s=stride,
+            label_purity=label_purity,
             seed=seed,
             jobs=jobs,
             device=device,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,9 @@ def quickstart(
         ),
     ] = None,
     steps: Annotated[int, typer.Option(help="Pretraining steps.")] = 100,
+    batch: Annotated[
+        int | None, typer.Option("--batch", help="Pretraining batch size [default: 32; lower it for little data].")
+    ] = None,
     subjects: Annotated[int, typer.Option(help="Simulated subjects.")] = 10,
     minutes: Annotated[float, typer.Option(help="Simulated minutes per subject.")] = 8.0,
     seed: Annotated[int, typer.Option(help="Seed for simulation, training and probing.")] = 0,
@@ -42,6 +46,8 @@ def quickstart(
         minutes=minutes,
         seed=seed,
     )
+    if batch is not None:
+        cfg = dataclasses.replace(cfg, batch_size=batch)
     with user_errors():
         res = run_quickstart(cfg, on_step=None if quiet else lambda s: err_console.rule(f"[bold]{s}"))
     if json_out:

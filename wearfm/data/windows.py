@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from wearfm.data.resample import resample
-from wearfm.errors import DataError
+from wearfm.errors import ConfigError, DataError
 from wearfm.io.manifest import RecordingEntry, lacking_channels, list_recordings
-from wearfm.io.schema import resolve_channels
+from wearfm.io.schema import CHANNEL_GROUPS, read_metadata, resolve_channels
 
 __all__ = ["WindowSet", "load_windows", "channel_stats"]
 
@@ -42,6 +42,7 @@ class WindowSet:
         subject: (W,) int32 index into ``subjects``.
         start_ns: (W,) int64 time of each window's first sample.
         label: (W,) int32 index into ``label_names``; -1 when no label covers ``label_purity`` of it.
+        nonwear_skipped: windows left out because they overlap non-wear marked at ingest.
     """
 
     data: np.ndarray
@@ -56,6 +57,7 @@ class WindowSet:
     entries: list[RecordingEntry]
     subjects: list[str]
     label_names: list[str]
+    nonwear_skipped: int = 0
 
     def __len__(self) -> int:
         return len(self.offset)
@@ -102,6 +104,35 @@ def channel_stats(ws: WindowSet) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
 
 
+def _lacking_message(entries: list[RecordingEntry], missing: list[RecordingEntry], cols: tuple[str, ...]) -> str:
+    """Name the recordings that lack ``cols`` (with what each has) and the channels every recording shares."""
+    shown = "; ".join(
+        f"{e.path} (subject {e.subject}: {channel_spec(e.channels) or 'no channels'})" for e in missing[:5]
+    )
+    more = f"; and {len(missing) - 5} more" if len(missing) > 5 else ""
+    shared = [c for c in cols if all(c in e.channels for e in entries)] or [
+        c for c in entries[0].channels if all(c in e.channels for e in entries)
+    ]
+    advice = (
+        f"every recording has {channel_spec(tuple(shared))}: use --channels {channel_spec(tuple(shared))}, or "
+        "leave those recordings out of the dataset"
+        if shared
+        else "no channel is in every recording; leave those recordings out of the dataset"
+    )
+    return (
+        f"{len(missing)} of {len(entries)} recording(s) lack channels {channel_spec(cols)} "
+        f"({', '.join(c for c in cols)}): {shown}{more}; {advice}"
+    )
+
+
+def channel_spec(cols: tuple[str, ...]) -> str:
+    """The shortest ``--channels`` value for ``cols``: 'acc', 'gyr', 'acc+gyr', else a comma list."""
+    for name, group in CHANNEL_GROUPS.items():
+        if set(cols) == set(group):
+            return name
+    return ",".join(cols)
+
+
 def load_windows(
     dataset: str | Path,
     *,
@@ -112,6 +143,7 @@ def load_windows(
     label_purity: float = 1.0,
     max_gap_s: float = 1.0,
     cache_dir: str | Path | None = None,
+    nonwear: str = "skip",
 ) -> WindowSet:
     """Load a dataset (folder or one file), resample to ``rate_hz`` and cut windows of ``window`` samples.
 
@@ -124,21 +156,22 @@ def load_windows(
         label_purity: a window is labelled only if one label covers at least this share of its samples.
         max_gap_s: gaps longer than this split segments (windows never cross them).
         cache_dir: if given, the resampled array is stored there once and memory-mapped afterwards.
+        nonwear: 'skip' leaves out windows that overlap non-wear found at ingest (``--nonwear mark``);
+            'keep' keeps them.
 
     Raises:
         DataError: no recording has the channels, or none is long enough for one window.
     """
     if window < 1:
         raise DataError(f"window must be at least 1 sample, got {window}")
+    if nonwear not in ("skip", "keep"):
+        raise ConfigError(f"nonwear must be 'skip' or 'keep', got {nonwear!r}")
     stride = stride or window
     cols = resolve_channels(channels)
     root, entries = list_recordings(dataset)
     missing = lacking_channels(entries, cols)
     if missing:
-        raise DataError(
-            f"{len(missing)} recording(s) lack channels {list(cols)} (e.g. {missing[0].path}); "
-            f"choose --channels from what the data has: {list(entries[0].channels)}"
-        )
+        raise DataError(_lacking_message(entries, missing, cols))
     key = _cache_key(entries, rate_hz, cols, max_gap_s)
     cached = _load_cache(cache_dir, key) if cache_dir else None
     if cached is not None:
@@ -165,6 +198,16 @@ def load_windows(
             f"(longest gap-free stretch: {longest:.1f} s); use a shorter --window"
         )
     recording = np.concatenate(recs)
+    start_ns = np.concatenate(starts)
+    skipped = 0
+    if nonwear == "skip":
+        worn = _worn(root, entries, recording, start_ns, round(window * 1e9 / rate_hz))
+        skipped = int(len(worn) - np.count_nonzero(worn))
+        if skipped == len(worn):
+            raise DataError(f"{dataset}: all {skipped} windows overlap non-wear; use nonwear=keep to keep them")
+        if skipped:
+            offset, recording, start_ns = offset[worn], recording[worn], start_ns[worn]
+            log.info("%d windows overlapping non-wear skipped", skipped)
     subjects = sorted({e.subject for e in entries})
     subj_code = {s: i for i, s in enumerate(subjects)}
     subject = np.array([subj_code[entries[r].subject] for r in range(len(entries))], dtype=np.int32)[recording]
@@ -178,12 +221,29 @@ def load_windows(
         offset=offset,
         recording=recording,
         subject=subject,
-        start_ns=np.concatenate(starts),
+        start_ns=start_ns,
         label=label,
         entries=entries,
         subjects=subjects,
         label_names=label_names,
+        nonwear_skipped=skipped,
     )
+
+
+def _worn(
+    root: Path, entries: list[RecordingEntry], recording: np.ndarray, start_ns: np.ndarray, length_ns: int
+) -> np.ndarray:
+    """(W,) bool: windows that overlap no non-wear span of their recording (``wearfm.nonwear`` metadata)."""
+    worn = np.ones(len(recording), dtype=bool)
+    for r, e in enumerate(entries):
+        if not e.nonwear_s:  # None (never checked) or 0: nothing to read
+            continue
+        spans = (read_metadata(root / e.path).get("nonwear") or {}).get("spans_ns") or []
+        sel = np.flatnonzero(recording == r)
+        for s, end in spans:
+            hit = (start_ns[sel] < end) & (start_ns[sel] + length_ns > s)
+            worn[sel[hit]] = False
+    return worn
 
 
 def _window_labels(labels: np.ndarray, offset: np.ndarray, window: int, n_labels: int, purity: float) -> np.ndarray:

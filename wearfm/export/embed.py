@@ -125,7 +125,7 @@ def embed(
             f"(e.g. {off[0].path} at {off[0].sample_rate_hz:.1f} Hz)"
         )
         if strict:
-            raise DataError(f"{data}: {msg}; resample it with `wearfm ingest --resample-hz {rate:g}` or drop --strict")
+            raise DataError(f"{data}: {msg}; resample it with `wearfm ingest --resample {rate:g}` or drop --strict")
         log.info("%s: resampling to %g Hz", msg, rate)
     extra = sorted({c for e in entries for c in e.channels} - set(channels))
     if extra:

@@ -22,6 +22,7 @@ import logging
 import os
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,7 +96,7 @@ class ExportResult:
             "exporter": self.exporter,
             "opset": self.opset,
             "dynamic_axes": {str(k): v for k, v in self.dynamic_axes.items()},
-            "max_abs_diff": self.max_abs_diff,
+            "max_abs_diff": self.max_abs_diff if self.checks else None,  # JSON has no NaN: null when not checked
             "checks": self.checks,
             "size_bytes": self.size_bytes,
             "seconds": round(self.seconds, 2),
@@ -268,14 +269,8 @@ def export_onnx(
             res = ExportResult(
                 path, kind, opset_used, axes, diff, checks, path.stat().st_size, time.perf_counter() - t_start, meta
             )
-            log.info(
-                "exported %s with %s (opset %d, dynamic axes %s; max |onnx - torch| = %.2e)",
-                path,
-                kind,
-                opset_used,
-                axes,
-                diff,
-            )
+            checked = f"max |onnx - torch| = {diff:.2e}" if checks else "not compared with PyTorch"
+            log.info("exported %s with %s (opset %d, dynamic axes %s; %s)", path, kind, opset_used, axes, checked)
             return res
     tmp.unlink(missing_ok=True)
     raise VerificationError(f"{path}: could not export {spec.encoder} to ONNX: " + "; ".join(errors))
@@ -285,11 +280,32 @@ def _other_length(t: int) -> int:
     return t + t // 2 + 3  # longer than the window (never below an encoder's minimum length), odd on purpose
 
 
+#: torch's ONNX registry warns once per torchvision operator when torchvision is absent; wearfm's encoders use none
+_TORCHVISION_LOGGER = "torch.onnx._internal.exporter._registration"
+
+
+class _NoTorchvisionNotice(logging.Filter):
+    """Drops the "torchvision is not installed. Skipping torchvision::nms" records (noise for IMU encoders)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "torchvision is not installed" not in str(record.msg)
+
+
+@contextlib.contextmanager
+def _torchvision_notices_dropped() -> Iterator[None]:
+    reg_log, flt = logging.getLogger(_TORCHVISION_LOGGER), _NoTorchvisionNotice()
+    reg_log.addFilter(flt)
+    try:
+        yield
+    finally:
+        reg_log.removeFilter(flt)
+
+
 def _export(model: Any, path: Path, x: Any, opset: int, kind: str, dynamic_time: bool) -> None:
     import torch
 
     buf = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(buf), torch.no_grad():
+    with warnings.catch_warnings(), contextlib.redirect_stdout(buf), torch.no_grad(), _torchvision_notices_dropped():
         warnings.simplefilter("ignore")
         if kind == "dynamo":
             enc = getattr(model, "encoder", model)

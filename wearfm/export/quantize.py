@@ -23,7 +23,7 @@ import numpy as np
 from wearfm.errors import ConfigError
 from wearfm.export.meta import INPUT_NAME, write_onnx_metadata
 
-__all__ = ["quantize_onnx", "choose_mode", "MODES"]
+__all__ = ["quantize_onnx", "choose_mode", "resolve_mode", "MODES"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,27 @@ def choose_mode(path: str | Path) -> str:
     if ops["GRU"] or ops["LSTM"] or ops["RNN"] or ops["Scan"] or ops["Loop"]:
         return "dynamic"
     return "dynamic" if ops["MatMul"] + ops["Gemm"] > ops["Conv"] else "static"
+
+
+def resolve_mode(src: str | Path, mode: str, has_calibration: bool, name: str | Path | None = None) -> str:
+    """The quantisation ``quantize_onnx`` will use on ``src`` (``dynamic`` or ``static``), checked for data.
+
+    ``name`` is what messages call the model (default: ``src``).
+
+    Raises:
+        ConfigError: unknown mode, or static quantisation without calibration windows.
+    """
+    if mode not in MODES:
+        raise ConfigError(f"unknown quantisation mode {mode!r}; choose from {list(MODES)}")
+    chosen = choose_mode(src) if mode == "auto" else mode
+    if chosen == "static" and not has_calibration:
+        if mode == "auto":
+            raise ConfigError(
+                f"{name or src}: int8 for this convolutional encoder uses static quantisation, which needs calibration "
+                "windows: pass --calibration DATA (a dataset), or --set quant_mode=dynamic"
+            )
+        raise ConfigError("static quantisation needs calibration windows (--calibration DATA)")
+    return chosen
 
 
 def quantize_onnx(
@@ -67,16 +88,7 @@ def quantize_onnx(
         quantize_static,
     )
 
-    if mode not in MODES:
-        raise ConfigError(f"unknown quantisation mode {mode!r}; choose from {list(MODES)}")
-    chosen = choose_mode(src) if mode == "auto" else mode
-    if chosen == "static" and (calibration is None or len(calibration) == 0):
-        if mode == "auto":
-            raise ConfigError(
-                f"{src}: int8 for this convolutional encoder uses static quantisation, which needs calibration "
-                "windows: pass --calibration DATA (a dataset), or --set quant_mode=dynamic"
-            )
-        raise ConfigError("static quantisation needs calibration windows (--calibration DATA)")
+    chosen = resolve_mode(src, mode, calibration is not None and len(calibration) > 0)
     dst = Path(dst)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     info: dict[str, Any] = {"mode": chosen}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,11 +40,17 @@ def export(cfg: ExportConfig) -> dict[str, Any]:
         VerificationError: onnxruntime disagrees with PyTorch by more than ``cfg.atol``.
     """
     from wearfm.export.onnx import export_onnx
-    from wearfm.export.quantize import quantize_onnx
+    from wearfm.export.quantize import MODES, quantize_onnx, resolve_mode
     from wearfm.models.saved import ENCODER_FILE, file_sha256, load_encoder
 
+    # every option is checked before anything is written
     if cfg.quantize not in ("none", "int8"):
         raise ConfigError(f"--quantize {cfg.quantize!r}: choose none or int8")
+    int8 = cfg.quantize == "int8"
+    if int8 and cfg.quant_mode not in MODES:
+        raise ConfigError(f"quant_mode {cfg.quant_mode!r}: choose from {list(MODES)}")
+    if int8 and cfg.quant_mode == "static" and not cfg.calibration:
+        raise ConfigError("--set quant_mode=static needs calibration windows: pass --calibration DATA (a dataset)")
     t0 = time.perf_counter()
     src = Path(cfg.model)
     model = load_encoder(src)
@@ -50,17 +59,25 @@ def export(cfg: ExportConfig) -> dict[str, Any]:
     windows = None
     if cfg.calibration:
         windows = _calibration_windows(cfg.calibration, model.spec, cfg.calibration_windows)
-    fp32_path = out.with_name(out.stem + ".fp32.onnx") if cfg.quantize == "int8" else out
-    res = export_onnx(
-        model,
-        fp32_path,
-        opset=cfg.opset,
-        exporter=cfg.exporter,
-        check=cfg.check,
-        atol=cfg.atol,
-        windows=None if windows is None else windows[:64],
-        checkpoint_sha256=file_sha256(ckpt),
-    )
+    fp32_path = out.with_name(out.stem + ".fp32.onnx") if int8 else out
+    with tempfile.TemporaryDirectory(prefix="wearfm-export-") as tmp:
+        # int8: the fp32 model goes to its place only once the quantisation is known to be possible (``auto``
+        # chooses static quantisation, which needs --calibration, from the exported graph)
+        res = export_onnx(
+            model,
+            Path(tmp) / fp32_path.name if int8 else fp32_path,
+            opset=cfg.opset,
+            exporter=cfg.exporter,
+            check=cfg.check,
+            atol=cfg.atol,
+            windows=None if windows is None else windows[:64],
+            checkpoint_sha256=file_sha256(ckpt),
+        )
+        if int8:
+            resolve_mode(res.path, cfg.quant_mode, windows is not None, name=src)
+            fp32_path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(res.path, fp32_path)
+            res = dataclasses.replace(res, path=fp32_path)
     summary: dict[str, Any] = {
         "model": str(src),
         "encoder": model.spec.encoder,
@@ -68,7 +85,7 @@ def export(cfg: ExportConfig) -> dict[str, Any]:
         **res.summary(),
         "quantization": "none",
     }
-    if cfg.quantize == "int8":
+    if int8:
         import onnxruntime as ort
 
         info = quantize_onnx(fp32_path, out, mode=cfg.quant_mode, calibration=windows)

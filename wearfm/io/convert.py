@@ -23,13 +23,14 @@ from wearfm.io._arrow import from_numpy, mask, to_numpy
 from wearfm.io.annotations import Annotations
 from wearfm.io.manifest import RecordingEntry
 from wearfm.io.schema import ACC, GYR, SCHEMA_VERSION, schema_for
+from wearfm.io.textutil import id_from_spec
 from wearfm.io.writer import RecordingWriter
 
 __all__ = ["ConvertResult", "convert_file", "sha256_of"]
 
 log = logging.getLogger(__name__)
 
-_RUN_OPTIONS = ("jobs", "overwrite", "on_error", "chunk_rows")
+_RUN_OPTIONS = ("jobs", "overwrite", "on_error", "chunk_rows", "shard")  # not recorded: outputs do not depend on them
 _READ_WHOLE_BYTES = 8 << 20  # sources up to this size are read into memory once, then hashed and parsed from there
 
 
@@ -44,6 +45,7 @@ class ConvertResult:
     info: dict[str, Any] = field(default_factory=dict)
     skipped: bool = False
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # the reader's (e.g. a missing sensor file)
 
 
 def sha256_of(paths: list[Path], first: bytes = b"") -> str:
@@ -115,6 +117,7 @@ def convert_file(
     companions: list[Path] | None = None,
     annotations: Annotations | None = None,
     previous: list[RecordingEntry] | None = None,
+    default_subject: tuple[str, str] | None = None,
 ) -> ConvertResult:
     """Read ``source`` with ``reader`` and write its recordings as ``out/<stem>[.segNNN].parquet``.
 
@@ -123,6 +126,10 @@ def convert_file(
     every temporary file is removed and earlier outputs stay as they were. When ``previous`` (this source's
     entries in an existing manifest) carry the same SHA-256 and their files exist, nothing is done
     (``skipped``) unless ``cfg.overwrite``.
+
+    The subject comes from ``--subject-from`` (``cfg.subject_from``), else from the reader (the file's content or
+    its format's naming), else ``default_subject`` (``(id, rule)``; by default the file name); the rule used is
+    recorded as ``wearfm.subject_source``.
     """
     t0 = _time.perf_counter()
     res = ConvertResult(source=str(source))
@@ -154,7 +161,7 @@ def convert_file(
     del data  # the reader holds it as long as it needs it
     meta = {
         "schema_version": SCHEMA_VERSION,
-        "subject": str(info.get("subject") or Path(stem).name),
+        "subject": str(info.get("subject") or (default_subject or (Path(stem).name, ""))[0]),
         "device": str(info.get("device") or cfg.device or "unknown"),
         "placement": str(info.get("placement") or cfg.placement),
         "session": info.get("session"),
@@ -215,12 +222,23 @@ def convert_file(
         for key in ("subject", "session"):
             if info.get(key) is not None:
                 meta[key] = str(info[key])
+        meta["subject_source"] = _subject_source(source, cfg, info, meta, default_subject)
         for seg in done:
-            seg.writer.meta.update(subject=meta["subject"], session=meta["session"])
+            seg.writer.meta.update(
+                subject=meta["subject"], session=meta["session"], subject_source=meta["subject_source"]
+            )
         names = [f"{stem}.parquet"] if len(done) == 1 else [f"{stem}.seg{i:03d}.parquet" for i in range(len(done))]
+        drops = _reader_drops(info)
         for i, (s, name) in enumerate(zip(done, names, strict=True)):
             s.writer.path = out / name
-            s.writer.close({"sample_rate_measured_hz": round(s.rate(), 4), "segment": i, "info": info.get("info", {})})
+            s.writer.close(
+                {
+                    "sample_rate_measured_hz": round(s.rate(), 4),
+                    "segment": i,
+                    "info": info.get("info", {}),
+                    "dropped": drops,
+                }
+            )
         committed = [s.writer.commit() for s in done]
     except BaseException:
         for seg in [*done, *([current] if current is not None else [])]:
@@ -237,6 +255,7 @@ def convert_file(
             RecordingEntry(
                 path=str(path.relative_to(out)),
                 subject=meta["subject"],
+                subject_source=meta["subject_source"],
                 device=meta["device"],
                 placement=meta["placement"],
                 session=None if meta["session"] is None else str(meta["session"]),
@@ -251,10 +270,31 @@ def convert_file(
             )
         )
     res.rows = sum(s.rows for s in done)
-    res.dropped = _reader_drops(info)
+    res.dropped = drops
     res.info = info.get("info", {})
+    res.warnings = [str(w) for w in info.get("warnings", [])]
     res.seconds = _time.perf_counter() - t0
     return res
+
+
+def _subject_source(
+    source: Path, cfg: IngestConfig, info: dict[str, Any], meta: dict[str, Any], default: tuple[str, str] | None
+) -> str:
+    """How ``meta['subject']`` was assigned (set there from ``--subject-from`` when the reader did not apply it)."""
+    spec = cfg.subject_from
+    if spec and info.get("subject_source") != "option":  # readers that know no --subject-from (devices, WISDM)
+        if spec.startswith("column:"):
+            raise ConfigError(
+                f"--subject-from {spec}: the {meta['reader']} reader has no named columns; use path:N, "
+                "name:REGEX or value:ID"
+            )
+        meta["subject"] = str(id_from_spec(spec, source))
+        return "option"
+    if info.get("subject_source"):
+        return str(info["subject_source"])
+    if info.get("subject") is not None:
+        return "option" if spec else "reader"
+    return (default or ("", "file name"))[1] or "file name"
 
 
 def _reader_drops(info: dict[str, Any]) -> dict[str, int]:

@@ -40,10 +40,10 @@ from wearfm.io.textutil import (
     all_finite,
     canonical_chunk,
     id_from_spec,
-    parse_iso,
     start_ns,
     to_ns,
 )
+from wearfm.io.timetext import parse_times
 
 __all__ = ["sniff", "read", "canonical_chunk", "id_from_spec", "READS_BYTES"]
 
@@ -111,6 +111,13 @@ class _Plan:
     label: str | None
     subject_col: str | None
     bytes_per_row: float
+    skip: int = 0  # preamble lines before the header (or the data)
+    data_offset: int = 0  # byte offset of the first data line in the (uncompressed) file
+
+    @property
+    def line0(self) -> int:
+        """File line (1-based) of the first data row."""
+        return 1 + self.skip + self.header
 
 
 def _pick(
@@ -131,12 +138,53 @@ def _pick(
     return ()
 
 
+def _preamble(path: Path, raw: list[str], cfg: IngestConfig) -> int:
+    """Lines to skip before the header (or data): ``cfg.skip_rows``, or a detected preamble.
+
+    With ``skip_rows=0`` and an automatic header, a first line with fewer fields than the data lines starts a
+    preamble when a later line, with as many fields as the data, names acceleration columns (the given
+    ``--acc-cols`` or common names): that line is the header. Without such a line nothing is skipped.
+    """
+    if cfg.skip_rows < 0:
+        raise ConfigError(f"skip_rows must be >= 0, got {cfg.skip_rows}")
+    if cfg.skip_rows or cfg.header != "auto" or len(raw) < 3:
+        return cfg.skip_rows
+    body = [ln for ln in raw[-20:] if ln.strip()]
+    d = sniff_delimiter(body)
+    width = len(_split(body[-1], d))
+    if width < 3 or len(_split(raw[0], d)) >= width:
+        return 0
+    wanted = {c.lower() for c in cfg.acc_cols} or {c for names in _ACC_NAMES for c in names}
+    for i, ln in enumerate(raw[1:], start=1):
+        fields = [f.strip().strip('"') for f in _split(ln, d)]
+        if len(fields) == width and has_header(fields) and {f.lower() for f in fields} & wanted:
+            log.info("%s: skipping a preamble of %d line(s) before the header %r", path, i, ln[:60])
+            return i
+    return 0  # no header naming the columns: only --skip-rows skips lines
+
+
+def _offset(head: bytes, lines: int) -> int:
+    """Byte offset just after the first ``lines`` lines of ``head`` (-1 when the head holds fewer)."""
+    pos = 0
+    for _ in range(lines):
+        nl = head.find(b"\n", pos)
+        if nl < 0:
+            return -1
+        pos = nl + 1
+    return pos
+
+
 def _plan(path: Path, head: bytes, cfg: IngestConfig) -> _Plan:
     text = head.decode("utf-8", errors="replace")
-    lines = text.splitlines()
-    if len(lines) > 1 and not head.endswith(b"\n"):
-        lines = lines[:-1]
-    lines = list(filter(str.strip, lines))  # the non-blank lines (filter: no Python call per line)
+    raw = text.splitlines()
+    if len(raw) > 1 and not head.endswith(b"\n"):
+        raw = raw[:-1]
+    skip = _preamble(path, raw, cfg)
+    if skip >= len(raw):
+        raise DataError(f"{path}: --skip-rows {skip} skips every line of the first {len(head)} bytes; check the number")
+    lines = list(filter(str.strip, raw[skip:]))  # the non-blank lines (filter: no Python call per line)
+    if not lines:
+        raise DataError(f"{path}: no data after line {skip}; check --skip-rows")
     delims = {",": ",", "\t": "\t", "tab": "\t", ";": ";", "whitespace": "whitespace", "space": "whitespace"}
     if cfg.delimiter == "auto":
         d = sniff_delimiter(lines)
@@ -192,7 +240,8 @@ def _plan(path: Path, head: bytes, cfg: IngestConfig) -> _Plan:
                 raise DataError(f"{path}: column {c!r} (from {spec!r}) not found; the file has {names}")
             subject_col = c
     bpr = max(len(head[: head.rfind(b"\n")]) / max(len(lines), 1), 8.0)
-    return _Plan(names, header, d, acc, gyr, time, time_numeric, label, subject_col, bpr)
+    offset = _offset(head, skip + header) if skip else 0
+    return _Plan(names, header, d, acc, gyr, time, time_numeric, label, subject_col, bpr, skip, offset)
 
 
 def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iterator[pa.Table], dict[str, Any]]:
@@ -224,6 +273,7 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
         "sample_rate_nominal_hz": cfg.rate_hz,
         "timezone": None,
         "info": counters,
+        "subject_source": "option" if cfg.subject_from else None,
     }
     return _iterate(path, cfg, plan, info, head, data), info
 
@@ -253,7 +303,7 @@ def _open(path: Path, plan: _Plan, cfg: IngestConfig, data: bytes | None = None)
     size = len(data) if data is not None else path.stat().st_size
     threads = size > _PARALLEL_BYTES  # small files: thread hand-offs cost more than they save
     ropts = pacsv.ReadOptions(
-        column_names=plan.names, skip_rows=1 if plan.header else 0, block_size=block, use_threads=threads
+        column_names=plan.names, skip_rows=plan.skip + plan.header, block_size=block, use_threads=threads
     )
     source: Any = str(path) if data is None else pa.BufferReader(data)
     if plan.delimiter == "whitespace":
@@ -283,12 +333,15 @@ def _batches(
     """
     size = len(data) if data is not None else path.stat().st_size
     header_end = head.find(b"\n") + 1 if plan.header else 0
+    if plan.skip:
+        header_end = plan.data_offset
     if (
         data is not None
         or size <= _PARALLEL_BYTES
         or plan.delimiter == "whitespace"
         or path.suffix.lower() in _COMPRESSED
-        or (plan.header and (header_end == 0 or not head[:1].strip()))  # header not on the first line
+        or (plan.skip and header_end <= 0)  # the preamble is longer than the head
+        or (not plan.skip and plan.header and (header_end == 0 or not head[:1].strip()))  # header not on line 1
     ):
         reader = _open(path, plan, cfg, data)
         while True:
@@ -314,7 +367,7 @@ def _batches(
             try:
                 table = pending.popleft().result()
             except pa.ArrowInvalid as e:  # Arrow counts rows within the block: make them file lines
-                shift = rows + (1 if plan.header else 0)
+                shift = rows + plan.skip + (1 if plan.header else 0)
                 raise pa.ArrowInvalid(_ROW.sub(lambda m: f"Row #{int(m.group(1)) + shift}", str(e))) from None
             rows += table.num_rows
             batches: list[pa.RecordBatch] = table.to_batches()
@@ -377,7 +430,7 @@ def _iterate(
             break
         except pa.ArrowInvalid as e:
             raise DataError(
-                f"{path}: near line {row0 + 1 + plan.header}: {_clean(e)}; check for non-numeric "
+                f"{path}: near line {row0 + plan.line0}: {_clean(e)}; check for non-numeric "
                 "values and the column options"
             ) from None
         n = batch.num_rows
@@ -401,12 +454,12 @@ def _iterate(
                 raise DataError(f"{path}: the time column is numeric; use --time-unit s|ms|us|ns")
             if not all_finite(tv):
                 bad = ~np.isfinite(tv)
-                line = row0 + int(np.argmax(bad)) + 1 + plan.header
+                line = row0 + int(np.argmax(bad)) + plan.line0
                 raise DataError(f"{path}: line {line}: time value is missing or not a number; fix or remove the line")
             t = to_ns(tv, UNIT_NS[time_unit])
         else:
-            counters["time_unit"] = "iso"
-            t = parse_iso(batch.column(plan.time), path, row0 + 1 + plan.header)
+            counters["time_unit"] = "iso" if cfg.date_format in ("auto", "ymd") else f"text ({cfg.date_format})"
+            t = parse_times(batch.column(plan.time), path, row0 + plan.line0, cfg.date_format)
         gyr = [to_numpy(batch.column(c)) for c in plan.gyr] if plan.gyr else None
         label = batch.column(plan.label) if plan.label else None
         if plan.subject_col is not None:
@@ -421,7 +474,7 @@ def _iterate(
                     f"{path}: column {plan.subject_col!r} holds several ids ({vals[:5]}); split the file "
                     "per subject or use --subject-from with a path or value"
                 )
-        yield canonical_chunk(path, t, acc, gyr, label, acc_unit, cfg.gyr_unit, row0 + 1 + plan.header, cfg)
+        yield canonical_chunk(path, t, acc, gyr, label, acc_unit, cfg.gyr_unit, row0 + plan.line0, cfg, counters)
         row0 += n
         counters["rows_read"] = row0
     if row0 == 0:

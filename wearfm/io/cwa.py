@@ -12,7 +12,8 @@ scikit-digital-health differs: it ignores the fraction and chains blocks at the 
 are within about 2 sample periods of ours (see ``tests/io/test_devices_realdata.py``).
 
 Blocks with a bad checksum, header, or a format different from the file's are skipped and counted
-(``info['info']['corrupt_blocks']``), never fatal; ``UB``/``SI``/erased blocks are skipped silently.
+(``info['info']['corrupt_blocks']``, the samples they held in ``corrupt_blocks_dropped``), never fatal;
+``UB``/``SI``/erased blocks are skipped silently.
 """
 
 from __future__ import annotations
@@ -197,6 +198,12 @@ class _Stream:
         self.prev_anchors: list[tuple[int, int, int]] = []  # (A, T_ns, session) of blocks before the held ones
         self._scratch: dict[str, np.ndarray] = {}
 
+    def samples_per_block(self) -> int:
+        """Samples in every data block of this file (120 packed; 480 bytes over the axes' sample size unpacked)."""
+        if (self.axes_bps & 0x0F) == 0:
+            return 120
+        return 480 // (2 * ((self.axes_bps >> 4) & 0x0F))
+
     def _tmp(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
         """A scratch array reused from chunk to chunk (intermediates only: never part of an emitted table).
 
@@ -315,7 +322,7 @@ class _Stream:
         freq = _frequency(f["rate"][idx])
         packed = (self.axes_bps & 0x0F) == 0
         axes = (self.axes_bps >> 4) & 0x0F
-        spp = 120 if packed else 480 // (2 * axes)
+        spp = self.samples_per_block()
         frac = np.where(fractional & 0x8000, (fractional & 0x7FFF) << 1, 0)
         offset = f["ts_offset"][idx].astype(np.int64) + ((frac * freq.astype(np.int64)) >> 16)
         anchor_a = sectors[idx].astype(np.int64) * spp + offset
@@ -467,6 +474,8 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
             f.close()
         if counters["corrupt_blocks"]:
             log.warning("%s: skipped %d corrupt block(s)", path, counters["corrupt_blocks"])
+            if state.axes_bps >= 0:  # the samples those blocks held (every data block holds the same number)
+                counters["corrupt_blocks_dropped"] = counters["corrupt_blocks"] * state.samples_per_block()
         if emitted == 0:
             raise FormatError(f"{path}: no valid data block in this CWA file (all {next_sector} corrupt or empty)")
 

@@ -6,6 +6,7 @@ import glob
 import gzip
 import importlib
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -38,6 +39,9 @@ READERS: dict[str, str] = {
     "geneactiv": "wearfm.io.geneactiv",
     "wisdm": "wearfm.io.wisdm",
     "sp-sw-har": "wearfm.io.spswhar",
+    "actilife-csv": "wearfm.io.actilife_csv",
+    "geneactiv-csv": "wearfm.io.geneactiv_csv",
+    "omgui-csv": "wearfm.io.omgui_csv",
     "csv": "wearfm.io.csv",
 }
 FORMATS = ("auto", *READERS)
@@ -148,10 +152,25 @@ def detect_format(path: Path, head: bytes | None = None) -> str:
 
     if csv_reader.sniff(head, path):
         return "csv"
+    if _header_only(head):  # the message the CSV reader gives for the same file with --format csv
+        raise DataError(f"{path}: no data rows; the file has only a header")
     raise UnsupportedFormatError(
         f"{path}: unknown file format; pass --format with one of {list(READERS)} "
         "or convert the file to CSV with a header"
     )
+
+
+def _header_only(head: bytes) -> bool:
+    """Whether ``head`` is a whole text file of one line of at least three delimited column names."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) != 1 or "\x00" in text:
+        return False
+    fields = [f for f in re.split(r"[,;\t]|\s+", lines[0].strip()) if f.strip()]
+    return len(fields) >= 3 and has_header(fields)
 
 
 def sniff_delimiter(lines: list[str]) -> str:

@@ -255,7 +255,9 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
                 elif parts and len(parts[-1].rstrip()) < 12 * SAMPLES_PER_PAGE:
                     counters["truncated_pages"] += 1
                     log.warning("%s: the last page is incomplete (truncated file), ignored", path)
-                    parts.pop()
+                    last = parts.pop().rstrip().rsplit(b"\n", 1)[-1].strip()  # its payload, if it got that far
+                    if re.fullmatch(rb"[0-9A-Fa-f]{12,}", last):
+                        counters["truncated_pages_dropped"] = len(last) // 12  # the whole samples it holds
                 table = pages.decode(parts) if parts else None
                 if table is not None:
                     emitted += table.num_rows
@@ -266,6 +268,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
             f.close()
         if counters["corrupt_pages"]:
             log.warning("%s: skipped %d corrupt page(s)", path, counters["corrupt_pages"])
+            counters["corrupt_pages_dropped"] = counters["corrupt_pages"] * SAMPLES_PER_PAGE
         if emitted == 0:
             raise FormatError(f"{path}: no complete GENEActiv data page; the file is truncated or empty")
 

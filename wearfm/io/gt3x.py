@@ -203,14 +203,16 @@ class _LogBin:
             span = data[(off[rows] - 8)[:, None] + np.arange(sz + 9)[None, :]]
             good[rows] = np.bitwise_xor.reduce(span, axis=1) == 0xFF
         bad = is_act & ~good
+        # per activity record: samples, decoded by record kind and size
+        n_samp = np.where(typ == ACTIVITY2, size // 6, (size * 2) // 9)
         self.c["checksum_failures"] += int(bad.sum())
+        if bad.any():
+            self.c["bad_checksum_dropped"] = self.c.get("bad_checksum_dropped", 0) + int(n_samp[bad].sum())
         is_act &= good
         for r in np.flatnonzero(typ == PARAMETERS):
             self._parameters(buf[off[r] : off[r] + size[r]])
-        # per activity record: samples, decoded by record kind and size
         rows_all = np.flatnonzero(is_act)
         enter_before = np.cumsum((typ == EVENT) & (size >= 1) & (data[np.minimum(off, len(data) - 1)] == _SLEEP_ENTER))
-        n_samp = np.where(typ == ACTIVITY2, size // 6, (size * 2) // 9)
         if len(rows_all) == 0:
             if enter_before[-1]:
                 self.asleep = True
@@ -238,6 +240,8 @@ class _LogBin:
         ]
         keep = secs > prev
         self.c["duplicate_seconds"] += int((~keep).sum())
+        if not keep.all():
+            self.c["duplicate_seconds_dropped"] = self.c.get("duplicate_seconds_dropped", 0) + int(counts[~keep].sum())
         self.c["irregular_seconds"] += int((counts[keep] != int(round(self.rate))).sum())
         rows_k, secs, counts, xyz = rows_all[keep], secs[keep], counts[keep], xyz[keep]
         if len(rows_k) == 0:

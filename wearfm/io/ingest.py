@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -18,16 +22,77 @@ from wearfm import errors as _errors
 from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, DataError, WearfmError
 from wearfm.io.annotations import Annotations, load_annotations
+from wearfm.io.concat import ConcatReader, group_key
 from wearfm.io.convert import ConvertResult, convert_file
 from wearfm.io.detect import FORMATS, detect_format, expand_inputs, read_head, reader_module
-from wearfm.io.manifest import MANIFEST_NAME, RecordingEntry, read_manifest, write_manifest
+from wearfm.io.manifest import MANIFEST_NAME, RecordingEntry, part_name, read_manifest, write_manifest
+from wearfm.io.preprocess import check_signal_options, needs_signal_pass, preprocess_recording
+from wearfm.io.shard import parse_shard, shard_of
 
-__all__ = ["IngestSummary", "ingest"]
+__all__ = ["IngestSummary", "Terminated", "ingest", "sigterm_raises", "subject_from_name"]
 
 log = logging.getLogger(__name__)
 
-_READER_MODULES = ["wearfm.io.csv", "wearfm.io.wisdm", "wearfm.io.spswhar"]
+_READER_MODULES = ["wearfm.io.csv", "wearfm.io.wisdm", "wearfm.io.spswhar", "wearfm.io.actilife_csv"]
 _THREAD_BELOW_BYTES = 32 << 20  # mean source size under which --jobs uses threads rather than processes
+# the temporary files of RecordingWriter (.<name>.parquet.<8 hex>.tmp) and write_manifest (.manifest.parquet.tmp)
+_TMP_NAME = re.compile(r"^\..+\.parquet(\.[0-9a-f]{8})?\.tmp$")
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (see :func:`sigterm_raises`); a ``BaseException`` so that no ``except Exception`` hides it."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread, as Ctrl-C raises KeyboardInterrupt.
+
+    The writers' clean-up then runs (temporary files removed, the manifest lists what was finished). Outside
+    the main thread this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _worker_init() -> None:
+    """Worker processes clean up on SIGTERM too (a job in flight removes its temporary files)."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _remove_stale_tmp(out: Path, stems: list[str] | None = None) -> None:
+    """Remove temporary files of this naming that an ingest killed before its clean-up left in ``out``.
+
+    One ingest writes to one output folder at a time (its manifest is rewritten at the end), so a temporary
+    file found when a run starts belongs to no running writer. Shard workers (``--shard``) share the folder:
+    each passes the ``stems`` of its own recordings and removes only their temporary files.
+    """
+    mine = None if stems is None else {(Path(s).parent.as_posix(), Path(s).name) for s in stems}
+    n, size = 0, 0
+    for p in out.rglob(".*.tmp"):
+        if not (_TMP_NAME.match(p.name) and p.is_file()):
+            continue
+        if mine is not None:
+            folder = p.parent.relative_to(out).as_posix()
+            if not any(f == folder and p.name[1:].startswith(name + ".") for f, name in mine):
+                continue
+        try:
+            size += p.stat().st_size
+            p.unlink()
+            n += 1
+        except FileNotFoundError:
+            continue
+    if n:
+        log.info("removed %d temporary file(s) (%.1f MB) left by an interrupted ingest in %s", n, size / 1e6, out)
 
 
 @dataclass
@@ -42,7 +107,10 @@ class IngestSummary:
     recordings: int = 0
     rows: int = 0
     hours: float = 0.0
-    dropped: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)  # samples that reached no output, by cause
+    subjects: int = 0
+    subject_source: dict[str, int] = field(default_factory=dict)  # how subjects were assigned -> recordings
+    warnings: list[str] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -57,6 +125,92 @@ class _Job:
     fmt: str
     stem: str
     companions: list[Path]
+    subject: str = ""  # used when neither --subject-from nor the reader gives one
+    subject_rule: str = "file name"
+    group: list[Path] = field(default_factory=list)  # --concat: every file of the recording (source first)
+
+
+# a day/part suffix of a file name: P01_day2, P01-part3, P01_session1, P01_visit2, P01_2024-05-01, ...
+_DAY_SUFFIX = re.compile(
+    r"^(?P<id>.*?[^-_. ])[-_. ]+(?:(?:day|d|part|pt|session|sess|visit|night|week|wk|run|trial|rec|recording)"
+    r"[-_]?\d+|\d{4}-?\d{2}-?\d{2})$",
+    re.IGNORECASE,
+)
+
+
+def subject_from_name(name: str) -> str:
+    """The subject a file name gives: the name without trailing day/part suffixes (``P01_day2`` -> ``P01``).
+
+    Examples:
+        >>> subject_from_name("P01_day2"), subject_from_name("P01-part3_2024-05-01"), subject_from_name("rec")
+        ('P01', 'P01', 'rec')
+    """
+    while m := _DAY_SUFFIX.match(name):
+        name = m.group("id")
+    return name
+
+
+def _assign_subjects(jobs: list[_Job]) -> list[tuple[set[str], str]]:
+    """Set each job's fallback subject; return ``(stems, warning)`` for the groups a user should check.
+
+    The subject is the file name minus day/part suffixes (:func:`subject_from_name`). When that id arises in
+    several folders, each folder's recordings get their own, path-qualified id (``s1/rec``, ``s2/rec``):
+    recordings of different folders are never merged into one subject silently. A warning names both cases:
+    several files of one folder taken as one person, and file names that repeat across folders.
+    """
+    for j in jobs:
+        name = Path(j.stem).name
+        j.subject = subject_from_name(name)
+        j.subject_rule = "file name minus day/part suffix" if j.subject != name else "file name"
+    by_subject: dict[str, list[_Job]] = {}
+    for j in jobs:
+        by_subject.setdefault(j.subject, []).append(j)
+    days: list[tuple[set[str], str]] = []  # several files of one folder given one subject
+    repeats: list[tuple[set[str], str]] = []  # one id from several folders: path-qualified
+    for sid, js in by_subject.items():
+        in_folder: dict[str, list[_Job]] = {}
+        for j in js:
+            in_folder.setdefault(Path(j.stem).parent.as_posix(), []).append(j)
+        if len(in_folder) > 1:
+            for j in js:
+                parent = Path(j.stem).parent.as_posix()
+                j.subject = sid if parent == "." else f"{parent}/{sid}"
+                j.subject_rule = "folder + file name"
+            ids = sorted({j.subject for j in js})
+            more = ", ..." if len(ids) > 3 else ""
+            repeats.append(({j.stem for j in js}, f"{sid!r} in {len(in_folder)} folders ({', '.join(ids[:3])}{more})"))
+        for folder, group in in_folder.items():
+            if len(group) > 1:
+                names = ", ".join(j.source.name for j in group[:3]) + (", ..." if len(group) > 3 else "")
+                where = "the input folder" if folder == "." else f"{folder}/"
+                what = f"{len(group)} files in {where} ({names}) as subject {group[0].subject!r}"
+                days.append(({j.stem for j in group}, what))
+    warnings = [
+        (
+            stems,
+            f"{what} look like one person's days or parts and were given one subject; pass --subject-from to "
+            "assign subjects otherwise",
+        )
+        for stems, what in _grouped(days)
+    ]
+    warnings += [
+        (
+            stems,
+            f"file names give the same subject {what}: each folder's recordings got their own subject; if "
+            "each folder is one person pass --subject-from path:-2, if the file name names the person pass "
+            "--subject-from name:REGEX",
+        )
+        for stems, what in _grouped(repeats)
+    ]
+    return warnings
+
+
+def _grouped(cases: list[tuple[set[str], str]], most: int = 3) -> list[tuple[set[str], str]]:
+    """Up to ``most`` cases as they are; more become one: the union of their stems, the first cases named."""
+    if len(cases) <= most:
+        return cases
+    stems = set().union(*(c[0] for c in cases))
+    return [(stems, "; ".join(c[1] for c in cases[:most]) + f"; and {len(cases) - most} more such groups")]
 
 
 def _check(cfg: IngestConfig) -> None:
@@ -68,6 +222,9 @@ def _check(cfg: IngestConfig) -> None:
         raise ConfigError(f"jobs must be >= 1, got {cfg.jobs}")
     if cfg.max_gap_s <= 0:
         raise ConfigError(f"max_gap_s must be positive, got {cfg.max_gap_s}")
+    if cfg.shard is not None:
+        parse_shard(cfg.shard)
+    check_signal_options(cfg)
 
 
 def _resolve(files: list[Path]) -> dict[Path, Path]:
@@ -86,8 +243,17 @@ def _resolve(files: list[Path]) -> dict[Path, Path]:
 
 
 def _plan_jobs(
-    files: list[Path], cfg: IngestConfig, errors: list[dict[str, str]], resolved: dict[Path, Path]
+    files: list[Path],
+    cfg: IngestConfig,
+    errors: list[dict[str, str]],
+    resolved: dict[Path, Path],
+    named: frozenset[Path] = frozenset(),
 ) -> list[_Job]:
+    """One job per recording source (companion files, e.g. WISDM gyroscope files, join their primary's job).
+
+    ``named`` files (given one by one, not found in a folder or by a pattern) are never left out because a
+    preset does not recognise their name: they are read with the stated format.
+    """
     fmts: dict[Path, str] = {}
     for f in files:
         try:
@@ -105,7 +271,7 @@ def _plan_jobs(
     keep = []
     for f in fmts:
         accepts = getattr(reader_module(fmts[f]), "accepts", None)
-        if f in taken or (accepts is not None and not accepts(f)):
+        if f in taken or (accepts is not None and not accepts(f) and f not in named):
             continue
         keep.append(f)
     parents = {f: resolved[f].parent for f in keep}
@@ -127,6 +293,44 @@ def _plan_jobs(
     return jobs
 
 
+def _concat_jobs(jobs: list[_Job], cfg: IngestConfig) -> list[_Job]:
+    """``--concat``: one job per group of files with the same subject, session, device and serial.
+
+    A group's recording takes the name of its first file in path order; its other files are hashed with it
+    (a change in any of them re-ingests the group). Files whose reader knows no subject stay on their own.
+    """
+    paired = [j for j in jobs if j.companions]
+    if paired:
+        raise ConfigError(
+            f"--concat cannot join files of the {paired[0].fmt} format, which pairs files itself "
+            f"({paired[0].source}); ingest without --concat"
+        )
+    groups: dict[tuple[str, ...], list[_Job]] = {}
+    alone: list[_Job] = []
+    for j in jobs:
+        key = group_key(j.source, reader_module(j.fmt), cfg)
+        if key is None:
+            alone.append(j)
+        else:
+            groups.setdefault((j.fmt, *key), []).append(j)
+    if alone:
+        log.warning(
+            "--concat: %d file(s) have no subject (e.g. %s) and stay separate recordings; pass --subject-from",
+            len(alone),
+            alone[0].source,
+        )
+    out = list(alone)
+    for members in groups.values():
+        members.sort(key=lambda j: str(j.source))
+        first = members[0]
+        if len(members) == 1:
+            out.append(first)
+            continue
+        files = [m.source for m in members]
+        out.append(_Job(first.source, first.fmt, first.stem, files[1:], group=files))
+    return out
+
+
 def _strip_ext(name: str) -> str:
     if name.lower().endswith(".gz"):
         name = name[:-3]
@@ -138,16 +342,23 @@ def _run_job(
 ) -> tuple[ConvertResult | None, tuple[str, str] | None]:
     """Worker body: convert one job; user errors come back as (exception class name, message)."""
     try:
+        reader: Any = reader_module(job.fmt)
+        if job.group:
+            reader = ConcatReader(job.group, reader)
         res = convert_file(
             job.source,
-            reader_module(job.fmt),
+            reader,
             out,
             job.stem,
             cfg,
             companions=job.companions,
             annotations=ann,
             previous=previous,
+            default_subject=(job.subject, job.subject_rule) if job.subject else None,
         )
+        if needs_signal_pass(cfg) and not res.skipped:  # calibration, non-wear, clipping: see io/preprocess.py
+            res.entries = [n for e in res.entries for n in preprocess_recording(out / e.path, cfg, e, out)]
+            res.rows = sum(e.samples for e in res.entries)
         return res, None
     except (WearfmError, OSError) as e:
         return None, (type(e).__name__, str(e) or type(e).__name__)
@@ -188,22 +399,43 @@ def ingest(
         raise ConfigError(f"--out {out} is a file; give a folder")
     items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
     files = expand_inputs(items)
+    named = frozenset(Path(str(i)) for i in items if not any(ch in str(i) for ch in "*?[") and Path(i).is_file())
     out_resolved = out.resolve()
     resolved = _resolve(files)
     files = [f for f in files if out_resolved not in resolved[f].parents]
     if not files:
         raise DataError(f"no input files found in {[str(i) for i in items]}")
     summary = IngestSummary(out=str(out), files=len(files))
-    jobs = _plan_jobs(files, cfg, summary.errors, resolved)
+    jobs = _plan_jobs(files, cfg, summary.errors, resolved, named)
     used = len(jobs) + sum(len(j.companions) for j in jobs)
+    if cfg.concat:
+        jobs = _concat_jobs(jobs, cfg)
     summary.ignored = len(files) - used - len(summary.errors)
+    if not jobs and not summary.errors:
+        names = ", ".join(f.name for f in files[:3]) + (", ..." if len(files) > 3 else "")
+        kind = "recording" if cfg.format == "auto" else f"{cfg.format} recording"
+        raise DataError(
+            f"none of the {len(files)} input file(s) ({names}) is a {kind}; name a file on its own to "
+            "read it with --format, or choose another --format"
+        )
+    # before sharding: a subject id must not depend on which files share a worker
+    subject_warnings = _assign_subjects(jobs)
+    manifest_name = MANIFEST_NAME
+    if cfg.shard is not None:  # this worker's share (wearfm.io.shard documents the rule)
+        shard_k, shard_n = parse_shard(cfg.shard)
+        manifest_name = part_name(shard_k, shard_n)
+        jobs = [j for j in jobs if shard_of(j.stem, shard_n) == shard_k]
+        summary.errors = [e for e in summary.errors if shard_of(e["file"], shard_n) == shard_k]
+        used = len(jobs) + sum(len(j.companions) for j in jobs)
+        log.info("shard %d/%d: %d of the inputs' recordings", shard_k, shard_n, len(jobs))
     summary.files = used + len(summary.errors)
     planning_errors = len(summary.errors)
     ann = load_annotations(cfg.annotations, cfg.annotation_units) if cfg.annotations else None
     if progress is not None:
         progress(0, len(jobs), "")
     out.mkdir(parents=True, exist_ok=True)
-    existing = read_manifest(out) if (out / MANIFEST_NAME).exists() else []
+    _remove_stale_tmp(out, None if cfg.shard is None else [j.stem for j in jobs])
+    existing = read_manifest(out, manifest_name) if (out / manifest_name).exists() else []
     by_source: dict[str, list[RecordingEntry]] = {}
     for e in existing:
         by_source.setdefault(e.source_file, []).append(e)
@@ -222,6 +454,7 @@ def ingest(
             progress(len(results) + len(summary.errors) - planning_errors, len(jobs), str(job.source))
         return err is None or cfg.on_error == "skip"
 
+    finished = False
     try:
         if cfg.jobs == 1 or len(jobs) == 1:
             for job in jobs:
@@ -238,17 +471,31 @@ def ingest(
                         res, err = fut.result()
                         if not handle(futs[fut], res, err):
                             break
+                except Terminated:  # SIGTERM reached this process only: pass it on to the workers
+                    _terminate_workers(pool)
+                    raise
                 finally:  # after an error (or Ctrl-C) no queued job starts
                     for f in futs:
                         f.cancel()
+        finished = True
     finally:
         entries = [e for src, es in by_source.items() if src not in results for e in es]
         for res in results.values():
             entries.extend(res.entries)
         entries = [e for e in entries if (out / e.path).exists()]
-        if entries or existing:
+        if cfg.shard is not None:  # always written: an empty part still tells the merge this shard ran
+            state = {
+                "wearfm.shard": cfg.shard,
+                "wearfm.complete": "true" if finished and not summary.errors else "false",
+                "wearfm.errors": str(len(summary.errors)),
+            }
+            write_manifest(out, entries, manifest_name, state)
+        elif entries or existing:
             write_manifest(out, entries)
-    for res in results.values():
+    defaulted: set[str] = set()  # stems of the jobs whose subject came from the file name
+    stems = {str(j.source): j.stem for j in jobs}
+    subjects: set[str] = set()
+    for src, res in results.items():
         summary.converted += not res.skipped
         summary.skipped += res.skipped
         summary.recordings += len(res.entries)
@@ -256,6 +503,17 @@ def ingest(
         summary.hours += sum(e.duration_s for e in res.entries) / 3600
         for k, v in res.dropped.items():
             summary.dropped[k] = summary.dropped.get(k, 0) + v
+        for e in res.entries:
+            rule = e.subject_source or "unknown"
+            summary.subject_source[rule] = summary.subject_source.get(rule, 0) + 1
+            subjects.add(e.subject)
+            if rule in ("file name", "file name minus day/part suffix", "folder + file name"):
+                defaulted.add(stems[src])
+        summary.warnings.extend(res.warnings)
+    summary.subjects = len(subjects)
+    summary.warnings.extend(w for group, w in subject_warnings if group & defaulted)
+    for w in summary.warnings:
+        log.warning("%s", w)
     summary.hours = round(summary.hours, 4)
     summary.seconds = round(time.perf_counter() - t0, 3)
     if first_error is not None and cfg.on_error == "stop":
@@ -283,7 +541,20 @@ def _pool(jobs: list[_Job], workers: int) -> Executor:
     # inherited from this process, no per-worker import cost)
     ctx = get_context("forkserver")
     ctx.set_forkserver_preload(["wearfm.io.convert", "wearfm.io.detect", *_READER_MODULES])
-    return ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+    return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init)
+
+
+def _terminate_workers(pool: Executor) -> None:
+    """Send SIGTERM to a process pool's workers: each removes the temporary files of the job it runs.
+
+    Without this, the pool's shutdown would wait for every running job to finish (minutes for large files).
+    """
+    procs = getattr(pool, "_processes", None) or {}  # ProcessPoolExecutor's {pid: process}; none for threads
+    for proc in list(procs.values()):
+        try:
+            proc.terminate()
+        except (OSError, ValueError, AttributeError):  # already gone
+            continue
 
 
 def _size(path: Path) -> int:

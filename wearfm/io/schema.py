@@ -8,6 +8,8 @@ the columns of :data:`SCHEMA`:
 - ``acc_x, acc_y, acc_z``: float32, acceleration in g (1 g = 9.80665 m/s^2). Always present.
 - ``gyr_x, gyr_y, gyr_z``: float32, angular velocity in deg/s. Present for all three axes or none.
 - ``label``: dictionary-encoded string; null where a sample is unlabelled.
+- ``nonwear``: bool, true where the device was not worn (``wearfm ingest --nonwear mark``; schema version 2).
+  Optional: files without it (all of schema version 1) carry no non-wear information.
 
 Key-value metadata is written under the ``wearfm.`` prefix; :data:`METADATA_KEYS` is the glossary.
 """
@@ -32,6 +34,7 @@ __all__ = [
     "GYR",
     "CHANNEL_GROUPS",
     "STANDARD_GRAVITY",
+    "NON_CHANNEL_COLUMNS",
     "METADATA_KEYS",
     "PREFIX",
     "schema_for",
@@ -42,7 +45,7 @@ __all__ = [
     "resolve_channels",
 ]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: optional `nonwear` column and calibration/non-wear/clipping metadata
 PREFIX = "wearfm."
 STANDARD_GRAVITY = 9.80665  # m/s^2 per g
 ACC = ("acc_x", "acc_y", "acc_z")
@@ -55,6 +58,7 @@ SCHEMA = pa.schema(
         *(pa.field(c, pa.float32(), nullable=False) for c in ACC),
         *(pa.field(c, pa.float32(), nullable=False) for c in GYR),
         pa.field("label", pa.dictionary(pa.int32(), pa.string()), nullable=True),
+        pa.field("nonwear", pa.bool_(), nullable=False),
     ]
 )
 
@@ -62,6 +66,10 @@ SCHEMA = pa.schema(
 METADATA_KEYS: dict[str, str] = {
     "schema_version": "Version of this layout (string).",
     "subject": "Subject identifier (string).",
+    "subject_source": (
+        "How `subject` was assigned: 'option' (--subject-from), 'reader' (the file's content or its format's "
+        "naming), 'file name', 'file name minus day/part suffix', or 'folder + file name' (string)."
+    ),
     "device": "Device kind or model, e.g. 'phone', 'watch', 'AX6', 'GT3X+' (string).",
     "placement": "Body location, e.g. 'wrist', 'pocket', 'unknown' (string).",
     "session": "Session or execution identifier within subject x device (string or null).",
@@ -80,7 +88,20 @@ METADATA_KEYS: dict[str, str] = {
     "device_serial": "Serial number from the device file header (string or null).",
     "device_range_g": "Configured accelerometer range in g (float or null).",
     "info": "Reader-specific counters, e.g. corrupt blocks skipped, samples dropped (object).",
+    "dropped": (
+        "Samples of the source that reached no output file, by cause (object: cause -> samples; the same for "
+        "every segment of a source): duplicates, out_of_order, short_segments, nonfinite, accel_unpaired, "
+        "gyro_unpaired, corrupt_blocks, corrupt_pages, truncated_pages, bad_checksum, duplicate_seconds."
+    ),
+    "calibration": "Gravity calibration (--calibrate): offset, gain, temp_coef, temp_ref, applied, reason, "
+    "still_points, error_before_g, error_after_g, iterations (object; see wearfm.signal.calibrate).",
+    "nonwear": "Non-wear check (--nonwear mark|drop): mode, rule, wear_s, nonwear_s, episodes, spans_ns "
+    "([start, end) ns of each episode in this file) and, for drop, dropped_s (object).",
+    "clipping": "Samples at the accelerometer's range: range_g, threshold_g, samples (null: range unknown) (object).",
 }
+
+#: Columns that are neither time nor a sensor channel.
+NON_CHANNEL_COLUMNS = ("time", "label", "nonwear")
 
 
 def schema_for(columns: list[str] | tuple[str, ...]) -> pa.Schema:

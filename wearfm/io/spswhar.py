@@ -73,6 +73,7 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
         device, placement = _DEVICE[m.group(3).lower()]
         # the file name knows these; explicit options still win
         info["subject"] = info["subject"] if cfg.subject_from else m.group(1)
+        info["subject_source"] = "option" if cfg.subject_from else "reader"
         info["session"] = info["session"] if cfg.session_from else m.group(2)
         info["device"] = cfg.device or device
         info["placement"] = cfg.placement if cfg.placement != "unknown" else placement

@@ -33,6 +33,8 @@ def describe_dataset(path: str | Path) -> dict[str, Any]:
         "recordings": len(entries),
         "subjects": len({e.subject for e in entries}),
         "subject_ids": sorted({e.subject for e in entries}),
+        # how subjects were assigned (see wearfm.io.schema.METADATA_KEYS) -> number of recordings
+        "subject_source": dict(Counter(e.subject_source or "unknown" for e in entries)),
         "devices": dict(Counter(e.device for e in entries)),
         "placements": dict(Counter(e.placement for e in entries)),
         "hours": float(sum(e.duration_s for e in entries) / 3600),
@@ -49,6 +51,7 @@ def describe_dataset(path: str | Path) -> dict[str, Any]:
             {
                 "path": e.path,
                 "subject": e.subject,
+                "subject_source": e.subject_source or "unknown",
                 "device": e.device,
                 "session": e.session,
                 "duration_s": round(e.duration_s, 3),

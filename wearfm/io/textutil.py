@@ -158,10 +158,13 @@ def canonical_chunk(
     gyr_unit: str,
     line0: int,
     cfg: IngestConfig,
+    counters: dict[str, Any] | None = None,
 ) -> pa.Table:
     """Build one canonical table (g, deg/s, float32) from raw arrays, rejecting non-finite samples.
 
-    ``acc`` and ``gyr`` are ``(n, 3)`` arrays or three 1-D columns (columns avoid a stacking copy).
+    ``acc`` and ``gyr`` are ``(n, 3)`` arrays or three 1-D columns (columns avoid a stacking copy). With
+    ``cfg.nonfinite == 'drop'`` rows holding a missing, NaN or infinite sensor value are dropped and counted in
+    ``counters['nonfinite_dropped']`` (the reader's ``info['info']``).
     """
     if acc_unit not in ("g", "m/s2", "m/s^2"):
         raise ConfigError(f"unknown acceleration unit {acc_unit!r}; use g or m/s2")
@@ -178,6 +181,8 @@ def canonical_chunk(
                 f"{path}: line {line}: missing, NaN or infinite sensor value ({bad} such rows in this "
                 "chunk); fix the file or pass --set nonfinite=drop to drop those rows"
             )
+        if counters is not None:
+            counters["nonfinite_dropped"] = counters.get("nonfinite_dropped", 0) + bad
         t = t[finite]
         acc_cols = [c[finite] for c in acc_cols]
         gyr_cols = [c[finite] for c in gyr_cols]

@@ -3,8 +3,9 @@
 Lines are ``subject,activity,timestamp,x,y,z;`` with the timestamp in ns of a device uptime clock, the
 accelerometer in m/s^2 and the gyroscope in rad/s. The accelerometer file is the primary source; its gyroscope
 partner (``../gyro/data_<subject>_gyro_<device>.txt``) is merged onto the accelerometer's time base within
-``merge_tolerance_s``; samples without a partner are dropped and counted. Activity codes become names from
-``activity_key.txt`` when found in a parent folder (else the code letter stays).
+``merge_tolerance_s``; samples without a partner are dropped and counted. An accelerometer file without its
+partner, while a ``gyro`` folder exists, is read alone with a warning (``info['warnings']``). Activity codes
+become names from ``activity_key.txt`` when found in a parent folder (else the code letter stays).
 """
 
 from __future__ import annotations
@@ -160,8 +161,14 @@ def _iterate(path: Path, cfg: IngestConfig, info: dict[str, Any]) -> Iterator[pa
         gyr = np.column_stack([to_numpy(gy.column(c))[ib] for c in ("x", "y", "z")])
     else:
         counters["gyro_file"] = None
+        name = path.name.replace("_accel_", "_gyro_")
+        if _NAME.match(path.name) and (path.parent.parent / "gyro").is_dir():  # other subjects have gyroscope files
+            info.setdefault("warnings", []).append(
+                f"{path}: no gyroscope file {name} in {path.parent.parent / 'gyro'}; this recording has "
+                "accelerometer channels only"
+            )
     names = activity_names(path)
     codes = acc.column("activity").to_pylist()
     label = strings([names.get(c, c) for c in codes])
     acc_unit = cfg.acc_unit if cfg.acc_unit != "auto" else "m/s2"
-    yield canonical_chunk(path, ta, xa, gyr, label, acc_unit, "rad/s", 1, cfg)
+    yield canonical_chunk(path, ta, xa, gyr, label, acc_unit, "rad/s", 1, cfg, counters)

@@ -20,7 +20,6 @@ __all__ = ["PairedItems", "PairedMethod", "aligned_mask", "make_adapters"]
 log = logging.getLogger(__name__)
 
 
-
 def aligned_mask(n: int, fraction: float, seed: int) -> np.ndarray:
     """(n,) bool: a deterministic ``fraction`` of the windows keep their paired modalities.
 
@@ -59,6 +58,8 @@ class PairedMethod(Method):
     Subclasses call :meth:`_setup_pairs` with the modalities they need (``required``) and may use
     (``optional``); :attr:`targets` then lists the modalities used and :attr:`target_dims` their sizes.
     """
+
+    min_batch_size = 2  # the other windows of the batch are the negatives
 
     find_unused_parameters = True  # a batch may lack a modality entirely (masked): its adapter gets no grad
 

@@ -67,6 +67,9 @@ class Method(nn.Module):
     default_encoder: str = "resnet1d"
     #: Set True if some parameters get no gradient in a step (passed to DistributedDataParallel).
     find_unused_parameters: bool = False
+    #: The smallest batch (per process) the loss is meaningful for: 2 for contrastive methods, whose negatives
+    #: are the other windows of the batch (with one window the loss is a constant 0 and nothing is learned).
+    min_batch_size: int = 1
 
     def __init__(self, cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> None:
         super().__init__()

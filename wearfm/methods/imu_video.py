@@ -61,7 +61,7 @@ class IMUVideo(PairedMethod):
         cfg: run settings (``cfg.imu_video``: projection size, dropout, initial scale and bias;
             ``cfg.primus.aligned_fraction`` also applies).
         spec: the IMU encoder.
-        ctx: training context on a dataset paired with ``--video``.
+        ctx: training context on a dataset with video pairs (`wearfm pair --video`).
 
     Raises:
         DataError: the dataset has no video pairs.

@@ -200,6 +200,8 @@ class RelCon(Method):
         CheckpointError: the distance model file is missing or unreadable.
     """
 
+    min_batch_size = 2  # the other windows of the batch are the negatives
+
     def __init__(self, cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> None:
         super().__init__(cfg, spec, ctx)
         rc = cfg.relcon

@@ -33,6 +33,8 @@ class SimCLR(Method):
         ctx: training context.
     """
 
+    min_batch_size = 2  # the other windows of the batch are the negatives
+
     def __init__(self, cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> None:
         super().__init__(cfg, spec, ctx)
         from wearfm.data.augment import Augmenter

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from wearfm import __version__
-from wearfm.errors import CheckpointError
+from wearfm.errors import CheckpointError, describe_load_error
 from wearfm.models.registry import create_encoder
 
 __all__ = ["EncoderSpec", "EmbeddingModel", "save_encoder", "load_encoder", "build_model", "ENCODER_FILE"]
@@ -107,8 +107,14 @@ def save_encoder(model: EmbeddingModel, path: str | Path, config: dict[str, Any]
     spec = dataclasses.asdict(model.spec)
     spec["channels"] = list(spec["channels"])
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    obj = {"format": _FORMAT, "format_version": 1, "spec": spec, "state_dict": state, "config": config or {},
-           "wearfm_version": __version__}
+    obj = {
+        "format": _FORMAT,
+        "format_version": 1,
+        "spec": spec,
+        "state_dict": state,
+        "config": config or {},
+        "wearfm_version": __version__,
+    }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(obj, tmp)
     tmp.replace(path)
@@ -129,7 +135,7 @@ def load_encoder(path: str | Path, map_location: str = "cpu") -> EmbeddingModel:
     try:
         obj = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing to the user
-        raise CheckpointError(f"{p}: not a readable wearfm encoder ({type(e).__name__}: {str(e)[:200]})") from None
+        raise CheckpointError(f"{p}: not a readable wearfm encoder ({describe_load_error(p, e)})") from None
     if not isinstance(obj, dict) or obj.get("format") != _FORMAT:
         raise CheckpointError(f"{p}: not a wearfm encoder file (no '{_FORMAT}' marker)")
     s = dict(obj["spec"])

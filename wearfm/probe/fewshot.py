@@ -121,6 +121,7 @@ class ProbeResult:
     test_subjects: list[str]
     encoders: list[EncoderResult]
     files: list[Path] = field(default_factory=list)
+    nonwear_skipped: int = 0  # windows left out for overlapping non-wear (summed over window sets)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (this is results.json)."""
@@ -222,6 +223,7 @@ def probe(cfg: ProbeConfig) -> ProbeResult:
         groups[(enc.rate_hz, enc.window, enc.channels)].append(enc)
     by_spec: dict[str, list[EncoderResult]] = {}
     task_kind = "regression" if cfg.head == "ridge" else "classification"
+    nonwear_skipped = 0
     for (rate, window, channels), encs in groups.items():
         missing = lacking_channels(entries, channels)
         if missing:
@@ -232,8 +234,15 @@ def probe(cfg: ProbeConfig) -> ProbeResult:
             )
         stride = max(1, int(round(cfg.stride_s * rate))) if cfg.stride_s else None
         ws = load_windows(
-            root, rate_hz=rate, window=window, channels=channels, stride=stride, label_purity=cfg.label_purity
+            root,
+            rate_hz=rate,
+            window=window,
+            channels=channels,
+            stride=stride,
+            label_purity=cfg.label_purity,
+            nonwear=cfg.nonwear,
         )
+        nonwear_skipped += ws.nonwear_skipped
         task = make_task(ws, train_s, test_s, cfg, source=str(cfg.data))
         for enc in encs:
             by_spec[enc.spec] = _evaluate(enc, ws, task, cfg)
@@ -245,6 +254,7 @@ def probe(cfg: ProbeConfig) -> ProbeResult:
         train_subjects=train_s,
         test_subjects=test_s,
         encoders=results,
+        nonwear_skipped=nonwear_skipped,
     )
     if cfg.out:
         from wearfm.probe.report import write_report

@@ -72,7 +72,8 @@ def write_report(result: ProbeResult, out: str | Path) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = [_write_json(out / "results.json", result.to_dict()), _write_csv(out / "results.csv", result)]
-    files.append(_write_json(out / "run.json", {"config": to_dict(result.config), "wearfm_version": __version__}))
+    run = {"config": to_dict(result.config), "wearfm_version": __version__, "nonwear_skipped": result.nonwear_skipped}
+    files.append(_write_json(out / "run.json", run))
     files.append(_plot_shots(out, result))
     conf = _plot_confusion(out, result)
     if conf is not None:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from wearfm import __version__
-from wearfm.errors import CheckpointError
+from wearfm.errors import CheckpointError, describe_load_error
 
 __all__ = ["CHECKPOINT_FILE", "save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state"]
 
@@ -88,7 +88,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         obj = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - a truncated file, a foreign pickle: all mean "not usable"
         raise CheckpointError(
-            f"{p}: corrupt or not a wearfm checkpoint ({type(e).__name__}: {str(e)[:160]}); "
+            f"{p}: corrupt or not a wearfm checkpoint ({describe_load_error(p, e)}); "
             "delete it to start over, or point --resume at another run"
         ) from None
     if not isinstance(obj, dict) or obj.get("format") != _FORMAT:

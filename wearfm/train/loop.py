@@ -93,16 +93,24 @@ def _pretrain(
     stop_at: int | None,
 ) -> PretrainResult:
     import wearfm.methods  # noqa: F401  (registers every method)
-    from wearfm.methods.base import MethodContext, create_method, list_methods, resolve_encoder
+    from wearfm.methods.base import METHODS, MethodContext, create_method, list_methods, resolve_encoder
     from wearfm.models import list_encoders
 
     t_start = time.perf_counter()
     cfg = resolve_encoder(cfg)  # an unset encoder becomes the method's default (recorded in run.json)
     _validate(cfg, list_methods(), list_encoders())
+    min_batch = int(getattr(METHODS.get(cfg.method), "min_batch_size", 1))
+    if cfg.batch_size < min_batch:
+        raise ConfigError(
+            f"batch size {cfg.batch_size} leaves {cfg.method} without negatives (it contrasts each window with the "
+            f"others of its batch); use --batch {min_batch} or more per process (64 or more learns better)"
+        )
     out = Path(cfg.out)
     resume_from = (out if resume is True else Path(resume)) if resume else None
     if resume_from is None and (out / ckpt.CHECKPOINT_FILE).exists():
-        raise ConfigError(f"{out} already holds a run (checkpoint.pt); pass --resume to continue or pick another --out")
+        raise ConfigError(
+            f"{out} already holds a run (checkpoint.pt); pass --resume {out} to continue it or pick another --out"
+        )
     device = dist.device
     # Seed once; each rank draws different augmentations (DDP copies rank 0's initial weights anyway).
     random.seed(cfg.seed + dist.rank)
@@ -282,7 +290,8 @@ def _pretrain(
         epochs=step / bpe, final_loss=last_loss, windows=len(ws), window_samples=ws.window,
         windows_per_s=trained * cfg.batch_size * dist.world_size / max(train_s, 1e-9), load_s=load_s,
         train_s=train_s, interrupted=interrupted, resumed_from=resumed_from if resume_from else None,
-        world_size=dist.world_size, device=str(device), method=method,
+        world_size=dist.world_size, device=str(device), stopped_by=stop.signal if interrupted else None,
+        method=method,
     )  # fmt: skip
     if dist.is_main:
         write_run_files(result, cfg, cli_args, ws, method)
@@ -314,7 +323,13 @@ def _load(cfg: PretrainConfig) -> WindowSet:
     if window < 1:
         raise ConfigError(f"window {cfg.window_s} s is shorter than one sample at {cfg.rate_hz:g} Hz")
     return load_windows(
-        cfg.data, rate_hz=cfg.rate_hz, window=window, channels=cfg.channels, stride=stride, cache_dir=cfg.cache_dir
+        cfg.data,
+        rate_hz=cfg.rate_hz,
+        window=window,
+        channels=cfg.channels,
+        stride=stride,
+        cache_dir=cfg.cache_dir,
+        nonwear=cfg.nonwear,
     )
 
 
@@ -325,15 +340,21 @@ def _save(state: dict[str, Any], out: Path, dist: DistInfo) -> None:
 
 
 class _StopFlag:
-    """SIGINT/SIGTERM set ``requested`` (the loop then checkpoints and returns); a second SIGINT aborts."""
+    """SIGINT/SIGTERM set ``requested`` (the loop then checkpoints and returns); a second SIGINT aborts.
+
+    ``signal`` keeps the name of the first signal received, so the command can exit 130 (SIGINT) or 143 (SIGTERM).
+    """
 
     def __init__(self) -> None:
         self.requested = False
+        self.signal: str | None = None
 
     def _handle(self, signum: int, frame: object) -> None:
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        log.warning("%s received: saving a checkpoint and stopping", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        log.warning("%s received: saving a checkpoint and stopping", name)
+        self.signal = self.signal or name
         self.requested = True
 
     def installed(self) -> Any:

@@ -19,7 +19,15 @@ from wearfm.config import PretrainConfig, to_dict
 from wearfm.data.windows import WindowSet
 from wearfm.errors import CheckpointError
 
-__all__ = ["PretrainResult", "check_resumable", "gather_rng", "write_run_files", "RESUME_KEYS"]
+__all__ = [
+    "PretrainResult",
+    "check_resumable",
+    "resume_changes",
+    "load_run_config",
+    "gather_rng",
+    "write_run_files",
+    "RESUME_KEYS",
+]
 
 #: Settings that must match between a checkpoint and the run resuming it (the model and the data order).
 RESUME_KEYS = (
@@ -44,6 +52,7 @@ class PretrainResult:
         windows_per_s: training throughput of this invocation (all ranks).
         load_s / train_s: seconds spent loading data and building, and in the loop.
         interrupted: stopped by a signal or ``stop_at`` before ``total_steps``.
+        stopped_by: the signal that stopped the run (``"SIGINT"`` or ``"SIGTERM"``), else None.
         resumed_from: the step resumed from, or None.
         method: the trained :class:`~wearfm.methods.base.Method` (not serialised); ``model`` its encoder.
     """
@@ -64,6 +73,7 @@ class PretrainResult:
     resumed_from: int | None
     world_size: int = 1
     device: str = "cpu"
+    stopped_by: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     method: nn.Module | None = field(default=None, repr=False, compare=False)
 
@@ -82,13 +92,51 @@ class PretrainResult:
         return d
 
 
-def check_resumable(state: dict[str, Any], cfg: PretrainConfig, source: str | Path) -> None:
-    """Raise ``CheckpointError`` if ``state`` was trained with settings that change the model or data order."""
-    old, new = state.get("config", {}), to_dict(cfg)
+def resume_changes(old: dict[str, Any], cfg: PretrainConfig) -> dict[str, tuple[Any, Any]]:
+    """Settings of ``cfg`` that differ from a checkpoint's ``old`` config and change the model or data order.
+
+    Returns:
+        setting name -> (checkpoint's value, ``cfg``'s value); the method's own section counts as one setting.
+    """
+    new = to_dict(cfg)
     diff = {k: (old.get(k), new[k]) for k in RESUME_KEYS if k in old and old.get(k) != new[k]}
     sub = cfg.method if cfg.method in new and isinstance(new[cfg.method], dict) else None
     if sub and old.get(sub) != new[sub]:
         diff[sub] = (old.get(sub), new[sub])
+    return diff
+
+
+def load_run_config(run: str | Path) -> PretrainConfig:
+    """The settings a run was trained with: its ``config.json``, else the config inside its ``checkpoint.pt``.
+
+    Args:
+        run: a run folder or its ``checkpoint.pt``.
+
+    Raises:
+        CheckpointError: neither file is there, or the settings cannot be read.
+    """
+    from wearfm.config import from_dict
+    from wearfm.errors import ConfigError
+    from wearfm.train.checkpoint import CHECKPOINT_FILE, load_checkpoint
+
+    p = Path(run)
+    folder = p.parent if p.suffix == ".pt" else p
+    cfg_file = folder / "config.json"
+    try:
+        if cfg_file.exists():
+            data = json.loads(cfg_file.read_text())
+        else:
+            data = load_checkpoint(p if p.suffix == ".pt" else folder / CHECKPOINT_FILE)["config"]
+        return from_dict(PretrainConfig, data)
+    except (json.JSONDecodeError, ConfigError) as e:
+        raise CheckpointError(
+            f"{cfg_file}: cannot read the run's settings ({e}); fix or delete the file to use the checkpoint's"
+        ) from None
+
+
+def check_resumable(state: dict[str, Any], cfg: PretrainConfig, source: str | Path) -> None:
+    """Raise ``CheckpointError`` if ``state`` was trained with settings that change the model or data order."""
+    diff = resume_changes(state.get("config", {}), cfg)
     if diff:
         pretty = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
         raise CheckpointError(
@@ -133,6 +181,7 @@ def write_run_files(
             "recordings": len(ws.entries),
             "subjects": len(ws.subjects),
             "windows": len(ws),
+            "nonwear_skipped": ws.nonwear_skipped,
             "window_samples": ws.window,
             "rate_hz": ws.rate_hz,
             "channels": list(ws.channels),
