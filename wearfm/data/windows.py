@@ -18,7 +18,7 @@ from wearfm.errors import ConfigError, DataError
 from wearfm.io.manifest import RecordingEntry, lacking_channels, list_recordings
 from wearfm.io.schema import CHANNEL_GROUPS, read_metadata, resolve_channels
 
-__all__ = ["WindowSet", "load_windows", "channel_stats"]
+__all__ = ["WindowSet", "load_windows", "channel_stats", "worn_mask"]
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +228,11 @@ def load_windows(
         label_names=label_names,
         nonwear_skipped=skipped,
     )
+
+
+def worn_mask(ws: WindowSet, root: str | Path) -> np.ndarray:
+    """(W,) bool: the windows of ``ws`` (from dataset ``root``) that overlap no non-wear marked at ingest."""
+    return _worn(Path(root), ws.entries, ws.recording, ws.start_ns, round(ws.window * 1e9 / ws.rate_hz))
 
 
 def _worn(
