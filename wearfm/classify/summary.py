@@ -55,17 +55,14 @@ def daily_table(timeline: str | Path, min_wear_hours: float) -> tuple[pa.Table, 
     acc: dict[tuple[str, str, str], float] = {}
     for i in range(pf.num_row_groups):
         t = pf.read_row_group(i, columns=list(_NEEDED))
-        day = pc.strftime(t.column("start"), format="%Y-%m-%d").to_numpy(zero_copy_only=False)
-        subj = t.column("subject").to_numpy(zero_copy_only=False)
-        pred = t.column("predicted").to_numpy(zero_copy_only=False)
-        sec = t.column("seconds").to_numpy().astype(np.float64)
-        keys = np.char.add(np.char.add(np.char.add(subj.astype(str), "\x00"), np.char.add(day.astype(str), "\x00")),
-                           pred.astype(str))
-        uniq, inv = np.unique(keys, return_inverse=True)
-        sums = np.bincount(inv, weights=sec, minlength=len(uniq))
-        for key, s in zip(uniq.tolist(), sums.tolist(), strict=True):
-            sj, d, c = key.split("\x00")
-            acc[(sj, d, c)] = acc.get((sj, d, c), 0.0) + s
+        day = pc.strftime(t.column("start"), format="%Y-%m-%d")
+        g = pa.table(
+            {"subject": t.column("subject"), "date": day, "predicted": t.column("predicted"),
+             "seconds": pc.cast(t.column("seconds"), pa.float64())}
+        ).group_by(["subject", "date", "predicted"]).aggregate([("seconds", "sum")])
+        for r in g.to_pylist():
+            key = (str(r["subject"]), str(r["date"]), str(r["predicted"]))
+            acc[key] = acc.get(key, 0.0) + float(r["seconds_sum"])
     extra = sorted({c for _, _, c in acc} - set(classes) - {NONWEAR_CLASS})
     classes = classes + extra
     days = sorted({(s, d) for s, d, _ in acc})
