@@ -14,7 +14,10 @@ ACTIVITIES = ("walk", "run", "lie")
 
 
 def write_noisy_dataset(
-    root: Path, subjects: tuple[str, ...] = ("s1", "s2", "s3", "s4", "s5"), seconds: float = 60.0, hz: float = 30.0,
+    root: Path,
+    subjects: tuple[str, ...] = ("s1", "s2", "s3", "s4", "s5"),
+    seconds: float = 60.0,
+    hz: float = 30.0,
     noise: float = 1.5,
 ) -> Path:
     """One recording per subject x activity; Gaussian noise of ``noise`` g blurs the classes."""

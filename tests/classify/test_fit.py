@@ -29,10 +29,19 @@ def test_fit_predict_macro_f1_equals_probe(noisy: Path, tmp_path: Path, encoder:
     )
     expected = pr.encoders[0].scores[k]["macro_f1"][0]
     assert 0.3 < expected < 1.0  # the data leave room for a different draw to score differently
-    fit(ClassifyConfig(data=str(noisy), encoder=encoder, out=str(tmp_path / "clf"), shots=k, seed=3,
-                       subjects=tuple(pr.train_subjects)))
-    res = predict(ClassifyConfig(data=str(noisy), model=str(tmp_path / "clf"), out=str(tmp_path / "t.parquet"),
-                                 subjects=TEST))
+    fit(
+        ClassifyConfig(
+            data=str(noisy),
+            encoder=encoder,
+            out=str(tmp_path / "clf"),
+            shots=k,
+            seed=3,
+            subjects=tuple(pr.train_subjects),
+        )
+    )
+    res = predict(
+        ClassifyConfig(data=str(noisy), model=str(tmp_path / "clf"), out=str(tmp_path / "t.parquet"), subjects=TEST)
+    )
     assert res["labelled_windows"] == pr.encoders[0].n_test_windows
     assert res["macro_f1_raw"] == pytest.approx(expected, abs=1e-12)
     assert res["macro_f1"] == res["macro_f1_raw"]  # smooth none

@@ -56,8 +56,10 @@ def _with_nonwear(path: Path, span_s: tuple[float, float]) -> None:
     spans = [[int(span_s[0] * 1e9), int(span_s[1] * 1e9)]]
     meta["schema_version"] = "2"
     meta["nonwear"] = {"nonwear_s": span_s[1] - span_s[0], "spans_ns": spans}
-    nw = pa.array((t.column("time").cast(pa.int64()).to_numpy() >= spans[0][0])
-                  & (t.column("time").cast(pa.int64()).to_numpy() < spans[0][1]))
+    nw = pa.array(
+        (t.column("time").cast(pa.int64()).to_numpy() >= spans[0][0])
+        & (t.column("time").cast(pa.int64()).to_numpy() < spans[0][1])
+    )
     t = t.append_column("nonwear", nw)
     pq.write_table(t.replace_schema_metadata(encode_metadata(meta)), path)
 

@@ -60,7 +60,13 @@ def resolve_fit_encoder(cfg: ClassifyConfig) -> ResolvedEncoder:
     window = int(round((cfg.window_s or DEFAULT_WINDOW_S) * rate))
     channels = resolve_channels(cfg.channels) if cfg.channels else resolve_channels("acc")
     enc = resolve_encoder(
-        spec, rate_hz=rate, window=window, channels=channels, seed=cfg.seed, device=cfg.device, batch_size=cfg.batch_size
+        spec,
+        rate_hz=rate,
+        window=window,
+        channels=channels,
+        seed=cfg.seed,
+        device=cfg.device,
+        batch_size=cfg.batch_size,
     )
     if is_learned(spec) and cfg.window_s is not None:
         enc = dataclasses.replace(enc, window=max(2, int(round(cfg.window_s * enc.rate_hz))))
@@ -131,7 +137,9 @@ def fit(cfg: ClassifyConfig) -> dict[str, Any]:
         idx = draw_shots(pools, cfg.shots, np.random.default_rng([cfg.seed, 0, cfg.shots]))
         for name, pool in zip(classes, pools, strict=True):
             if len(pool) < cfg.shots:
-                log.warning("class %r has only %d labelled window(s), fewer than --shots %d", name, len(pool), cfg.shots)
+                log.warning(
+                    "class %r has only %d labelled window(s), fewer than --shots %d", name, len(pool), cfg.shots
+                )
     else:
         idx = np.concatenate(pools)
     log.info("fitting on %d windows of %d classes (%s)", len(idx), len(classes), ", ".join(classes))

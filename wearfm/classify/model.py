@@ -207,6 +207,8 @@ def load_classifier(folder: str | Path) -> Classifier:
     except (OSError, KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"{d}: incomplete classifier ({type(e).__name__}: {e}); fit it again") from None
     if clf.head.coef.shape[1] != len(clf.classes):
-        raise CheckpointError(f"{d}: the head has {clf.head.coef.shape[1]} classes, {CLASSIFIER_FILE} names "
-                              f"{len(clf.classes)}; fit the classifier again")
+        raise CheckpointError(
+            f"{d}: the head has {clf.head.coef.shape[1]} classes, {CLASSIFIER_FILE} names "
+            f"{len(clf.classes)}; fit the classifier again"
+        )
     return clf

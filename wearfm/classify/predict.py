@@ -76,9 +76,7 @@ def _check_data(clf: Classifier, entries: list[RecordingEntry], cfg: ClassifyCon
         )
     if other:
         rates = sorted({round(e.sample_rate_hz, 2) for e in other})
-        log.info(
-            "%d recording(s) at %s Hz resampled to the classifier's %g Hz", len(other), rates[:5], clf.rate_hz
-        )
+        log.info("%d recording(s) at %s Hz resampled to the classifier's %g Hz", len(other), rates[:5], clf.rate_hz)
 
 
 def _runs(worn: np.ndarray, start_ns: np.ndarray, step_ns: int) -> list[tuple[int, int]]:

@@ -56,10 +56,18 @@ def daily_table(timeline: str | Path, min_wear_hours: float) -> tuple[pa.Table, 
     for i in range(pf.num_row_groups):
         t = pf.read_row_group(i, columns=list(_NEEDED))
         day = pc.strftime(t.column("start"), format="%Y-%m-%d")
-        g = pa.table(
-            {"subject": t.column("subject"), "date": day, "predicted": t.column("predicted"),
-             "seconds": pc.cast(t.column("seconds"), pa.float64())}
-        ).group_by(["subject", "date", "predicted"]).aggregate([("seconds", "sum")])
+        g = (
+            pa.table(
+                {
+                    "subject": t.column("subject"),
+                    "date": day,
+                    "predicted": t.column("predicted"),
+                    "seconds": pc.cast(t.column("seconds"), pa.float64()),
+                }
+            )
+            .group_by(["subject", "date", "predicted"])
+            .aggregate([("seconds", "sum")])
+        )
         for r in g.to_pylist():
             key = (str(r["subject"]), str(r["date"]), str(r["predicted"]))
             acc[key] = acc.get(key, 0.0) + float(r["seconds_sum"])
@@ -78,7 +86,7 @@ def daily_table(timeline: str | Path, min_wear_hours: float) -> tuple[pa.Table, 
 
 
 def plot_daily(table: pa.Table, classes: list[str], path: str | Path) -> Path:
-    """A stacked bar per (subject, day) of minutes per class (and non-wear) to ``path`` (PNG or any matplotlib format)."""
+    """A stacked bar of hours per class (and non-wear) per (subject, day), written to ``path`` (e.g. PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")

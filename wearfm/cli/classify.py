@@ -56,7 +56,9 @@ def fit_command(
         float | None, typer.Option(help="Seconds between window starts (default: the window, no overlap).")
     ] = None,
     rate: Annotated[float | None, typer.Option(help="Baselines: sample rate in Hz (default 30).")] = None,
-    window: Annotated[float | None, typer.Option(help="Window in seconds (default: the encoder's; baselines 10).")] = None,
+    window: Annotated[
+        float | None, typer.Option(help="Window in seconds (default: the encoder's; baselines 10).")
+    ] = None,
     device: Annotated[str | None, typer.Option(help="Torch device: auto, cpu, cuda, cuda:N.")] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -105,7 +107,9 @@ def fit_command(
 @classify_app.command("predict")
 def predict_command(
     data: Annotated[Path, typer.Argument(help="Dataset folder or recording file (from `wearfm ingest`).", exists=True)],
-    model: Annotated[Path, typer.Option("--model", "-m", help="Classifier folder of `wearfm classify fit`.", exists=True)],
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="Classifier folder of `wearfm classify fit`.", exists=True)
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Parquet timeline to write (one row per window).")],
     smooth: Annotated[
         str | None, typer.Option(help="Temporal smoothing: none, hmm, or median:K (K odd windows, e.g. median:5).")
@@ -165,13 +169,9 @@ def predict_command(
 @classify_app.command("summary")
 def summary_command(
     timeline: Annotated[Path, typer.Argument(help="Timeline of `wearfm classify predict`.", exists=True)],
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Daily table to write (.csv or .parquet).")
-    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Daily table to write (.csv or .parquet).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Stacked-bar plot of hours per class per day (.png).")] = None,
-    min_wear_hours: Annotated[
-        float | None, typer.Option(help="Wear hours that make a day valid (default 16).")
-    ] = None,
+    min_wear_hours: Annotated[float | None, typer.Option(help="Wear hours that make a day valid (default 16).")] = None,
     format_: Annotated[
         Literal["auto", "csv", "parquet"] | None, typer.Option("--format", help="Table format (auto: by suffix).")
     ] = None,

@@ -110,7 +110,7 @@ def classifier_metadata(clf: Classifier) -> dict[str, str]:
 
 
 def compare_classifier(clf: Classifier, path: str | Path, windows: np.ndarray) -> dict[str, Any]:
-    """onnxruntime vs the Python path on ``windows``: max |probability difference| and argmax agreement."""
+    """Onnxruntime vs the Python path on ``windows``: max |probability difference| and argmax agreement."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -129,9 +129,7 @@ def compare_classifier(clf: Classifier, path: str | Path, windows: np.ndarray) -
 def _check_windows(clf: Classifier, cfg: ExportConfig) -> tuple[np.ndarray, np.ndarray | None]:
     from wearfm.export.onnx import realistic_windows
 
-    synth = np.concatenate(
-        [realistic_windows(b, clf.channels, clf.window, clf.rate_hz, seed=b) for b in BATCH_SIZES]
-    )
+    synth = np.concatenate([realistic_windows(b, clf.channels, clf.window, clf.rate_hz, seed=b) for b in BATCH_SIZES])
     real = None
     if cfg.calibration:
         from wearfm.data.windows import load_windows
