@@ -4,7 +4,7 @@ Three parts, each printing one Markdown table (and ``--json`` a JSON line):
 
 - ``match``: the probe (``trials=1``) and ``classify fit`` on the probe's train subjects + ``classify predict``
   on its test subjects, same encoder, k and seed: window macro-F1 of both. For encoders with a network, the
-  classifier is exported to ONNX and compared with the Python path on every window of the test subjects.
+  classifier is exported to ONNX and compared with the Python path on every window of the dataset.
 - ``smooth``: fit on the train subjects (every label, or ``--shots``), predict the test subjects with
   ``--smooth none``, ``median:5`` and ``hmm``: window macro-F1 of each.
 - ``week``: a simulated 7-day wrist recording (``wearfm.signal.simulate``, 30 Hz, non-wear marked as ingest
@@ -95,12 +95,13 @@ def match(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
             "fit_predict_s": round(t_clf, 1),
         }
         if not enc.startswith("features"):
-            row.update(_onnx_vs_python(clf, args.data, pr.test_subjects, args.label_purity, tmp))
+            row.update(_onnx_vs_python(clf, args.data, tmp))
         rows.append(row)
     return rows
 
 
-def _onnx_vs_python(clf_dir: Path, data: str, subjects: list[str], purity: float, tmp: Path) -> dict[str, Any]:
+def _onnx_vs_python(clf_dir: Path, data: str, tmp: Path) -> dict[str, Any]:
+    """onnxruntime vs the Python path on every window of ``data`` (labelled or not, every subject)."""
     import onnxruntime as ort
 
     from wearfm.classify.model import load_classifier
@@ -111,9 +112,8 @@ def _onnx_vs_python(clf_dir: Path, data: str, subjects: list[str], purity: float
     onnx = tmp / f"{clf_dir.name}.onnx"
     export(ExportConfig(model=str(clf_dir), out=str(onnx), check=False))
     clf = load_classifier(clf_dir)
-    ws = load_windows(data, rate_hz=clf.rate_hz, window=clf.window, channels=clf.channels, label_purity=purity)
-    idx = np.flatnonzero(np.isin(ws.subject_names(), subjects))
-    x = ws.batch(idx)
+    ws = load_windows(data, rate_hz=clf.rate_hz, window=clf.window, channels=clf.channels)
+    x = ws.batch(np.arange(len(ws)))
     sess = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
     got = np.concatenate([sess.run(["probabilities"], {"x": x[i : i + 256]})[0] for i in range(0, len(x), 256)])
     ref = clf.predict_proba(x)
@@ -240,11 +240,17 @@ def week_part(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.2e}" if 0 < abs(v) < 1e-3 else f"{v:.4f}"
+    return str(v)
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
     keys = list(dict.fromkeys(k for r in rows for k in r))
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for r in rows:
-        cells = [f"{r[k]:.4f}" if isinstance(r.get(k), float) else str(r.get(k, "")) for k in keys]
+        cells = [_fmt(r.get(k, "")) for k in keys]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -276,6 +276,7 @@ class ClassifyConfig:
     batch_size: int = 256
     device: str = "auto"
     chunk_windows: int = 8192  # predict: windows embedded and written per step (bounds memory)
+    block_hours: float = 6.0  # predict: a recording is read and resampled this many hours at a time
     min_wear_hours: float = 16.0  # summary: a day is valid with at least this much wear
     format: str = "auto"  # summary output: auto (from the suffix) | csv | parquet
 

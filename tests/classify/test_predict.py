@@ -99,3 +99,16 @@ def test_missing_channels_are_refused(noisy: Path, tmp_path: Path) -> None:
 def test_bad_smooth_is_refused(noisy: Path, clf: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="median:K"):
         predict(ClassifyConfig(data=str(noisy), model=str(clf), out=str(tmp_path / "t.parquet"), smooth="median:4"))
+
+
+def test_blocks_cover_the_recording_once(clf: Path, tmp_path: Path) -> None:
+    """Read in 25 s blocks, a 120 s recording gives the windows of one read: increasing starts, none twice."""
+    rec = tmp_path / "long" / "s9.parquet"
+    write_recording(rec, make_accel(seconds=120, hz=30, activity="walk", seed=1), 30.0, "s9", None)
+    whole = predict(ClassifyConfig(data=str(rec.parent), model=str(clf), out=str(tmp_path / "a.parquet")))
+    res = predict(
+        ClassifyConfig(data=str(rec.parent), model=str(clf), out=str(tmp_path / "b.parquet"), block_hours=25 / 3600)
+    )
+    starts = pq.read_table(tmp_path / "b.parquet").column("start").cast(pa.int64()).to_numpy()
+    assert res["windows"] == whole["windows"] == 11
+    assert np.all(np.diff(starts) >= 10e9 - 1e6)  # no window twice, none overlapping the one before by more than 1 ms

@@ -1,9 +1,10 @@
 """`wearfm classify predict`: every window of every recording through a fitted classifier, to a Parquet timeline.
 
-Recordings are processed one at a time: each is windowed (the probe's :func:`~wearfm.data.windows.load_windows`,
-resampled to the classifier's rate), embedded and classified in chunks of ``chunk_windows`` windows, smoothed
-over its consecutive windows, and appended to the output file as row groups; memory holds one recording's
-resampled samples and its per-window probabilities, never the whole dataset or its embeddings.
+Recordings are processed one at a time, and each in blocks of ``block_hours`` (6 h): a block is read (only its
+row groups), windowed and resampled by the probe's :func:`~wearfm.data.windows.load_windows`, and embedded and
+classified in chunks of ``chunk_windows`` windows. Once a recording's blocks are done, its windows are smoothed
+and appended to the output file as row groups. Memory holds one block's samples and one recording's
+per-window probabilities (a week of 10 s windows: 60,480 rows), never a whole recording's samples.
 
 Output columns (one row per window): ``recording``, ``subject``, ``start`` (timestamp of the window's first
 sample, in the recording's time reference), ``seconds`` (the time the window stands for in summaries: the
@@ -20,6 +21,7 @@ import logging
 import time
 import warnings
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -91,6 +93,54 @@ def _runs(worn: np.ndarray, start_ns: np.ndarray, step_ns: int) -> list[tuple[in
     return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True) if worn[a]]
 
 
+def _blocks(
+    path: Path, e: RecordingEntry, clf: Classifier, cfg: ClassifyConfig, stride: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """(start_ns, worn, label strings, probabilities) of the windows of one recording, ``block_hours`` at a time.
+
+    Block ``i`` reads the samples of ``[a_i, a_{i+1} + window)`` and keeps the windows starting before
+    ``a_{i+1}``, so a window is never cut by a block boundary. Blocks are a whole number of strides long, so
+    the window grid of each block (from its first sample) continues the one before.
+    """
+    step_ns = stride * 1e9 / clf.rate_hz
+    # blocks a whole number of strides long, so each block's window grid continues the one before
+    block_ns = int(round(max(1, round(cfg.block_hours * 3600e9 / step_ns)) * step_ns))
+    window_ns = int(np.ceil(clf.window * 1e9 / clf.rate_hz)) + 1
+    end_ns = e.start_ns + int(np.ceil(e.duration_s * 1e9)) + window_ns
+    a = e.start_ns
+    last = -1
+    while a < end_ns:
+        b = a + block_ns
+        try:
+            ws = load_windows(
+                path,
+                rate_hz=clf.rate_hz,
+                window=clf.window,
+                channels=clf.channels,
+                stride=stride,
+                label_purity=cfg.label_purity,
+                nonwear="keep",
+                time_range=(a, b + window_ns) if e.duration_s * 1e9 > block_ns else None,
+            )
+        except DataError:
+            a = b
+            continue
+        keep = (ws.start_ns < b) & (ws.start_ns > last)
+        ws = ws.subset(keep)
+        if len(ws):
+            last = int(ws.start_ns[-1])
+            worn = worn_mask(ws, path.parent)
+            proba = np.full((len(ws), len(clf.classes)), np.nan, dtype=np.float64)
+            idx = np.flatnonzero(worn)
+            for i in range(0, len(idx), cfg.chunk_windows):
+                part = idx[i : i + cfg.chunk_windows]
+                proba[part] = clf.predict_proba(ws.batch(part), cfg.batch_size, cfg.device)
+            yield ws.start_ns, worn, ws.label_strings(), proba
+        if e.duration_s * 1e9 <= block_ns:
+            return
+        a = b
+
+
 def predict(cfg: ClassifyConfig) -> dict[str, Any]:
     """Classify every window of ``cfg.data`` with the classifier folder ``cfg.model``; write ``cfg.out``.
 
@@ -109,6 +159,8 @@ def predict(cfg: ClassifyConfig) -> dict[str, Any]:
         raise ConfigError("give --out: the Parquet timeline to write")
     if cfg.chunk_windows < 1:
         raise ConfigError(f"chunk_windows must be at least 1, got {cfg.chunk_windows}")
+    if cfg.block_hours <= 0:
+        raise ConfigError(f"block_hours must be positive, got {cfg.block_hours}")
     method, k = parse_smooth(cfg.smooth)
     clf = load_classifier(cfg.model)
     root, entries = list_recordings(cfg.data)
@@ -137,42 +189,33 @@ def predict(cfg: ClassifyConfig) -> dict[str, Any]:
     try:
         for e in entries:
             path = root / e.path
-            try:
-                ws = load_windows(
-                    path,
-                    rate_hz=clf.rate_hz,
-                    window=clf.window,
-                    channels=clf.channels,
-                    stride=stride,
-                    label_purity=cfg.label_purity,
-                    nonwear="keep",
+            parts = list(_blocks(path, e, clf, cfg, stride))
+            if not parts:
+                log.warning(
+                    "%s: skipped (no gap-free stretch as long as a %g s window)", e.path, clf.window / clf.rate_hz
                 )
-            except DataError as err:
-                log.warning("%s: skipped (%s)", e.path, err)
                 continue
             references.add(str(read_metadata(path).get("time_reference") or "unknown"))
-            n = len(ws)
-            worn = worn_mask(ws, path.parent)
-            proba = np.full((n, len(clf.classes)), np.nan, dtype=np.float64)
+            start_ns = np.concatenate([p[0] for p in parts])
+            worn = np.concatenate([p[1] for p in parts])
+            labels = np.concatenate([p[2] for p in parts])
+            proba = np.concatenate([p[3] for p in parts])
+            n = len(start_ns)
             idx = np.flatnonzero(worn)
-            for i in range(0, len(idx), cfg.chunk_windows):
-                part = idx[i : i + cfg.chunk_windows]
-                proba[part] = clf.predict_proba(ws.batch(part), cfg.batch_size, cfg.device)
             raw = np.full(n, -1, dtype=np.int64)
             smoothed = np.full(n, -1, dtype=np.int64)
             raw[idx] = proba[idx].argmax(axis=1) if len(idx) else raw[idx]
-            for a, b in _runs(worn, ws.start_ns, step_ns):
+            for a, b in _runs(worn, start_ns, step_ns):
                 smoothed[a:b] = smooth(proba[a:b], method, k, clf.transitions, clf.prior)
             names_raw = np.where(raw >= 0, classes[np.maximum(raw, 0)], NONWEAR_CLASS)
             names = np.where(smoothed >= 0, classes[np.maximum(smoothed, 0)], NONWEAR_CLASS)
-            labels = ws.label_strings()
             for i in range(0, n, cfg.chunk_windows):
                 sl = slice(i, min(n, i + cfg.chunk_windows))
                 m = sl.stop - sl.start
                 cols: list[Any] = [
                     pa.array([e.path] * m, pa.string()),
                     pa.array([e.subject] * m, pa.string()),
-                    pa.array(ws.start_ns[sl], pa.int64()).cast(pa.timestamp("ns")),
+                    pa.array(start_ns[sl], pa.int64()).cast(pa.timestamp("ns")),
                     pa.array(np.full(m, seconds, np.float32)),
                     pa.array(labels[sl].tolist(), pa.string()),
                     pa.array(~worn[sl]),

@@ -144,6 +144,7 @@ def load_windows(
     max_gap_s: float = 1.0,
     cache_dir: str | Path | None = None,
     nonwear: str = "skip",
+    time_range: tuple[int, int] | None = None,
 ) -> WindowSet:
     """Load a dataset (folder or one file), resample to ``rate_hz`` and cut windows of ``window`` samples.
 
@@ -158,6 +159,8 @@ def load_windows(
         cache_dir: if given, the resampled array is stored there once and memory-mapped afterwards.
         nonwear: 'skip' leaves out windows that overlap non-wear found at ingest (``--nonwear mark``);
             'keep' keeps them.
+        time_range: if given, (start, end) ns: only samples with ``start <= time < end`` are read (only the
+            row groups that hold them), so a long recording can be windowed one block at a time.
 
     Raises:
         DataError: no recording has the channels, or none is long enough for one window.
@@ -172,12 +175,14 @@ def load_windows(
     missing = lacking_channels(entries, cols)
     if missing:
         raise DataError(_lacking_message(entries, missing, cols))
-    key = _cache_key(entries, rate_hz, cols, max_gap_s)
+    key = _cache_key(entries, rate_hz, cols, max_gap_s) + (f"-{time_range[0]}-{time_range[1]}" if time_range else "")
     cached = _load_cache(cache_dir, key) if cache_dir else None
     if cached is not None:
         data, seg_rec, seg_start, seg_t0, seg_len, labels, label_names = cached
     else:
-        data, seg_rec, seg_start, seg_t0, seg_len, labels, label_names = _build(root, entries, rate_hz, cols, max_gap_s)
+        data, seg_rec, seg_start, seg_t0, seg_len, labels, label_names = _build(
+            root, entries, rate_hz, cols, max_gap_s, time_range
+        )
         if cache_dir:
             _save_cache(cache_dir, key, data, seg_rec, seg_start, seg_t0, seg_len, labels, label_names)
             loaded = _load_cache(cache_dir, key)
@@ -268,7 +273,12 @@ def _window_labels(labels: np.ndarray, offset: np.ndarray, window: int, n_labels
 
 
 def _build(
-    root: Path, entries: list[RecordingEntry], rate_hz: float, cols: tuple[str, ...], max_gap_s: float
+    root: Path,
+    entries: list[RecordingEntry],
+    rate_hz: float,
+    cols: tuple[str, ...],
+    max_gap_s: float,
+    time_range: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     label_names: list[str] = sorted({k for e in entries for k in e.label_counts})
     code = {n: i for i, n in enumerate(label_names)}
@@ -276,7 +286,13 @@ def _build(
     pos = 0
     for r, e in enumerate(entries):
         want = ["time", *cols] + (["label"] if e.label_counts else [])
-        table = pq.read_table(root / e.path, columns=want)
+        filters = None
+        if time_range is not None:
+            lo, hi = (pa.scalar(int(v), pa.timestamp("ns")) for v in time_range)
+            filters = [("time", ">=", lo), ("time", "<", hi)]
+        table = pq.read_table(root / e.path, columns=want, filters=filters)
+        if time_range is not None and table.num_rows < 2:
+            continue
         t = table.column("time").cast(pa.int64()).to_numpy()
         v = np.stack([table.column(c).to_numpy() for c in cols], axis=1)
         lab = None
