@@ -20,8 +20,8 @@ import json
 import logging
 import time
 import warnings
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
