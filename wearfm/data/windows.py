@@ -157,7 +157,7 @@ def load_windows(
         label_purity: a window is labelled only if one label covers at least this share of its samples.
         max_gap_s: gaps longer than this split segments (windows never cross them).
         cache_dir: if given, the resampled array is stored there once and memory-mapped afterwards.
-        nonwear: 'skip' leaves out windows that overlap non-wear found at ingest (``--nonwear mark``);
+        nonwear: 'skip' leaves out windows that overlap non-wear found at ingest (`wearfm ingest --nonwear mark`);
             'keep' keeps them.
         time_range: if given, (start, end) ns: only samples with ``start <= time < end`` are read (only the
             row groups that hold them), so a long recording can be windowed one block at a time.
