@@ -39,6 +39,8 @@ REACHED_BY = {
     "wearfm/models/": ("pretrain", "probe", "export", "embed"),
     "wearfm/probe/": ("probe",),
     "wearfm/export/embed.py": ("embed",),
+    "wearfm/export/classifier.py": ("export",),
+    "wearfm/classify/": ("classify", "export"),
     "wearfm/export/": ("export", "embed"),
     "wearfm/quickstart.py": ("quickstart",),
     "wearfm/simulate.py": ("quickstart",),
@@ -49,11 +51,23 @@ def _long_options(cmd: object) -> set[str]:
     return {o for p in cmd.params for o in (*p.opts, *p.secondary_opts) if o.startswith("--")} | {"--help"}  # type: ignore[attr-defined]
 
 
+def _leaves(cmd: object) -> list[object]:
+    """The commands under ``cmd``: itself, or for a sub-app (``wearfm classify fit|...``) each of its commands."""
+    subs = getattr(cmd, "commands", None)
+    return [leaf for sub in subs.values() for leaf in _leaves(sub)] if subs else [cmd]
+
+
 def _commands() -> dict[str, set[str]]:
-    """Command name -> its long options (and the app's own, e.g. --version), from the click command Typer builds."""
+    """Command name -> its long options (and the app's own, e.g. --version), from the click command Typer builds.
+
+    A sub-app's name maps to the options of all its commands (``wearfm classify fit --shots`` is ``classify``).
+    """
     group = typer.main.get_command(app)
     root = _long_options(group)
-    return {name: _long_options(cmd) | root for name, cmd in group.commands.items()}  # type: ignore[attr-defined]
+    return {
+        name: set().union(*(_long_options(leaf) for leaf in _leaves(cmd))) | root
+        for name, cmd in group.commands.items()  # type: ignore[attr-defined]
+    }
 
 
 COMMANDS = _commands()
@@ -61,7 +75,8 @@ COMMANDS = _commands()
 PROSE_HINT = re.compile(rf"\b({'|'.join(COMMANDS)}) with (--[a-z][a-z0-9-]*)")
 CLI_MODULES: dict[str, set[str]] = {}
 for _name, _cmd in typer.main.get_command(app).commands.items():  # type: ignore[attr-defined]
-    CLI_MODULES.setdefault(_cmd.callback.__module__.replace(".", "/") + ".py", set()).add(_name)
+    for _leaf in _leaves(_cmd):
+        CLI_MODULES.setdefault(_leaf.callback.__module__.replace(".", "/") + ".py", set()).add(_name)  # type: ignore[attr-defined]
 
 
 def _strings(path: Path) -> list[tuple[int, str]]:

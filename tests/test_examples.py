@@ -58,3 +58,16 @@ def test_probe_own_csvs_and_onnx_examples(tmp_path):
         rec = sorted(p for p in (tmp_path / "out" / "data").rglob("*.parquet") if p.name != "manifest.parquet")[0]
     emb = _load("onnx_inference").main(str(onnx_path), str(rec))
     assert emb.ndim == 2 and emb.shape[0] >= 1 and np.isfinite(emb).all()
+
+
+def test_onnx_classify_stream_example(tmp_path):
+    from tests.classify.conftest import write_noisy_dataset
+    from wearfm.classify.fit import fit
+    from wearfm.config import ClassifyConfig, ExportConfig
+    from wearfm.export.run import export
+
+    data = write_noisy_dataset(tmp_path / "data", subjects=("s1", "s2", "s3"), seconds=30, noise=0.1)
+    fit(ClassifyConfig(data=str(data), encoder="random:resnet1d_tiny", out=str(tmp_path / "clf"), shots=2))
+    export(ExportConfig(model=str(tmp_path / "clf"), out=str(tmp_path / "har.onnx"), check=False))
+    labels = _load("onnx_classify_stream").main(str(tmp_path / "har.onnx"))
+    assert len(labels) == 6 and set(labels) <= {"lie", "run", "walk"}  # 60 s in 10 s windows

@@ -40,6 +40,7 @@ __all__ = [
     "training_defaults",
     "resolve_training",
     "describe_training_defaults",
+    "ClassifyConfig",
     "load_config",
     "apply_overrides",
     "to_dict",
@@ -385,6 +386,36 @@ def parse_duration(spec: str | float, rate_hz: float | None = None, *, option: s
     if not seconds > 0:
         raise ConfigError(f"{option} {spec!r} must be longer than 0 s")
     return seconds
+
+
+@dataclass(frozen=True)
+class ClassifyConfig:
+    """Options of `wearfm classify fit|predict|summary` (a few-shot classifier applied to whole recordings)."""
+
+    data: str = ""
+    encoder: str = ""  # fit: run folder, .pt, .onnx, features or random:<name> (as `wearfm probe --encoder`)
+    model: str = ""  # predict: the classifier folder written by fit
+    out: str = ""
+    shots: int | None = None  # fit: k labelled windows per class drawn with ``seed``; None: every labelled window
+    seed: int = 0
+    subjects: tuple[str, ...] = ()  # fit / predict: only these subjects (empty: all)
+    label_purity: float = 1.0  # as the probe: share of a window one label must cover
+    stride_s: float | None = None  # seconds between window starts (None: the window, no overlap)
+    nonwear: str = "skip"  # fit: skip | keep windows overlapping non-wear; predict always marks them `nonwear`
+    rate_hz: float | None = None  # fit with a baseline encoder (features, random:): sample rate (default 30)
+    window_s: float | None = None  # fit with a baseline encoder: window length in seconds (default 10)
+    channels: str | None = None  # fit with a baseline encoder: channels (default acc)
+    cv_min_subjects: int = 3  # fit: cross-validate by subject when the fitted windows span this many subjects
+    smooth: str = "none"  # predict: none | median:K | hmm
+    hmm_stay: float = 0.95  # sticky default: probability of staying in a class from one window to the next
+    hmm_min_changes: int = 10  # fewer class changes than this in the labelled sequences: use the sticky default
+    strict: bool = False  # predict: refuse data at another sample rate instead of resampling it
+    batch_size: int = 256
+    device: str = "auto"
+    chunk_windows: int = 8192  # predict: windows embedded and written per step (bounds memory)
+    block_hours: float = 6.0  # predict: a recording is read and resampled this many hours at a time
+    min_wear_hours: float = 16.0  # summary: a day is valid with at least this much wear
+    format: str = "auto"  # summary output: auto (from the suffix) | csv | parquet
 
 
 # --- loading and overriding -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from wearfm.cli import qc as _qc  # noqa: F401, E402
 from wearfm.cli import pair as _pair  # noqa: F401, E402
 from wearfm.cli import pretrain as _pretrain  # noqa: F401, E402
 from wearfm.cli import probe as _probe  # noqa: F401, E402
+from wearfm.cli import classify as _classify  # noqa: F401, E402  (classify fit|predict|summary)
 from wearfm.cli import export as _export  # noqa: F401, E402  (export, embed)
 
 __all__ = ["app"]

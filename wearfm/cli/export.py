@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.table import Table
@@ -27,7 +27,13 @@ __all__ = ["export_command", "embed_command"]
 
 @app.command("export")
 def export_command(
-    run: Annotated[Path, typer.Argument(help="Run folder of `wearfm pretrain` (or an encoder.pt).", exists=True)],
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="Run folder of `wearfm pretrain` (or an encoder.pt), or a classifier folder of `wearfm classify fit`.",
+            exists=True,
+        ),
+    ],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="The .onnx file to write.")] = None,
     opset: Annotated[int | None, typer.Option(help="ONNX opset (default 18).")] = None,
     quantize: Annotated[Literal["none", "int8"] | None, typer.Option(help="Write an int8 model too.")] = None,
@@ -46,7 +52,7 @@ def export_command(
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Export a trained encoder to a self-describing ONNX file, checked against PyTorch."""
+    """Export a trained encoder (or a classifier: encoder + head) to a self-describing ONNX file, checked."""
     from wearfm.config import ExportConfig
     from wearfm.export.run import export
 
@@ -71,6 +77,9 @@ def export_command(
         return
     if quiet:
         return
+    if res.get("kind") == "classifier":
+        _print_classifier(res)
+        return
     t = Table(title=f"exported {res['path']}", show_header=False, title_justify="left")
     t.add_row("encoder", f"{res['encoder']} ({res['method']})")
     t.add_row("exporter / opset", f"{res['exporter']} / {res['opset']}")
@@ -83,6 +92,25 @@ def export_command(
             "quantization",
             f"{res['quantization']} (fp32 {res['fp32_size_bytes'] / 1e6:.2f} MB kept at "
             f"{res['fp32_path']}; mean cosine int8 vs fp32 {res['int8_mean_cosine']:.4f})",
+        )
+    err_console.print(t)
+
+
+def _print_classifier(res: dict[str, Any]) -> None:
+    t = Table(title=f"exported classifier {res['path']}", show_header=False, title_justify="left")
+    t.add_row("classes", ", ".join(res["classes"]))
+    t.add_row("outputs", "embedding (batch, D), probabilities (batch, classes)")
+    t.add_row("size", f"{res['size_bytes'] / 1e6:.2f} MB")
+    for c in res["checks"]:
+        t.add_row(
+            f"onnx vs python ({c['inputs']})",
+            f"max |dp| {c['max_abs_diff']:.2e}, same class {c['argmax_agreement']:.2%} of {c['windows']} windows",
+        )
+    if res["quantization"] != "none":
+        t.add_row(
+            "quantization",
+            f"{res['quantization']}: same class as fp32 on {res['int8_argmax_agreement']:.2%} (fp32 kept at "
+            f"{res['fp32_path']})",
         )
     err_console.print(t)
 

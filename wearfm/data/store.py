@@ -134,17 +134,29 @@ class ShardedArray:
 
 
 def read_recording(
-    root: Path, entry: RecordingEntry, rate_hz: float, cols: tuple[str, ...], max_gap_s: float, code: dict[str, int]
+    root: Path,
+    entry: RecordingEntry,
+    rate_hz: float,
+    cols: tuple[str, ...],
+    max_gap_s: float,
+    code: dict[str, int],
+    time_range: tuple[int, int] | None = None,
 ) -> tuple[list[Segment], list[tuple[int, int]]]:
     """Read one recording, resample it to ``rate_hz`` and return its segments and non-wear spans.
 
     Non-wear spans ``[start_ns, end_ns)`` come from the recording's ``wearfm.nonwear`` metadata
-    (``spans_ns``) when present, else from runs of true values in a boolean ``nonwear`` column.
+    (``spans_ns``) when present, else from runs of true values in a boolean ``nonwear`` column. With
+    ``time_range`` = (start, end) ns only the samples with ``start <= time < end`` are read (only the row groups
+    that hold them); fewer than two of them give no segment.
     """
     pf = pq.ParquetFile(root / entry.path)
     names = pf.schema_arrow.names
     want = ["time", *cols] + (["label"] if entry.label_counts else []) + (["nonwear"] if "nonwear" in names else [])
-    table = pf.read(columns=want)
+    if time_range is None:
+        table = pf.read(columns=want)
+    else:
+        lo, hi = (pa.scalar(int(v), pa.timestamp("ns")) for v in time_range)
+        table = pq.read_table(root / entry.path, columns=want, filters=[("time", ">=", lo), ("time", "<", hi)])
     t = table.column("time").cast(pa.int64()).to_numpy()
     v = np.stack([table.column(c).to_numpy() for c in cols], axis=1)
     lab = None
@@ -162,6 +174,8 @@ def read_recording(
     else:
         spans = []
     del table
+    if len(t) < 2:
+        return [], spans
     segs, _ = resample(t, v, rate_hz, labels=lab, max_gap_s=max_gap_s)
     return segs, spans
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,7 @@ from wearfm.errors import ConfigError, DataError
 from wearfm.io.manifest import RecordingEntry, lacking_channels, list_recordings
 from wearfm.io.schema import CHANNEL_GROUPS, resolve_channels
 
-__all__ = ["WindowSet", "load_windows", "channel_stats"]
+__all__ = ["WindowSet", "load_windows", "channel_stats", "channel_spec", "worn_mask"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class WindowSet:
         nonwear_skipped: windows left out because they overlap non-wear marked at ingest.
         sample_stats: per-channel (mean, std) of all samples of ``data``, float64, when the store computed them
             while building (so :func:`channel_stats` need not read the whole memory map).
+        nonwear_spans: (N, 3) int64 ``(recording, start_ns, end_ns)`` of the non-wear marked at ingest.
     """
 
     data: np.ndarray
@@ -55,6 +56,7 @@ class WindowSet:
     label_names: list[str]
     nonwear_skipped: int = 0
     sample_stats: tuple[np.ndarray, np.ndarray] | None = None
+    nonwear_spans: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64))
 
     def __len__(self) -> int:
         return len(self.offset)
@@ -146,6 +148,7 @@ def load_windows(
     nonwear: str = "skip",
     group: BuildGroup | None = None,
     shard_mb: float | None = None,
+    time_range: tuple[int, int] | None = None,
 ) -> WindowSet:
     """Load a dataset (folder or one file), resample to ``rate_hz`` and cut windows of ``window`` samples.
 
@@ -165,6 +168,9 @@ def load_windows(
         group: the ranks that build the store together (:func:`wearfm.train.distributed.build_group`);
             every rank of it must call this. Default: this process alone.
         shard_mb: store shard size in MB (default: ``StoreConfig.shard_mb``).
+        time_range: if given, (start, end) ns: only samples with ``start <= time < end`` are read (only the row
+            groups that hold them), so a long recording can be windowed one block at a time; not with
+            ``cache_dir``.
 
     Raises:
         DataError: no recording has the channels, or none is long enough for one window.
@@ -174,6 +180,8 @@ def load_windows(
         raise DataError(f"window must be at least 1 sample, got {window}")
     if nonwear not in ("skip", "keep"):
         raise ConfigError(f"nonwear must be 'skip' or 'keep', got {nonwear!r}")
+    if time_range is not None and cache_dir:
+        raise ConfigError("time_range reads part of each recording; it cannot be combined with a cache_dir store")
     stride = stride or window
     cols = resolve_channels(channels)
     root, entries = list_recordings(dataset)
@@ -188,7 +196,7 @@ def load_windows(
         if index.mean is not None and index.std is not None:
             stats = (index.mean, index.std)
     else:
-        index, data, labels = _build(root, entries, rate_hz, cols, max_gap_s)
+        index, data, labels = _build(root, entries, rate_hz, cols, max_gap_s, time_range)
 
     offset, recording, start_ns = _cut(index, window, stride, rate_hz)
     if len(offset) == 0:
@@ -231,6 +239,7 @@ def load_windows(
         subjects=subjects,
         label_names=list(index.label_names),
         nonwear_skipped=skipped,
+        nonwear_spans=np.asarray(index.nonwear, np.int64).reshape(-1, 3),
         sample_stats=stats,
     )
 
@@ -246,6 +255,13 @@ def _cut(index: StoreIndex, window: int, stride: int, rate_hz: float) -> tuple[n
     recording = np.asarray(index.seg_rec, dtype=np.int32)[seg_of]
     start_ns = np.asarray(index.seg_t0, dtype=np.int64)[seg_of] + np.round(k * 1e9 / rate_hz).astype(np.int64)
     return offset, recording, start_ns
+
+
+def worn_mask(ws: WindowSet) -> np.ndarray:
+    """(W,) bool: the windows of ``ws`` that overlap no non-wear marked at ingest (all True when none is)."""
+    if not len(ws.nonwear_spans):
+        return np.ones(len(ws), dtype=bool)
+    return _worn(ws.nonwear_spans, ws.recording, ws.start_ns, round(ws.window * 1e9 / ws.rate_hz))
 
 
 def _worn(spans: np.ndarray, recording: np.ndarray, start_ns: np.ndarray, length_ns: int) -> np.ndarray:
@@ -279,7 +295,12 @@ def _window_labels(labels: np.ndarray, offset: np.ndarray, window: int, n_labels
 
 
 def _build(
-    root: Path, entries: list[RecordingEntry], rate_hz: float, cols: tuple[str, ...], max_gap_s: float
+    root: Path,
+    entries: list[RecordingEntry],
+    rate_hz: float,
+    cols: tuple[str, ...],
+    max_gap_s: float,
+    time_range: tuple[int, int] | None = None,
 ) -> tuple[StoreIndex, np.ndarray, list[np.ndarray] | None]:
     """The in-memory path (no cache): every recording resampled and concatenated into one (C, S) array."""
     label_names: list[str] = sorted({k for e in entries for k in e.label_counts})
@@ -288,7 +309,7 @@ def _build(
     spans: list[tuple[int, int, int]] = []
     pos = 0
     for r, e in enumerate(entries):
-        segs, nw = read_recording(root, e, rate_hz, cols, max_gap_s, code)
+        segs, nw = read_recording(root, e, rate_hz, cols, max_gap_s, code, time_range)
         spans.extend((r, a, b) for a, b in nw)
         for s in segs:
             parts.append(s.values.T)

@@ -47,6 +47,8 @@ ONNX_METADATA_KEYS: dict[str, str] = {
     "wearfm.quantization_info": "J: details of the quantisation (calibration windows, ops), or {}.",
     "wearfm.exporter": "'dynamo' (torch.export) or 'torchscript' (legacy tracer).",
     "wearfm.dynamic_axes": "J: the input's dynamic axes, e.g. {'0': 'batch', '2': 'time'}.",
+    "wearfm.class_names": "J: classifiers only: class names, in the order of the 'probabilities' columns.",
+    "wearfm.classifier": "J: classifiers only: head, C, outputs and how it was fitted (data, shots, seed, CV).",
 }
 
 _UNITS = {"acc": "g", "gyr": "deg/s"}
@@ -76,6 +78,8 @@ def decode_onnx_metadata(raw: dict[str, str]) -> dict[str, Any]:
             "head",
             "quantization_info",
             "dynamic_axes",
+            "class_names",
+            "classifier",
         ):
             try:
                 out[key] = json.loads(v)
@@ -182,5 +186,6 @@ def describe_onnx(path: str | Path) -> dict[str, Any]:
         "producer": f"{model.producer_name} {model.producer_version}".strip(),
         "nodes": len(model.graph.node),
         "metadata": decode_onnx_metadata(raw),
+        **({"class_names": json.loads(raw["wearfm.class_names"])} if "wearfm.class_names" in raw else {}),
         "is_wearfm": all(k in raw for k in ("wearfm.sample_rate_hz", "wearfm.window_samples", "wearfm.channels")),
     }

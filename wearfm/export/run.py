@@ -29,7 +29,9 @@ def _calibration_windows(data: str, spec: Any, n: int) -> np.ndarray:
 
 
 def export(cfg: ExportConfig) -> dict[str, Any]:
-    """Export the saved encoder ``cfg.model`` to ``cfg.out``; returns a JSON-friendly summary.
+    """Export the saved encoder (or classifier folder) ``cfg.model`` to ``cfg.out``; returns a JSON-friendly summary.
+
+    A classifier folder of `wearfm classify fit` is exported by :func:`wearfm.export.classifier.export_classifier`.
 
     With ``cfg.quantize == "int8"`` the fp32 model is written to ``<out stem>.fp32.onnx`` and the int8 model
     to ``cfg.out``; the summary reports both sizes and how far int8 embeddings move from fp32 ones.
@@ -39,6 +41,12 @@ def export(cfg: ExportConfig) -> dict[str, Any]:
         ConfigError: bad options (e.g. static int8 without calibration data).
         VerificationError: onnxruntime disagrees with PyTorch by more than ``cfg.atol``.
     """
+    from wearfm.classify.model import is_classifier_dir
+
+    if is_classifier_dir(cfg.model):  # a folder of `wearfm classify fit`: encoder + head as one graph
+        from wearfm.export.classifier import export_classifier
+
+        return export_classifier(cfg)
     from wearfm.export.onnx import export_onnx
     from wearfm.export.quantize import MODES, quantize_onnx, resolve_mode
     from wearfm.models.saved import ENCODER_FILE, file_sha256, load_encoder
