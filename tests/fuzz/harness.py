@@ -39,7 +39,9 @@ from wearfm.errors import WearfmError
 
 __all__ = ["READERS", "DEFECTS", "Case", "Outcome", "case", "cases", "run_case", "sources", "data_dir"]
 
-READERS = ("cwa", "gt3x", "geneactiv", "csv", "wisdm", "sp-sw-har")
+READERS = ("cwa", "gt3x", "geneactiv", "csv", "wisdm", "sp-sw-har", "actilife-csv", "geneactiv-csv", "omgui-csv")
+# device CSV exports have no shared real files: fuzzed from the layout generators of tests/io/_exports.py
+_EXPORT_READERS = ("actilife-csv", "geneactiv-csv", "omgui-csv")
 DEFECTS = ("traceback", "hang", "memory", "partial", "changed", "invariant")
 TEXT_ROWS = 300  # lines of a real text file kept as the fuzzing source
 BLOCK = 512
@@ -89,6 +91,8 @@ def _text_slice(path: Path, rows: int) -> bytes:
 
 def sources(reader: str, full: bool = False) -> list[tuple[str, bytes]]:
     """``(file name, bytes)`` of the real files a reader is fuzzed from (``full`` adds the large ones)."""
+    if reader in _EXPORT_READERS:
+        return [_export_source(reader)]
     d = data_dir()
     if d is None:
         raise FileNotFoundError("real data not found: set WEARFM_DATA or place it at ../shared/data")
@@ -109,6 +113,21 @@ def sources(reader: str, full: bool = False) -> list[tuple[str, bytes]]:
     else:
         raise ValueError(f"unknown reader {reader!r}; choose from {READERS}")
     return [(p.name, p.read_bytes()) for p in files]
+
+
+def _export_source(reader: str) -> tuple[str, bytes]:
+    """A short generated export of ``reader``'s published layout (5 s of data)."""
+    import tempfile
+
+    from tests.io import _exports
+
+    make = {"actilife-csv": _exports.actilife_csv, "geneactiv-csv": _exports.geneactiv_csv}.get(
+        reader, _exports.omgui_csv
+    )
+    with tempfile.TemporaryDirectory() as td:
+        p = Path(td) / f"{reader.replace('-csv', '')}_export.csv"
+        make(p, seconds=5.0)
+        return p.name, p.read_bytes()
 
 
 # ---------------------------------------------------------------------------------------- mutations
@@ -461,7 +480,7 @@ def _check_dataset(out: Path, summary: Any, reader: str, size: int) -> str:
                 if not np.all(np.isfinite(v)):
                     return f"{e.path}: non-finite {c}"
 
-        info = json.loads(meta.get(b"wearfm.info", b"{}") or b"{}") or {}
+        info = json.loads(meta.get(b"wearfm.counters") or meta.get(b"wearfm.info") or b"{}") or {}
         for k, v in info.items():
             if isinstance(v, int) and not isinstance(v, bool) and v < 0:
                 return f"{e.path}: counter {k} = {v}"

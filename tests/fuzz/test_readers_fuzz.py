@@ -14,7 +14,7 @@ import pytest
 
 from tests.fuzz.harness import DEFECTS, READERS, cases, data_dir, run_case
 
-SAMPLE = 50  # cases per reader in the default run (6 readers: 300 inputs)
+SAMPLE = 50  # cases per reader in the default run (9 readers: 450 inputs)
 FULL = 1000  # cases per reader with --runslow
 MAX_RSS_BYTES = 3 * 2**30  # peak memory of the test process after fuzzing
 
