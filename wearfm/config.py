@@ -161,7 +161,7 @@ class PrimusConfig:
     nn_by: str = "video"  # video | text | imu: the modality whose similarity picks the neighbour
     aligned_fraction: float = 1.0  # share of windows whose paired modalities are used (deterministic by seed)
     modalities: tuple[str, ...] = ()  # target modalities for L_MM/L_NN; empty: every one the dataset has
-    augmentations: tuple[str, ...] = ("scale", "reverse")  # L_SS view: paper; the code: ("scale", "permute")
+    augmentations: tuple[str, ...] = ("scaling", "time_reversal")  # L_SS: paper; code: scaling,segment_permutation
     scale_sigma: float = 0.1  # scaling factors ~ N(1, sigma) per sample and channel (the code: 0.25)
 
 

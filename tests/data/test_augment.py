@@ -12,6 +12,7 @@ from wearfm.data.augment import (
     TRANSFORMS,
     Augmenter,
     AxisPermutation,
+    Chain,
     Jitter,
     Rotation,
     Scaling,
@@ -231,3 +232,21 @@ def test_relcon_stage1_augmentation_follows_the_released_code() -> None:
     by_name = dict(zip(aug.names, aug.transforms, strict=True))
     assert by_name["segment_permutation"].segments == 6  # 5 cuts
     assert by_name["time_warp"].per_channel and aug.random_order
+
+
+def test_chain_applies_every_transform_in_order_with_their_own_draws() -> None:
+    x = _acc_gyr(8, 100)
+    params = {"scaling": {"sigma": 0.3}, "segment_permutation": {"segments": 4}}
+    y = Chain(("scaling", "segment_permutation", "negation"), params=params, generator=_gen(5))(x)
+    g = _gen(5)
+    expected = -SegmentPermutation(4)(Scaling(0.3)(x, g), g)
+    assert torch.equal(y, expected)
+
+
+def test_chain_checks_names_like_augmenter() -> None:
+    with pytest.raises(ConfigError, match="unknown augmentation"):
+        Chain(("scaling", "mirror"))
+    with pytest.raises(ConfigError, match="repeat"):
+        Chain(("negation", "negation"))
+    with pytest.raises(ConfigError, match="not in"):
+        Chain(("negation",), params={"scaling": {"sigma": 0.1}})

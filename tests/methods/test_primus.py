@@ -8,10 +8,10 @@ from tests.data._paired_fixtures import write_dataset, write_text_csv, write_tex
 from wearfm.config import PretrainConfig, apply_overrides
 from wearfm.data.paired import pair_dataset
 from wearfm.data.windows import load_windows
-from wearfm.errors import DataError
+from wearfm.errors import ConfigError, DataError
 from wearfm.methods import MethodContext, create_method
 from wearfm.methods._paired import aligned_mask
-from wearfm.methods.primus import primus_augment
+from wearfm.methods.primus import primus_view
 from wearfm.models import list_encoders
 from wearfm.models.saved import EncoderSpec, load_encoder
 
@@ -140,11 +140,37 @@ def test_method_needing_missing_modality_fails_clearly(paired, tmp_path):
 def test_augment_scale_and_reverse():
     torch.manual_seed(0)
     x = torch.randn(4, 3, 50)
-    y = primus_augment(x, ("scale", "reverse"), 0.1)
+    y = primus_view(("scaling", "time_reversal"), 0.1)(x)
     ratio = y.flip(-1) / x  # constant per sample and channel
     assert torch.allclose(ratio, ratio[..., :1].expand_as(ratio), atol=1e-5)
-    z = primus_augment(x, ("permute",))
+    z = primus_view(("segment_permutation",))(x)
     assert torch.allclose(z.sort(-1).values, x.sort(-1).values)
+    assert not torch.equal(z, x)
+
+
+def test_view_draws_the_scaling_factors_from_the_global_generator():
+    x = torch.randn(4, 6, 50)
+    torch.manual_seed(7)
+    y = primus_view(("scaling", "time_reversal", "negation"), 0.1)(x)
+    torch.manual_seed(7)
+    expected = -(x * (1.0 + 0.1 * torch.randn(4, 6, 1))).flip(-1)  # one factor per window and channel
+    assert torch.equal(y, expected)
+
+
+def test_view_reads_the_old_names(caplog):
+    x = torch.randn(2, 3, 40)
+    torch.manual_seed(1)
+    old = primus_view(("scale", "reverse", "negate"), 0.2)(x)
+    assert "old names" in caplog.text
+    torch.manual_seed(1)
+    assert torch.equal(old, primus_view(("scaling", "time_reversal", "negation"), 0.2)(x))
+    torch.manual_seed(1)
+    assert torch.equal(primus_view(("permute",))(x).sort(-1).values, x.sort(-1).values)
+
+
+def test_unknown_augmentation_names_the_real_ones():
+    with pytest.raises(ConfigError, match=r"unknown primus.augmentations \['flip'\].*time_reversal"):
+        primus_view(("scaling", "flip"))
 
 
 @pytest.mark.skipif("patchtst_tiny" not in list_encoders(), reason="patchtst encoder not available")

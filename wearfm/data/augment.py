@@ -20,7 +20,8 @@ Transforms (each a small ``nn.Module``; ``forward(x, generator=None)``):
 
 :class:`Augmenter` composes them: each transform is applied to each sample with probability ``p``, or (with
 ``n_select=k``) each sample gets exactly ``k`` distinct transforms, as RelCon's distance training does (2 of 8).
-The order of application is the order of ``names``.
+The order of application is the order of ``names``. :class:`Chain` applies every named transform to every sample,
+in order (PRIMUS's ``L_SS`` view: scaling then time reversal).
 
 Differences from the sources (``/work/shared/methods/relcon.md`` section 2, ``primus.md`` A3): the rotation axis is
 uniform on the sphere (the released code normalises a point uniform in a cube, which favours the diagonals); time
@@ -50,6 +51,7 @@ __all__ = [
     "TimeWarp",
     "SegmentPermutation",
     "Augmenter",
+    "Chain",
     "TRANSFORMS",
     "SIMCLR_AUGMENTATIONS",
     "PRIMUS_AUGMENTATIONS",
@@ -309,22 +311,14 @@ class Augmenter(nn.Module):
         random_order: bool = False,
     ) -> None:
         super().__init__()
-        names = tuple(names)
-        unknown = [n for n in names if n not in TRANSFORMS]
-        if unknown or not names:
-            raise ConfigError(f"unknown augmentation(s) {unknown or names}; choose from {sorted(TRANSFORMS)}")
-        if len(set(names)) != len(names):
-            raise ConfigError(f"augmentations repeat a name: {list(names)}")
-        bad_params = sorted(set(params or {}) - set(names))
-        if bad_params:
-            raise ConfigError(f"augmentation params given for {bad_params}, which are not in {list(names)}")
+        names = _check_names(names, params)
         if not 0.0 <= p <= 1.0:
             raise ConfigError(f"augmentation probability p must be in [0, 1], got {p}")
         if n_select is not None and not 1 <= n_select <= len(names):
             raise ConfigError(f"n_select must be between 1 and {len(names)} (the number of names), got {n_select}")
         self.names, self.p, self.n_select, self.generator = names, p, n_select, generator
         self.random_order = random_order
-        self.transforms = nn.ModuleList([TRANSFORMS[n](**dict((params or {}).get(n, {}))) for n in names])
+        self.transforms = _build(names, params)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Augment a (B, C, T) batch; returns a new tensor of the same shape (the input is not modified)."""
@@ -350,3 +344,61 @@ class Augmenter(nn.Module):
 
     def extra_repr(self) -> str:  # noqa: D102
         return f"names={self.names}, p={self.p}, n_select={self.n_select}, random_order={self.random_order}"
+
+
+def _check_names(names: Sequence[str], params: Mapping[str, Mapping[str, Any]] | None) -> tuple[str, ...]:
+    """``names`` as a tuple, after checking them (and the keys of ``params``) against :data:`TRANSFORMS`."""
+    names = tuple(names)
+    unknown = [n for n in names if n not in TRANSFORMS]
+    if unknown or not names:
+        raise ConfigError(f"unknown augmentation(s) {unknown or names}; choose from {sorted(TRANSFORMS)}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"augmentations repeat a name: {list(names)}")
+    bad_params = sorted(set(params or {}) - set(names))
+    if bad_params:
+        raise ConfigError(f"augmentation params given for {bad_params}, which are not in {list(names)}")
+    return names
+
+
+def _build(names: tuple[str, ...], params: Mapping[str, Mapping[str, Any]] | None) -> nn.ModuleList:
+    """One transform module per name, built with its ``params``."""
+    return nn.ModuleList([TRANSFORMS[n](**dict((params or {}).get(n, {}))) for n in names])
+
+
+class Chain(nn.Module):
+    """Apply every named transform to every sample, in the order of ``names`` (no random selection).
+
+    Each transform draws only its own random numbers, so ``Chain(("scaling",))`` with a seeded generator gives
+    the same factors as ``Scaling()`` alone.
+
+    Args:
+        names: transforms to apply, in order; see :data:`TRANSFORMS`.
+        params: per-transform keyword arguments, e.g. ``{"scaling": {"sigma": 0.1}}``.
+        generator: default source of randomness.
+
+    Examples:
+        >>> view = Chain(PRIMUS_AUGMENTATIONS, params={"scaling": {"sigma": 0.1}})
+        >>> view(torch.zeros(4, 3, 100)).shape
+        torch.Size([4, 3, 100])
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.names = _check_names(names, params)
+        self.generator = generator
+        self.transforms = _build(self.names, params)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(B, C, T) -> (B, C, T); the input is not modified."""
+        g = generator if generator is not None else self.generator
+        for transform in self.transforms:
+            x = transform(x, g)
+        return x
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"names={self.names}"

@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 
 from wearfm._atomic import remove_stale_temporaries, temp_path
 from wearfm.errors import DataError
-from wearfm.export.meta import INPUT_NAME, OUTPUT_NAME, model_contract, open_onnx
+from wearfm.export.meta import INPUT_NAME, OUTPUT_NAME
+from wearfm.export.modelfile import open_model
 
 __all__ = ["embed", "EMBEDDING_SCHEMA_FIELDS"]
 
@@ -28,35 +29,25 @@ EMBEDDING_SCHEMA_FIELDS = ("subject", "recording", "window_start", "label", "emb
 _RATE_TOLERANCE = 0.02  # relative: a recording within 2 % of the model's rate counts as matching
 
 
-def _onnx_model(path: Path) -> tuple[Callable[[np.ndarray], np.ndarray], float, int, tuple[str, ...], dict[str, Any]]:
-    sess, raw = open_onnx(path)
-    rate, window, channels = model_contract(raw, path)
+def _open(path: Path) -> tuple[Callable[[np.ndarray], np.ndarray], float, int, tuple[str, ...], dict[str, Any]]:
+    m = open_model(path)
+    info = {"model": str(path), "kind": m.kind, "method": m.method or ""}
+    if m.kind == "onnx":
+        sess = m.session
 
-    def run(x: np.ndarray) -> np.ndarray:
-        return np.asarray(sess.run([OUTPUT_NAME], {INPUT_NAME: x})[0], dtype=np.float32)
+        def run(x: np.ndarray) -> np.ndarray:
+            return np.asarray(sess.run([OUTPUT_NAME], {INPUT_NAME: x})[0], dtype=np.float32)
 
-    return run, rate, window, channels, {"model": str(path), "kind": "onnx", "method": raw.get("wearfm.method", "")}
+    else:
+        import torch
 
+        model = m.model
 
-def _torch_model(path: Path) -> tuple[Callable[[np.ndarray], np.ndarray], float, int, tuple[str, ...], dict[str, Any]]:
-    import torch
+        def run(x: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                return np.asarray(model.forward_features(torch.from_numpy(x)).numpy(), dtype=np.float32)
 
-    from wearfm.models.saved import load_encoder
-
-    model = load_encoder(path)
-    s = model.spec
-
-    def run(x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return np.asarray(model.forward_features(torch.from_numpy(x)).numpy(), dtype=np.float32)
-
-    return (
-        run,
-        float(s.rate_hz),
-        int(s.window_samples),
-        tuple(s.channels),
-        {"model": str(path), "kind": "torch", "method": s.method},
-    )
+    return run, m.rate_hz, m.window, m.channels, info
 
 
 def embed(
@@ -102,7 +93,7 @@ def embed(
     if not model_p.exists():
         raise FileNotFoundError(f"{model_p}: no such model; give an .onnx file or a run folder of `wearfm pretrain`")
     _check_writable(out_p)
-    run, rate, window, channels, info = (_onnx_model if model_p.suffix == ".onnx" else _torch_model)(model_p)
+    run, rate, window, channels, info = _open(model_p)
     _, entries = list_recordings(data)
     lacking = lacking_channels(entries, channels)
     if lacking:

@@ -8,9 +8,10 @@ IMU part of ``L_NN``), the multimodal head feeds ``L_MM`` and the video/text par
 embedding is the multimodal head's output (``EncoderSpec.head``), so probes and ONNX export see it.
 
 Choices where the paper and its code differ (see ``docs``/README): the augmentation is the paper's
-"scaling + time reversal" (``primus.augmentations``; the code used scaling + segment permutation, available
-as ``("scale", "permute")``), weights a = b = c = 1 (the paper), learnable temperatures from 0.1. Targets
-are the paired dataset's precomputed text/video vectors (the paper: frozen CLIP4Clip embeddings).
+"scaling + time reversal" (``primus.augmentations``, names of :mod:`wearfm.data.augment`; the code used
+scaling + segment permutation, available as ``("scaling", "segment_permutation")``), weights a = b = c = 1
+(the paper), learnable temperatures from 0.1. Targets are the paired dataset's precomputed text/video vectors
+(the paper: frozen CLIP4Clip embeddings).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import torch
 
 from wearfm.config import PretrainConfig
+from wearfm.data.augment import TRANSFORMS, Chain
 from wearfm.errors import ConfigError
 from wearfm.methods._paired import PairedMethod, make_adapters
 from wearfm.methods.base import MethodContext, register_method
@@ -30,41 +32,42 @@ from wearfm.models.saved import EncoderSpec, build_model
 from wearfm.objectives.nn_queue import NNQueue
 from wearfm.objectives.primus import PrimusLoss
 
-__all__ = ["Primus", "primus_augment", "AUGMENTATIONS"]
+__all__ = ["Primus", "primus_view"]
 
 log = logging.getLogger(__name__)
 
-AUGMENTATIONS = ("scale", "reverse", "permute", "negate")
+#: Names PRIMUS's config accepted before it used :mod:`wearfm.data.augment`'s; still read, mapped to those.
+_OLD_NAMES = {"scale": "scaling", "reverse": "time_reversal", "permute": "segment_permutation", "negate": "negation"}
 
 
-def primus_augment(x: torch.Tensor, names: tuple[str, ...], scale_sigma: float = 0.1) -> torch.Tensor:
+def primus_view(names: tuple[str, ...], scale_sigma: float = 0.1) -> Chain:
     """The ``L_SS`` view ``h(x)`` of (B, C, T) windows, after Tang et al. 2020 (https://arxiv.org/abs/2011.11542).
 
-    - ``scale``: multiply each channel of each window by a factor drawn from N(1, ``scale_sigma``);
-    - ``reverse``: reverse the direction of time;
-    - ``permute``: cut each window at 4 random points and shuffle the 5 segments (the released code);
-    - ``negate``: flip the sign.
+    Every named transform of :mod:`wearfm.data.augment` is applied to every window, in order; ``scaling``
+    draws one factor per window and channel from N(1, ``scale_sigma``), ``segment_permutation`` cuts at 4
+    random points and shuffles the 5 pieces (the released code). The names PRIMUS used before (``scale``,
+    ``reverse``, ``permute``, ``negate``) are mapped to these with a warning.
+
+    Raises:
+        ConfigError: an unknown or repeated name.
+
+    Examples:
+        >>> primus_view(("scaling", "time_reversal"), 0.1)(torch.zeros(2, 3, 50)).shape
+        torch.Size([2, 3, 50])
     """
-    b, c, t = x.shape
-    out = x
-    for name in names:
-        if name == "scale":
-            out = out * (1.0 + scale_sigma * torch.randn(b, c, 1, device=x.device, dtype=x.dtype))
-        elif name == "reverse":
-            out = out.flip(-1)
-        elif name == "negate":
-            out = -out
-        elif name == "permute":
-            rows = []
-            for i in range(b):
-                cuts = torch.sort(torch.randperm(t - 1, device=x.device)[:4] + 1).values.tolist()
-                segs = torch.tensor_split(out[i], cuts, dim=-1)
-                order = torch.randperm(len(segs)).tolist()
-                rows.append(torch.cat([segs[j] for j in order], dim=-1))
-            out = torch.stack(rows)
-        else:
-            raise ConfigError(f"unknown PRIMUS augmentation {name!r}; choose from {list(AUGMENTATIONS)}")
-    return out
+    old = [n for n in names if n in _OLD_NAMES]
+    if old:
+        log.warning(
+            "primus.augmentations %s are old names; use %s",
+            old,
+            [_OLD_NAMES[n] for n in old],
+        )
+    names = tuple(_OLD_NAMES.get(n, n) for n in names)
+    unknown = [n for n in names if n not in TRANSFORMS]
+    if unknown:
+        raise ConfigError(f"unknown primus.augmentations {unknown}; choose from {sorted(TRANSFORMS)}")
+    params = {"scaling": {"sigma": scale_sigma}} if "scaling" in names else None
+    return Chain(names, params)
 
 
 @register_method("primus")
@@ -80,13 +83,12 @@ class Primus(PairedMethod):
 
     def __init__(self, cfg: PretrainConfig, spec: EncoderSpec, ctx: MethodContext) -> None:
         pc = cfg.primus
-        bad = [a for a in pc.augmentations if a not in AUGMENTATIONS]
-        if bad:
-            raise ConfigError(f"unknown primus.augmentations {bad}; choose from {list(AUGMENTATIONS)}")
+        view = primus_view(tuple(pc.augmentations), pc.scale_sigma)  # checks the names even when unused
         if pc.nn_by not in ("video", "text", "imu"):
             raise ConfigError(f"primus.nn_by must be video, text or imu; got {pc.nn_by!r}")
         super().__init__(cfg, spec, ctx)
         self._setup_pairs(ctx, (), pc.modalities, pc.aligned_fraction)
+        self.ss_view = view
         self.nn_by = pc.nn_by
         if self.nn_by != "imu" and self.nn_by not in self.targets:
             fallback = "text" if "text" in self.targets else "video"
@@ -116,7 +118,7 @@ class Primus(PairedMethod):
         x = batch["x"]  # (B, C, T)
         b = x.shape[0]
         with torch.no_grad():
-            x_aug = primus_augment(x, tuple(pc.augmentations), pc.scale_sigma) if pc.weight_ss > 0 else x[:0]
+            x_aug = self.ss_view(x) if pc.weight_ss > 0 else x[:0]
         views = torch.cat([x, x_aug])  # (B or 2B, C, T)
         m = self.model
         assert m.head is not None

@@ -11,13 +11,12 @@ Accepted specs:
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from wearfm.errors import ConfigError
-from wearfm.export.meta import model_contract, open_onnx
+from wearfm.export.modelfile import ModelFile, model_kind, open_model
 from wearfm.probe import baselines
 from wearfm.probe.resolved import ResolvedEncoder, resolve_device, torch_embedder
 
@@ -63,45 +62,41 @@ def resolve_encoder(
         return baselines.random_encoder(spec, spec.split(":", 1)[1], rate_hz, window, channels, seed, device)
     if spec.startswith("supervised:"):
         return baselines.supervised_encoder(spec, spec.split(":", 1)[1], rate_hz, window, channels, seed)
-    p = Path(spec)
-    if p.suffix == ".onnx":
-        if not p.is_file():
-            raise FileNotFoundError(f"{p}: no such ONNX file")
-        return _onnx_encoder(spec, p, batch_size)
-    if p.is_dir() or p.suffix == ".pt":
-        return _saved_encoder(spec, p, device)
-    raise ConfigError(
-        f"--encoder {spec!r} is neither a run folder, a .pt or .onnx file, nor a baseline; "
-        "use a run folder of `wearfm pretrain`, model.onnx, features, random:<name> or supervised:<name>"
-    )
+    if model_kind(spec) is None:
+        raise ConfigError(
+            f"--encoder {spec!r} is neither a run folder, a .pt or .onnx file, nor a baseline; "
+            "use a run folder of `wearfm pretrain`, model.onnx, features, random:<name> or supervised:<name>"
+        )
+    m = open_model(spec)
+    if m.kind == "onnx":
+        return _onnx_encoder(spec, m, batch_size)
+    return _saved_encoder(spec, m, device)
 
 
-def _saved_encoder(spec: str, path: Path, device: str) -> ResolvedEncoder:
-    from wearfm.models.saved import load_encoder
-
-    model = load_encoder(path)
-    s = model.spec
+def _saved_encoder(spec: str, m: ModelFile, device: str) -> ResolvedEncoder:
+    path = m.path
 
     def fresh() -> Any:
+        from wearfm.models.saved import load_encoder
+
         return load_encoder(path).train()
 
     return ResolvedEncoder(
         spec=spec,
         kind="pretrained",
-        rate_hz=float(s.rate_hz),
-        window=int(s.window_samples),
-        channels=tuple(s.channels),
-        embed_dim=int(model.embed_dim),
-        method=s.method,
-        architecture=s.encoder,
-        embed=torch_embedder(model, device),
+        rate_hz=m.rate_hz,
+        window=m.window,
+        channels=m.channels,
+        embed_dim=int(m.embed_dim or 0),
+        method=m.method or "",
+        architecture=m.architecture,
+        embed=torch_embedder(m.model, device),
         make_trainable=fresh,
     )
 
 
-def _onnx_encoder(spec: str, path: Path, batch_size: int) -> ResolvedEncoder:
-    sess, meta = open_onnx(path)
-    rate, window, channels = model_contract(meta, path)
+def _onnx_encoder(spec: str, m: ModelFile, batch_size: int) -> ResolvedEncoder:
+    sess = m.session
     inp = sess.get_inputs()[0]
     out_name = sess.get_outputs()[0].name
     fixed = inp.shape[0] if isinstance(inp.shape[0], int) and inp.shape[0] > 0 else None
@@ -118,15 +113,14 @@ def _onnx_encoder(spec: str, path: Path, batch_size: int) -> ResolvedEncoder:
             outs.append(np.asarray(sess.run([out_name], {inp.name: chunk})[0])[:n])
         return np.concatenate(outs).astype(np.float32)
 
-    dim = meta.get("wearfm.embed_dim")
     return ResolvedEncoder(
         spec=spec,
         kind="onnx",
-        rate_hz=rate,
-        window=window,
-        channels=channels,
-        embed_dim=int(dim) if dim else 0,
-        method=meta.get("wearfm.method", "unknown"),
-        architecture=meta.get("wearfm.encoder"),
+        rate_hz=m.rate_hz,
+        window=m.window,
+        channels=m.channels,
+        embed_dim=m.embed_dim or 0,
+        method=m.method if m.method is not None else "unknown",
+        architecture=m.architecture,
         embed=embed,
     )

@@ -45,6 +45,7 @@ from sklearn.metrics import (
 from wearfm.config import ProbeConfig
 from wearfm.data.windows import WindowSet, load_windows
 from wearfm.errors import ConfigError, DataError
+from wearfm.export.modelfile import model_kind
 from wearfm.io.manifest import lacking_channels, list_recordings
 from wearfm.io.schema import resolve_channels
 from wearfm.probe.encoders import ResolvedEncoder, is_learned, resolve_device, resolve_encoder
@@ -150,7 +151,7 @@ def _check_config(cfg: ProbeConfig) -> None:
 
 
 def _resolve_all(cfg: ProbeConfig) -> list[ResolvedEncoder]:
-    needs_torch = any(s != "features" and not s.endswith(".onnx") for s in cfg.encoders)
+    needs_torch = any(s != "features" and model_kind(s) != "onnx" for s in cfg.encoders)
     device = resolve_device(cfg.device) if needs_torch else "cpu"  # ONNX and features never import torch
     kw: dict[str, Any] = {"seed": cfg.seed, "device": device, "batch_size": cfg.batch_size}
     learned = [
