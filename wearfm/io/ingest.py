@@ -24,10 +24,10 @@ from wearfm.errors import ConfigError, DataError, FormatError, WearfmError
 from wearfm.io.annotations import Annotations, load_annotations
 from wearfm.io.concat import ConcatReader, group_key
 from wearfm.io.convert import ConvertResult, convert_file
-from wearfm.io.detect import FORMATS, detect_format, expand_inputs, read_head
+from wearfm.io.detect import detect_format, expand_inputs, read_head
 from wearfm.io.manifest import MANIFEST_NAME, RecordingEntry, part_name, read_manifest, write_manifest
 from wearfm.io.preprocess import check_signal_options, needs_signal_pass, preprocess_recording
-from wearfm.io.readers import Reader, get_reader
+from wearfm.io.readers import Reader, get_reader, list_readers
 from wearfm.io.shard import parse_shard, shard_of
 
 __all__ = ["IngestSummary", "Terminated", "ingest", "sigterm_raises", "subject_from_name"]
@@ -216,8 +216,9 @@ def _grouped(cases: list[tuple[set[str], str]], most: int = 3) -> list[tuple[set
 
 
 def _check(cfg: IngestConfig) -> None:
-    if cfg.format not in FORMATS:
-        raise ConfigError(f"unknown format {cfg.format!r}; choose from {list(FORMATS)}")
+    formats = ["auto", *list_readers()]  # not FORMATS: a reader registered after import counts too
+    if cfg.format not in formats:
+        raise ConfigError(f"unknown format {cfg.format!r}; choose from {formats}")
     if cfg.on_error not in ("stop", "skip"):
         raise ConfigError(f"on_error must be 'stop' or 'skip', got {cfg.on_error!r}")
     if cfg.jobs < 1:
