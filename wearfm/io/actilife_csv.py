@@ -36,12 +36,11 @@ import pyarrow as pa
 from wearfm.config import IngestConfig
 from wearfm.errors import FormatError
 from wearfm.io import csv as csv_reader
+from wearfm.io.readers import Reader, register_reader
 from wearfm.io.sniff import read_head
 from wearfm.io.timetext import days_from_civil
 
-__all__ = ["sniff", "read", "parse_header", "check_rate", "READS_BYTES", "HEADER_LINES"]
-
-READS_BYTES = True  # read() passes the file's bytes (data=) on to the CSV reader
+__all__ = ["sniff", "read", "parse_header", "check_rate", "HEADER_LINES"]
 
 log = logging.getLogger(__name__)
 
@@ -211,3 +210,6 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
     if timestamps:
         chunks = check_rate(chunks, hdr["rate"], path, counters)
     return chunks, info
+
+
+register_reader(Reader("actilife-csv", read=read, sniff=sniff, reads_bytes=True))

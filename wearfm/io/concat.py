@@ -13,7 +13,6 @@ import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,7 @@ import pyarrow as pa
 
 from wearfm.config import IngestConfig
 from wearfm.errors import DataError
+from wearfm.io.readers import Reader
 
 __all__ = ["group_key", "ConcatReader"]
 
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 _PROBE_ROWS = 1024  # rows read from each file to learn its first timestamp
 
 
-def group_key(path: Path, reader: ModuleType, cfg: IngestConfig) -> tuple[str, ...] | None:
+def group_key(path: Path, reader: Reader, cfg: IngestConfig) -> tuple[str, ...] | None:
     """(subject, session, device, serial) of a file as its reader reports it before reading samples.
 
     ``None`` when the reader knows no subject (the file then stays a recording of its own).
@@ -43,7 +43,7 @@ def group_key(path: Path, reader: ModuleType, cfg: IngestConfig) -> tuple[str, .
     return tuple(str(info.get(k) or "") for k in ("subject", "session", "device", "device_serial"))
 
 
-def _first_time(path: Path, reader: ModuleType, cfg: IngestConfig) -> int:
+def _first_time(path: Path, reader: Reader, cfg: IngestConfig) -> int:
     chunks, _ = reader.read(path, replace(cfg, chunk_rows=_PROBE_ROWS))
     try:
         for table in chunks:
@@ -59,10 +59,13 @@ def _first_time(path: Path, reader: ModuleType, cfg: IngestConfig) -> int:
 class ConcatReader:
     """A reader (``read(source, cfg)``) over the files of one group, in the order of their first timestamps."""
 
-    def __init__(self, files: list[Path], reader: ModuleType) -> None:
+    def __init__(self, files: list[Path], reader: Reader) -> None:
         self.files = files
         self.reader = reader
-        self.__name__ = getattr(reader, "__name__", "concat")
+
+    def as_reader(self) -> Reader:
+        """The group as a :class:`Reader` of the files' format (it reads paths, never ``data=`` bytes)."""
+        return replace(self.reader, read=self.read, reads_bytes=False)
 
     def read(self, source: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
         """Chunks of every file of the group in time order; ``info`` is the first file's, counters summed.

@@ -22,6 +22,7 @@ from wearfm.errors import ConfigError, DataError
 from wearfm.io._arrow import from_numpy, mask, to_numpy
 from wearfm.io.annotations import Annotations
 from wearfm.io.manifest import RecordingEntry
+from wearfm.io.readers import Reader
 from wearfm.io.schema import ACC, GYR, SCHEMA_VERSION, schema_for
 from wearfm.io.textutil import id_from_spec
 from wearfm.io.writer import RecordingWriter
@@ -109,7 +110,7 @@ class _Segment:
 
 def convert_file(
     source: Path,
-    reader: Any,
+    reader: Reader,
     out: Path,
     stem: str,
     cfg: IngestConfig,
@@ -139,8 +140,8 @@ def convert_file(
     small = sum(sizes) < (32 << 20)
     data: bytes | None = None  # the source's bytes, read once to hash and to parse them
     if small or (previous and not cfg.overwrite):
-        # a reader with READS_BYTES takes the source's bytes (read(..., data=)) instead of reading the file
-        if small and sizes[0] <= _READ_WHOLE_BYTES and getattr(reader, "READS_BYTES", False):
+        # a reader with reads_bytes takes the source's bytes (read(..., data=)) instead of reading the file
+        if small and sizes[0] <= _READ_WHOLE_BYTES and reader.reads_bytes:
             data = source.read_bytes()
             digest = sha256_of(sources[1:], data)
         else:
@@ -159,7 +160,7 @@ def convert_file(
         digest = ""
     chunks, info = reader.read(source, cfg, data=data) if data is not None else reader.read(source, cfg)
     del data  # the reader holds it as long as it needs it
-    meta = {
+    meta: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "subject": str(info.get("subject") or (default_subject or (Path(stem).name, ""))[0]),
         "device": str(info.get("device") or cfg.device or "unknown"),
@@ -171,7 +172,7 @@ def convert_file(
         "acc_unit": "g",
         "source_file": str(source),
         "source_sha256": digest,  # set before the files are closed when hashed in the background
-        "reader": str(info.get("reader", getattr(reader, "__name__", "?").rsplit(".", 1)[-1])),
+        "reader": str(info.get("reader", reader.module.rsplit(".", 1)[-1] or "?")),
         "wearfm_version": __version__,
         "ingest_options": _ingest_options(cfg),
         "device_serial": info.get("device_serial"),

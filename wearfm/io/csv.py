@@ -26,6 +26,7 @@ from pyarrow import csv as pacsv
 from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, DataError
 from wearfm.io._arrow import to_numpy
+from wearfm.io.readers import Reader, register_reader
 from wearfm.io.sniff import (
     detect_acc_unit,
     detect_time_unit,
@@ -45,9 +46,7 @@ from wearfm.io.textutil import (
 )
 from wearfm.io.timetext import parse_times
 
-__all__ = ["sniff", "read", "canonical_chunk", "id_from_spec", "READS_BYTES"]
-
-READS_BYTES = True  # read() takes the file's bytes (data=) when the caller already holds them
+__all__ = ["sniff", "read", "canonical_chunk", "id_from_spec"]
 
 log = logging.getLogger(__name__)
 
@@ -479,3 +478,8 @@ def _iterate(
         counters["rows_read"] = row0
     if row0 == 0:
         raise DataError(f"{path}: no data rows; the file has only a header")
+
+
+register_reader(
+    Reader("csv", read=read, sniff=sniff, reads_bytes=True, extensions=(".csv", ".tsv", ".txt", ".dat"), fallback=True)
+)

@@ -40,6 +40,7 @@ from wearfm.io._devutil import (
     read_fully,
     read_into,
 )
+from wearfm.io.readers import Reader, register_reader
 
 __all__ = ["sniff", "read", "read_all", "parse_header", "BLOCK_DTYPE"]
 
@@ -485,3 +486,6 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
 def read_all(path: str | Path, **opts: Any) -> tuple[pa.Table, dict[str, Any]]:
     """Read a whole CWA file into one table (tests, small files); ``opts`` are ``IngestConfig`` fields."""
     return read_all_with(read, path, opts)
+
+
+register_reader(Reader("cwa", read=read, sniff=sniff, extensions=(".cwa",)))

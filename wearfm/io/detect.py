@@ -1,4 +1,4 @@
-"""Input expansion and the format registry: which reader reads a file.
+"""Input expansion and format detection: which registered reader (:mod:`wearfm.io.readers`) reads a file.
 
 The sniffing helpers the readers share (delimiter, header, time and acceleration units, reading a file's head)
 live in :mod:`wearfm.io.sniff` and are re-exported here.
@@ -7,14 +7,13 @@ live in :mod:`wearfm.io.sniff` and are re-exported here.
 from __future__ import annotations
 
 import glob
-import importlib
 import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 
 from wearfm.errors import DataError, UnsupportedFormatError
+from wearfm.io.readers import get_reader, list_readers
 from wearfm.io.sniff import (
     detect_acc_unit,
     detect_time_unit,
@@ -25,12 +24,10 @@ from wearfm.io.sniff import (
 )
 
 __all__ = [
-    "READERS",
     "FORMATS",
     "open_binary",
     "read_head",
     "expand_inputs",
-    "reader_module",
     "detect_format",
     "sniff_delimiter",
     "has_header",
@@ -40,28 +37,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: format name -> module implementing ``sniff``/``read`` (imported lazily: device readers may be absent).
-READERS: dict[str, str] = {
-    "cwa": "wearfm.io.cwa",
-    "gt3x": "wearfm.io.gt3x",
-    "geneactiv": "wearfm.io.geneactiv",
-    "wisdm": "wearfm.io.wisdm",
-    "sp-sw-har": "wearfm.io.spswhar",
-    "actilife-csv": "wearfm.io.actilife_csv",
-    "geneactiv-csv": "wearfm.io.geneactiv_csv",
-    "omgui-csv": "wearfm.io.omgui_csv",
-    "csv": "wearfm.io.csv",
-}
-FORMATS = ("auto", *READERS)
-_EXTENSIONS = {
-    ".cwa": "cwa",
-    ".gt3x": "gt3x",
-    ".bin": "geneactiv",
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".txt": "csv",
-    ".dat": "csv",
-}
+#: the ``--format`` choices: "auto" (detect each file's format), then every registered reader in detection order
+FORMATS = ("auto", *list_readers())
 _SKIP_NAMES = {"activity_key.txt", "readme.txt", "readme.md", "manifest.parquet"}
 
 
@@ -91,18 +68,6 @@ def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
     return list(out)
 
 
-def reader_module(fmt: str) -> ModuleType:
-    """Import the reader of ``fmt``; raise ``UnsupportedFormatError`` when it is unknown or not installed."""
-    if fmt not in READERS:
-        raise UnsupportedFormatError(f"unknown format {fmt!r}; choose from {list(FORMATS)}")
-    try:
-        return importlib.import_module(READERS[fmt])
-    except ModuleNotFoundError as e:
-        if e.name == READERS[fmt]:
-            raise UnsupportedFormatError(f"the {fmt} reader is not available in this wearfm version") from None
-        raise
-
-
 def _stem_ext(path: Path) -> str:
     name = path.name.lower()
     if name.endswith(".gz"):
@@ -113,30 +78,26 @@ def _stem_ext(path: Path) -> str:
 def detect_format(path: Path, head: bytes | None = None) -> str:
     """Name of the reader for ``path``: content sniffing first (device formats, presets), then extension."""
     head = read_head(path) if head is None else head
-    for fmt, modname in READERS.items():
-        if fmt == "csv":
+    readers = [get_reader(name) for name in list_readers()]
+    for reader in readers:
+        if reader.fallback:
             continue
         try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError:
-            continue
-        sniff = getattr(mod, "sniff", None)
-        try:
-            if sniff is not None and sniff(head, path):
-                return fmt
+            if reader.sniff(head, path):
+                return reader.name
         except Exception as e:  # a buggy sniffer must not hide the other formats
-            log.debug("sniffer of %s failed on %s: %s", fmt, path, e)
+            log.debug("sniffer of %s failed on %s: %s", reader.name, path, e)
     ext = _stem_ext(path)
-    if ext in _EXTENSIONS and _EXTENSIONS[ext] != "csv":
-        return _EXTENSIONS[ext]
-    from wearfm.io import csv as csv_reader
-
-    if csv_reader.sniff(head, path):
-        return "csv"
+    for reader in readers:
+        if not reader.fallback and ext in reader.extensions:
+            return reader.name
+    for reader in readers:
+        if reader.fallback and reader.sniff(head, path):
+            return reader.name
     if _header_only(head):  # the message the CSV reader gives for the same file with --format csv
         raise DataError(f"{path}: no data rows; the file has only a header")
     raise UnsupportedFormatError(
-        f"{path}: unknown file format; pass --format with one of {list(READERS)} "
+        f"{path}: unknown file format; pass --format with one of {list_readers()} "
         "or convert the file to CSV with a header"
     )
 

@@ -30,6 +30,7 @@ import pyarrow as pa
 from wearfm.config import IngestConfig
 from wearfm.errors import FormatError, UnsupportedFormatError
 from wearfm.io._devutil import NS, base_info, make_table_cols, open_stream, read_all_with, read_fully
+from wearfm.io.readers import Reader, register_reader
 
 __all__ = ["sniff", "read", "read_all", "parse_header", "decode_page_hex"]
 
@@ -307,3 +308,6 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
 def read_all(path: str | Path, **opts: Any) -> tuple[pa.Table, dict[str, Any]]:
     """Read a whole GENEActiv file into one table (tests, small files); ``opts`` are ``IngestConfig`` fields."""
     return read_all_with(read, path, opts)
+
+
+register_reader(Reader("geneactiv", read=read, sniff=sniff, extensions=(".bin",)))

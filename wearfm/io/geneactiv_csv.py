@@ -23,11 +23,10 @@ from wearfm.config import IngestConfig
 from wearfm.errors import FormatError
 from wearfm.io import csv as csv_reader
 from wearfm.io.actilife_csv import check_rate
+from wearfm.io.readers import Reader, register_reader
 from wearfm.io.sniff import read_head
 
-__all__ = ["sniff", "read", "parse_header", "READS_BYTES", "HEADER_LINES"]
-
-READS_BYTES = True  # read() passes the file's bytes (data=) on to the CSV reader
+__all__ = ["sniff", "read", "parse_header", "HEADER_LINES"]
 
 HEADER_LINES = 100
 _RATE = re.compile(r"^\s*([\d.]+)\s*(?:Hz)?\s*$", re.IGNORECASE)
@@ -130,3 +129,6 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
         time_reference="local",
     )
     return check_rate(chunks, hdr["rate"], path, counters), info
+
+
+register_reader(Reader("geneactiv-csv", read=read, sniff=sniff, reads_bytes=True))

@@ -34,6 +34,7 @@ from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, FormatError
 from wearfm.io._devutil import NS, base_info, make_table, read_all_with
 from wearfm.io._zipsafe import member_errors, open_zip, read_member
+from wearfm.io.readers import Reader, register_reader
 
 __all__ = ["sniff", "read", "read_all", "parse_info_txt", "decode_12bit", "decode_ssp_float"]
 
@@ -480,3 +481,6 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
 def read_all(path: str | Path, **opts: Any) -> tuple[pa.Table, dict[str, Any]]:
     """Read a whole .gt3x file into one table (tests, small files); ``opts`` are ``IngestConfig`` fields."""
     return read_all_with(read, path, opts)
+
+
+register_reader(Reader("gt3x", read=read, sniff=sniff, extensions=(".gt3x",)))

@@ -24,16 +24,16 @@ from wearfm.errors import ConfigError, DataError, FormatError, WearfmError
 from wearfm.io.annotations import Annotations, load_annotations
 from wearfm.io.concat import ConcatReader, group_key
 from wearfm.io.convert import ConvertResult, convert_file
-from wearfm.io.detect import FORMATS, detect_format, expand_inputs, read_head, reader_module
+from wearfm.io.detect import detect_format, expand_inputs, read_head
 from wearfm.io.manifest import MANIFEST_NAME, RecordingEntry, part_name, read_manifest, write_manifest
 from wearfm.io.preprocess import check_signal_options, needs_signal_pass, preprocess_recording
+from wearfm.io.readers import Reader, get_reader, list_readers
 from wearfm.io.shard import parse_shard, shard_of
 
 __all__ = ["IngestSummary", "Terminated", "ingest", "sigterm_raises", "subject_from_name"]
 
 log = logging.getLogger(__name__)
 
-_READER_MODULES = ["wearfm.io.csv", "wearfm.io.wisdm", "wearfm.io.spswhar", "wearfm.io.actilife_csv"]
 _MAX_SECONDS = 1e9  # ~31 years: the largest duration setting accepted
 _MAX_RATE_HZ = 1e5  # the largest sample rate setting accepted (IMUs log at up to a few kHz)
 _THREAD_BELOW_BYTES = 32 << 20  # mean source size under which --jobs uses threads rather than processes
@@ -216,8 +216,9 @@ def _grouped(cases: list[tuple[set[str], str]], most: int = 3) -> list[tuple[set
 
 
 def _check(cfg: IngestConfig) -> None:
-    if cfg.format not in FORMATS:
-        raise ConfigError(f"unknown format {cfg.format!r}; choose from {list(FORMATS)}")
+    formats = ["auto", *list_readers()]  # not FORMATS: a reader registered after import counts too
+    if cfg.format not in formats:
+        raise ConfigError(f"unknown format {cfg.format!r}; choose from {formats}")
     if cfg.on_error not in ("stop", "skip"):
         raise ConfigError(f"on_error must be 'stop' or 'skip', got {cfg.on_error!r}")
     if cfg.jobs < 1:
@@ -281,12 +282,12 @@ def _plan_jobs(
     companions: dict[Path, list[Path]] = {}
     taken: set[Path] = set()
     for f, fmt in fmts.items():
-        comp = getattr(reader_module(fmt), "companions", None)
+        comp = get_reader(fmt).companions
         companions[f] = [c for c in (comp(f) if comp else []) if c in fmts]
         taken.update(companions[f])
     keep = []
     for f in fmts:
-        accepts = getattr(reader_module(fmts[f]), "accepts", None)
+        accepts = get_reader(fmts[f]).accepts
         if f in taken or (accepts is not None and not accepts(f) and f not in named):
             continue
         keep.append(f)
@@ -294,8 +295,7 @@ def _plan_jobs(
     root = Path(os.path.commonpath(list(parents.values()))) if parents else Path(".")
     jobs = []
     for f in keep:
-        mod = reader_module(fmts[f])
-        name = getattr(mod, "output_name", None)
+        name = get_reader(fmts[f]).output_name
         base = name(f) if name else _strip_ext(f.name)
         rel = parents[f].relative_to(root)
         jobs.append(_Job(f, fmts[f], str(rel / base) if str(rel) != "." else base, companions[f]))
@@ -324,7 +324,7 @@ def _concat_jobs(jobs: list[_Job], cfg: IngestConfig) -> list[_Job]:
     groups: dict[tuple[str, ...], list[_Job]] = {}
     alone: list[_Job] = []
     for j in jobs:
-        key = group_key(j.source, reader_module(j.fmt), cfg)
+        key = group_key(j.source, get_reader(j.fmt), cfg)
         if key is None:
             alone.append(j)
         else:
@@ -358,9 +358,9 @@ def _run_job(
 ) -> tuple[ConvertResult | None, Exception | None]:
     """Worker body: convert one job; a user error comes back as the exception itself (exceptions pickle)."""
     try:
-        reader: Any = reader_module(job.fmt)
+        reader: Reader = get_reader(job.fmt)
         if job.group:
-            reader = ConcatReader(job.group, reader)
+            reader = ConcatReader(job.group, reader).as_reader()
         res = convert_file(
             job.source,
             reader,
@@ -558,9 +558,9 @@ def _pool(jobs: list[_Job], workers: int) -> Executor:
     if sum(sizes) / max(len(sizes), 1) < _THREAD_BELOW_BYTES:
         return ThreadPoolExecutor(max_workers=n)
     # forkserver: workers fork from one clean process that imported the readers once (no threads
-    # inherited from this process, no per-worker import cost)
+    # inherited from this process, no per-worker import cost); importing wearfm.io.detect registers every reader
     ctx = get_context("forkserver")
-    ctx.set_forkserver_preload(["wearfm.io.convert", "wearfm.io.detect", *_READER_MODULES])
+    ctx.set_forkserver_preload(["wearfm.io.convert", "wearfm.io.detect"])
     return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init)
 
 

@@ -18,11 +18,10 @@ import pyarrow as pa
 
 from wearfm.config import IngestConfig
 from wearfm.io import csv as csv_reader
+from wearfm.io.readers import Reader, register_reader
 from wearfm.io.sniff import read_head
 
-__all__ = ["sniff", "read", "READS_BYTES"]
-
-READS_BYTES = True  # read() passes the file's bytes (data=) on to the CSV reader
+__all__ = ["sniff", "read"]
 
 _ROW = re.compile(
     rb"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}((?:,\s*-?[\d.]+(?:[eE][-+]?\d+)?){3}|"
@@ -73,3 +72,6 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
         reader="omgui-csv", device=cfg.device or ("Axivity AX6" if gyro else "Axivity AX3"), time_reference="local"
     )
     return chunks, info
+
+
+register_reader(Reader("omgui-csv", read=read, sniff=sniff, reads_bytes=True))

@@ -17,10 +17,9 @@ import pyarrow as pa
 
 from wearfm.config import IngestConfig
 from wearfm.io import csv as csv_reader
+from wearfm.io.readers import Reader, register_reader
 
-__all__ = ["sniff", "accepts", "read", "READS_BYTES"]
-
-READS_BYTES = True  # read() passes the file's bytes (data=) on to the CSV reader
+__all__ = ["sniff", "accepts", "read"]
 
 _NAME = re.compile(r"^(s\d+)_(\d+)_(sp|sw)\.csv(\.gz)?$", re.IGNORECASE)
 _HEADER = b"x_acc,y_acc,z_acc,x_gyro,y_gyro,z_gyro,timestamp"
@@ -78,3 +77,6 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
         info["device"] = cfg.device or device
         info["placement"] = cfg.placement if cfg.placement != "unknown" else placement
     return chunks, info
+
+
+register_reader(Reader("sp-sw-har", read=read, sniff=sniff, accepts=accepts, reads_bytes=True))

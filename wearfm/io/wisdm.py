@@ -24,6 +24,7 @@ from wearfm.config import IngestConfig
 from wearfm.errors import DataError
 from wearfm.io._arrow import from_numpy, strings, to_numpy
 from wearfm.io.merge import pair_nearest
+from wearfm.io.readers import Reader, register_reader
 from wearfm.io.sniff import open_binary, read_head
 from wearfm.io.textutil import WhitespaceReader, canonical_chunk
 
@@ -175,3 +176,8 @@ def _iterate(path: Path, cfg: IngestConfig, info: dict[str, Any]) -> Iterator[pa
     label = strings([names.get(c, c) for c in codes])
     acc_unit = cfg.acc_unit if cfg.acc_unit != "auto" else "m/s2"
     yield canonical_chunk(path, ta, xa, gyr, label, acc_unit, "rad/s", 1, cfg, counters)
+
+
+register_reader(
+    Reader("wisdm", read=read, sniff=sniff, accepts=accepts, companions=companions, output_name=output_name)
+)
