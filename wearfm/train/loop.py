@@ -169,6 +169,38 @@ def _pretrain(
 
 
 def _setup(cfg: PretrainConfig, dist: DistInfo, resume: bool | str | Path) -> _Run:
+    """Everything the loop needs, built in a fixed order (seeding first: the method's initial weights draw on it)."""
+    cfg, resume_from = _resolve(cfg, resume)
+    # Seed once; each rank draws different augmentations (DDP copies rank 0's initial weights anyway).
+    random.seed(cfg.seed + dist.rank)
+    np.random.seed(cfg.seed + dist.rank)
+    torch.manual_seed(cfg.seed + dist.rank)
+
+    ws = _load(cfg, build_group(dist))  # with --cache, the ranks build the store's shards together, then map it
+    method = _build_method(cfg, ws, dist)
+    sampler, loader = _make_loader(cfg, method, ws, dist)
+    total_steps = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * sampler.batches_per_epoch
+    optimizer, scheduler = _make_optimizer(cfg, method, dist.device, total_steps)
+    step, epoch, batch_in_epoch = 0, 0, 0
+    if resume_from is not None:
+        step, epoch, batch_in_epoch = _resume(resume_from, cfg, dist, method, optimizer, scheduler)
+    amp, autocast, scaler, train_model = _accelerate(cfg, dist, method)
+    run = _Run(
+        cfg=cfg, dist=dist, out=Path(cfg.out), resume_from=resume_from, ws=ws, method=method, train_model=train_model,
+        params=[p for p in method.parameters() if p.requires_grad], sampler=sampler, loader=loader,
+        optimizer=optimizer, scheduler=scheduler, amp=amp, autocast=autocast, scaler=scaler,
+        total_steps=total_steps, bpe=sampler.batches_per_epoch, step=step, epoch=epoch,
+        batch_in_epoch=batch_in_epoch, resumed_from=step,
+    )  # fmt: skip
+    log.info(
+        "%s + %s: %d windows, %d steps of %d x %d (%.2f epochs), %s, amp=%s", cfg.method, cfg.encoder, len(ws),
+        total_steps, cfg.batch_size, dist.world_size, total_steps / run.bpe, dist.device, amp,
+    )  # fmt: skip
+    return run
+
+
+def _resolve(cfg: PretrainConfig, resume: bool | str | Path) -> tuple[PretrainConfig, Path | None]:
+    """The settings with the method's defaults filled in and checked; the run folder or checkpoint to resume."""
     import wearfm.methods  # noqa: F401  (registers every method)
     from wearfm.methods.base import METHODS, list_methods, resolve_method_defaults
     from wearfm.models import list_encoders
@@ -187,32 +219,7 @@ def _setup(cfg: PretrainConfig, dist: DistInfo, resume: bool | str | Path) -> _R
         raise ConfigError(
             f"{out} already holds a run (checkpoint.pt); pass --resume {out} to continue it or pick another --out"
         )
-    # Seed once; each rank draws different augmentations (DDP copies rank 0's initial weights anyway).
-    random.seed(cfg.seed + dist.rank)
-    np.random.seed(cfg.seed + dist.rank)
-    torch.manual_seed(cfg.seed + dist.rank)
-
-    ws = _load(cfg, build_group(dist))  # with --cache, the ranks build the store's shards together, then map it
-    method = _build_method(cfg, ws, dist)
-    sampler, loader = _make_loader(cfg, method, ws, dist)
-    total_steps = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * sampler.batches_per_epoch
-    optimizer, scheduler = _make_optimizer(cfg, method, dist.device, total_steps)
-    step, epoch, batch_in_epoch = 0, 0, 0
-    if resume_from is not None:
-        step, epoch, batch_in_epoch = _resume(resume_from, cfg, dist, method, optimizer, scheduler)
-    amp, autocast, scaler, train_model = _accelerate(cfg, dist, method)
-    run = _Run(
-        cfg=cfg, dist=dist, out=out, resume_from=resume_from, ws=ws, method=method, train_model=train_model,
-        params=[p for p in method.parameters() if p.requires_grad], sampler=sampler, loader=loader,
-        optimizer=optimizer, scheduler=scheduler, amp=amp, autocast=autocast, scaler=scaler,
-        total_steps=total_steps, bpe=sampler.batches_per_epoch, step=step, epoch=epoch,
-        batch_in_epoch=batch_in_epoch, resumed_from=step,
-    )  # fmt: skip
-    log.info(
-        "%s + %s: %d windows, %d steps of %d x %d (%.2f epochs), %s, amp=%s", cfg.method, cfg.encoder, len(ws),
-        total_steps, cfg.batch_size, dist.world_size, total_steps / run.bpe, dist.device, amp,
-    )  # fmt: skip
-    return run
+    return cfg, resume_from
 
 
 def _build_method(cfg: PretrainConfig, ws: WindowSet, dist: DistInfo) -> Method:
