@@ -1,8 +1,10 @@
-"""The pretraining loop: one function, no framework (nanoGPT's ``train.py`` shape), on CPU, GPU or under DDP.
+"""The pretraining loop: no framework (nanoGPT's ``train.py`` shape), on CPU, GPU or under DDP.
 
-Order of business: join the process group -> seed once -> cut windows -> build the method -> (resume) ->
-loop over batches: autocast forward, backward, clip, step, schedule -> checkpoint every ``ckpt_every``
-steps and at the end (and the method's outputs every ``snapshot_every``) -> write the run folder (rank 0 only).
+Order of business: join the process group -> ``_setup`` (seed once, cut windows, build the method, the loader and
+the optimiser, ``_resume``, then device precision / DDP / compile) -> loop over batches (``_step``: autocast
+forward, backward, clip, step, schedule; ``_record``: a metrics line every ``log_every`` steps; ``_snapshot``: a
+checkpoint every ``ckpt_every`` steps and the method's outputs every ``snapshot_every``) -> ``_finish``: the final
+checkpoint and the run folder (rank 0 only).
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader
 
 from wearfm.config import PretrainConfig, to_dict
@@ -44,11 +48,15 @@ from wearfm.train.distributed import (
 from wearfm.train.runinfo import PretrainResult, check_resumable, gather_rng, write_run_files
 from wearfm.train.schedule import warmup_cosine
 
+if TYPE_CHECKING:
+    from wearfm.methods.base import Method
+
 __all__ = ["pretrain", "PretrainResult"]
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_DIR = "snapshots"  # run folder subfolder of the snapshot_every outputs: snapshots/step000100/encoder.pt
+METRICS_FILE = "metrics.jsonl"  # run folder file: one JSON record per logged step
 
 LogFn = Callable[[dict[str, Any]], None]
 
@@ -93,6 +101,46 @@ def pretrain(
             cleanup()
 
 
+@dataclass
+class _Run:
+    """Everything one pretraining run holds between steps; ``step``/``epoch``/``batch_in_epoch`` move on."""
+
+    cfg: PretrainConfig
+    dist: DistInfo
+    out: Path
+    resume_from: Path | None  # the run folder or checkpoint continued, else None
+    ws: WindowSet
+    method: Method
+    train_model: Any  # the method, wrapped by DDP and/or torch.compile when asked
+    params: list[torch.nn.Parameter]  # the trainable ones, for gradient clipping
+    sampler: EpochSampler
+    loader: DataLoader[Any]
+    optimizer: torch.optim.Optimizer
+    scheduler: LRScheduler
+    amp: str  # "bf16", "fp16" or "off"
+    autocast: AbstractContextManager[Any]
+    scaler: torch.amp.GradScaler
+    total_steps: int
+    bpe: int  # batches per epoch, per process
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    resumed_from: int = 0  # the step the run started from (0 unless resumed)
+
+
+@dataclass
+class _Meter:
+    """Timers and the last loss between metrics lines; lines go to ``metrics.jsonl`` (rank 0) and ``on_log``."""
+
+    file: TextIO | None
+    on_log: LogFn | None
+    last_loss: float = math.nan
+    t_train: float = field(default_factory=time.perf_counter)
+    t_log: float = field(default_factory=time.perf_counter)
+    steps_since_log: int = 0
+    data_s: float = 0.0  # time spent waiting for batches since the last line
+
+
 def _pretrain(
     cfg: PretrainConfig,
     dist: DistInfo,
@@ -101,11 +149,62 @@ def _pretrain(
     on_log: LogFn | None,
     stop_at: int | None,
 ) -> PretrainResult:
+    t_start = time.perf_counter()
+    run = _setup(cfg, dist, resume)
+    load_s = time.perf_counter() - t_start
+    with _metrics_file(run) as metrics, _stop_signals() as stop:
+        run.method.train()
+        meter = _Meter(metrics, on_log)
+        for batch in _batches(run, meter):
+            loss, extra, gnorm = _step(run, batch)
+            done = run.step >= run.total_steps or (stop_at is not None and run.step >= stop_at)
+            _record(run, meter, loss, extra, gnorm, done)
+            _snapshot(run, done)
+            if any_true(done or stop.requested, run.dist.device):  # every rank stops at the same step
+                break
+    return _finish(run, meter, stop, cli_args, load_s)
+
+
+# --- set-up: seed, data, method, loader, optimiser, resume, precision / DDP / compile ---------------------------
+
+
+def _setup(cfg: PretrainConfig, dist: DistInfo, resume: bool | str | Path) -> _Run:
+    """Everything the loop needs, built in a fixed order (seeding first: the method's initial weights draw on it)."""
+    cfg, resume_from = _resolve(cfg, resume)
+    # Seed once; each rank draws different augmentations (DDP copies rank 0's initial weights anyway).
+    random.seed(cfg.seed + dist.rank)
+    np.random.seed(cfg.seed + dist.rank)
+    torch.manual_seed(cfg.seed + dist.rank)
+
+    ws = _load(cfg, build_group(dist))  # with --cache, the ranks build the store's shards together, then map it
+    method = _build_method(cfg, ws, dist)
+    sampler, loader = _make_loader(cfg, method, ws, dist)
+    total_steps = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * sampler.batches_per_epoch
+    optimizer, scheduler = _make_optimizer(cfg, method, dist.device, total_steps)
+    step, epoch, batch_in_epoch = 0, 0, 0
+    if resume_from is not None:
+        step, epoch, batch_in_epoch = _resume(resume_from, cfg, dist, method, optimizer, scheduler)
+    amp, autocast, scaler, train_model = _accelerate(cfg, dist, method)
+    run = _Run(
+        cfg=cfg, dist=dist, out=Path(cfg.out), resume_from=resume_from, ws=ws, method=method, train_model=train_model,
+        params=[p for p in method.parameters() if p.requires_grad], sampler=sampler, loader=loader,
+        optimizer=optimizer, scheduler=scheduler, amp=amp, autocast=autocast, scaler=scaler,
+        total_steps=total_steps, bpe=sampler.batches_per_epoch, step=step, epoch=epoch,
+        batch_in_epoch=batch_in_epoch, resumed_from=step,
+    )  # fmt: skip
+    log.info(
+        "%s + %s: %d windows, %d steps of %d x %d (%.2f epochs), %s, amp=%s", cfg.method, cfg.encoder, len(ws),
+        total_steps, cfg.batch_size, dist.world_size, total_steps / run.bpe, dist.device, amp,
+    )  # fmt: skip
+    return run
+
+
+def _resolve(cfg: PretrainConfig, resume: bool | str | Path) -> tuple[PretrainConfig, Path | None]:
+    """The settings with the method's defaults filled in and checked; the run folder or checkpoint to resume."""
     import wearfm.methods  # noqa: F401  (registers every method)
-    from wearfm.methods.base import METHODS, MethodContext, create_method, list_methods, resolve_method_defaults
+    from wearfm.methods.base import METHODS, list_methods, resolve_method_defaults
     from wearfm.models import list_encoders
 
-    t_start = time.perf_counter()
     cfg = resolve_method_defaults(cfg)  # unset encoder/lr/weight decay/warmup: the method's (in run.json)
     _validate(cfg, list_methods(), list_encoders())
     min_batch = int(getattr(METHODS.get(cfg.method), "min_batch_size", 1))
@@ -120,14 +219,13 @@ def _pretrain(
         raise ConfigError(
             f"{out} already holds a run (checkpoint.pt); pass --resume {out} to continue it or pick another --out"
         )
-    device = dist.device
-    # Seed once; each rank draws different augmentations (DDP copies rank 0's initial weights anyway).
-    random.seed(cfg.seed + dist.rank)
-    np.random.seed(cfg.seed + dist.rank)
-    torch.manual_seed(cfg.seed + dist.rank)
+    return cfg, resume_from
 
-    # --- data: one contiguous array, windows are index views ---------------------------------------------
-    ws = _load(cfg, build_group(dist))  # with --cache, the ranks build the store's shards together, then map it
+
+def _build_method(cfg: PretrainConfig, ws: WindowSet, dist: DistInfo) -> Method:
+    """The method (encoder, heads, loss) for these windows, on the run's device."""
+    from wearfm.methods.base import MethodContext, create_method
+
     if cfg.normalize:
         mean, std = channel_stats(ws)
         normalization: dict[str, list[float]] | None = {"mean": mean.tolist(), "std": std.tolist()}
@@ -142,8 +240,14 @@ def _pretrain(
         normalization=normalization,
         method=cfg.method,
     )
-    ctx = MethodContext(Path(cfg.data), ws, device, dist.rank, dist.world_size)
-    method = create_method(cfg, spec, ctx).to(device)
+    ctx = MethodContext(Path(cfg.data), ws, dist.device, dist.rank, dist.world_size)
+    return create_method(cfg, spec, ctx).to(dist.device)
+
+
+def _make_loader(
+    cfg: PretrainConfig, method: Method, ws: WindowSet, dist: DistInfo
+) -> tuple[EpochSampler, DataLoader[Any]]:
+    """The sampler (resumable position, this rank's share of each epoch) and the loader over the method's items."""
     dataset = method.make_dataset(ws)
     n_items = len(dataset)  # type: ignore[arg-type]  # map-style datasets are sized
     if n_items < cfg.batch_size * dist.world_size:
@@ -154,43 +258,61 @@ def _pretrain(
     sampler = EpochSampler(n_items, cfg.batch_size, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size)
     loader = DataLoader(
         dataset, batch_size=cfg.batch_size, sampler=sampler, drop_last=True, num_workers=cfg.num_workers,
-        collate_fn=method.collate_fn(), pin_memory=device.type == "cuda",
+        collate_fn=method.collate_fn(), pin_memory=dist.device.type == "cuda",
         generator=torch.Generator().manual_seed(cfg.seed),  # keeps worker seeding off the global RNG
         persistent_workers=False, prefetch_factor=4 if cfg.num_workers > 0 else None,
     )  # fmt: skip
-    bpe = sampler.batches_per_epoch
-    total_steps = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * bpe
+    return sampler, loader
 
-    # --- optimiser: AdamW, no weight decay on biases / norms / tokens / temperatures (Method.param_groups) -----
-    params = [p for p in method.parameters() if p.requires_grad]
+
+def _make_optimizer(
+    cfg: PretrainConfig, method: Method, device: torch.device, total_steps: int
+) -> tuple[torch.optim.Optimizer, LRScheduler]:
+    """AdamW, no weight decay on biases / norms / tokens / temperatures (``Method.param_groups``); warmup-cosine."""
     groups = method.param_groups(float(cfg.weight_decay or 0.0))
     optimizer = torch.optim.AdamW(groups, lr=float(cfg.lr or 0.0), betas=(0.9, 0.95), fused=device.type == "cuda")
     warmup = int(cfg.warmup_steps or 0)
     if warmup >= total_steps:  # a short run would otherwise never leave warmup
         warmup = total_steps // 10
         log.warning("warmup_steps=%d >= %d total steps: using %d warmup steps", cfg.warmup_steps, total_steps, warmup)
-    scheduler = warmup_cosine(optimizer, warmup, total_steps)
-    step, epoch, batch_in_epoch = 0, 0, 0
-    if resume_from is not None:
-        state = ckpt.load_checkpoint(resume_from, map_location=device)
-        check_resumable(state, cfg, resume_from)
-        method.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step, epoch, batch_in_epoch = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
-        rngs = state["rng"]
-        if len(rngs) == dist.world_size:
-            ckpt.set_rng_state(rngs[dist.rank])
-        else:
-            log.warning("checkpoint from %d process(es), now %d: augmentation RNG reseeded", len(rngs), dist.world_size)
-            torch.manual_seed(cfg.seed + dist.rank + 7919 * step)
-        log.info("resuming from %s at step %d (epoch %d, batch %d)", resume_from, step, epoch, batch_in_epoch)
-    resumed_from = step
+    return optimizer, warmup_cosine(optimizer, warmup, total_steps)
 
-    # --- device, precision, DDP, compile: set once ----------------------------------------------------------
+
+def _resume(
+    resume_from: Path,
+    cfg: PretrainConfig,
+    dist: DistInfo,
+    method: Method,
+    optimizer: torch.optim.Optimizer,
+    scheduler: LRScheduler,
+) -> tuple[int, int, int]:
+    """Load the checkpoint's weights, optimiser, schedule and RNGs; return its ``(step, epoch, batch_in_epoch)``."""
+    state = ckpt.load_checkpoint(resume_from, map_location=dist.device)
+    check_resumable(state, cfg, resume_from)
+    method.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    step, epoch, batch_in_epoch = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
+    rngs = state["rng"]
+    if len(rngs) == dist.world_size:
+        ckpt.set_rng_state(rngs[dist.rank])
+    else:
+        log.warning("checkpoint from %d process(es), now %d: augmentation RNG reseeded", len(rngs), dist.world_size)
+        torch.manual_seed(cfg.seed + dist.rank + 7919 * step)
+    log.info("resuming from %s at step %d (epoch %d, batch %d)", resume_from, step, epoch, batch_in_epoch)
+    return step, epoch, batch_in_epoch
+
+
+def _accelerate(
+    cfg: PretrainConfig, dist: DistInfo, method: Method
+) -> tuple[str, AbstractContextManager[Any], torch.amp.GradScaler, Any]:
+    """Device precision, DDP and compile, set once: ``(amp, autocast, scaler, train_model)``."""
+    device = dist.device
     amp = cfg.amp if cfg.amp != "auto" else ("bf16" if device.type == "cuda" else "off")
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
-    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+    autocast: AbstractContextManager[Any] = (
+        torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+    )
     scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
     train_model: Any = method
     if dist.distributed:
@@ -198,107 +320,174 @@ def _pretrain(
         train_model = DDP(method, device_ids=ids, find_unused_parameters=method.find_unused_parameters)
     if cfg.compile:
         train_model = torch.compile(train_model)
+    return amp, autocast, scaler, train_model
 
-    def checkpoint_state() -> dict[str, Any]:
-        rng = gather_rng(ckpt.rng_state())  # every rank's RNG: exact resume under DDP too
-        return {
-            "model": method.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch, "rng": rng, "config": to_dict(cfg),
-        }  # fmt: skip
 
-    stop = _StopFlag()
-    metrics_path = out / "metrics.jsonl"
-    if dist.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        metrics_file = open(metrics_path, "a" if resume_from else "w")  # noqa: SIM115 - closed in finally
-    load_s = time.perf_counter() - t_start
-    log.info(
-        "%s + %s: %d windows, %d steps of %d x %d (%.2f epochs), %s, amp=%s",
-        cfg.method, cfg.encoder, len(ws), total_steps, cfg.batch_size, dist.world_size, total_steps / bpe, device, amp,
-    )  # fmt: skip
+# --- the loop's pieces -------------------------------------------------------------------------------------------
 
-    # --- the loop ---------------------------------------------------------------------------------------------
-    method.train()
-    last_loss, t_train, t_log, steps_since_log, data_s = math.nan, time.perf_counter(), time.perf_counter(), 0, 0.0
-    try:
-        with stop.installed():
-            halt = False
-            while step < total_steps and not halt:
-                sampler.set_position(epoch, batch_in_epoch * cfg.batch_size)
-                t_data = time.perf_counter()
-                for batch in loader:
-                    batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
-                    data_s += time.perf_counter() - t_data
-                    with autocast:
-                        loss, extra = train_model(batch)  # Method.forward == training_step: DDP syncs grads
-                    optimizer.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(optimizer)
-                    gnorm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip) if cfg.grad_clip > 0 else None
-                    scaler.step(optimizer)
-                    scaler.update()
-                    scheduler.step()
-                    method.on_step_end(step)
-                    step, batch_in_epoch, steps_since_log = step + 1, batch_in_epoch + 1, steps_since_log + 1
-                    if batch_in_epoch == bpe:
-                        epoch, batch_in_epoch = epoch + 1, 0
-                    done = step >= total_steps or (stop_at is not None and step >= stop_at)
-                    if step % cfg.log_every == 0 or done or step == resumed_from + 1:
-                        last_loss = mean_value(float(loss.detach().float().item()), device)
-                        now = time.perf_counter()
-                        seen = steps_since_log * cfg.batch_size * dist.world_size
-                        record = {
-                            "step": step, "total_steps": total_steps, "epoch": epoch + batch_in_epoch / bpe,
-                            "loss": last_loss, "lr": scheduler.get_last_lr()[0],
-                            "grad_norm": float(gnorm) if gnorm is not None else None,
-                            "windows_per_s": seen / max(now - t_log, 1e-9),
-                            "data_wait_frac": data_s / max(now - t_log, 1e-9), "elapsed_s": now - t_train,
-                            **{k: float(v) for k, v in extra.items()},
-                        }  # fmt: skip
-                        t_log, steps_since_log, data_s = now, 0, 0.0
-                        if dist.is_main:
-                            metrics_file.write(json.dumps(record) + "\n")
-                            metrics_file.flush()
-                            if on_log is not None:
-                                on_log(record)
-                        if not math.isfinite(last_loss):
-                            raise DataError(f"loss became {last_loss} at step {step}; lower --set lr=... or check data")
-                    if step % cfg.ckpt_every == 0 and not done:
-                        _save(checkpoint_state(), out, dist)
-                    if cfg.snapshot_every and step % cfg.snapshot_every == 0 and dist.is_main:
-                        method.save_artifacts(out / SNAPSHOT_DIR / f"step{step:06d}", to_dict(cfg))
-                    halt = any_true(done or stop.requested, device)  # every rank stops at the same step
-                    if halt:
-                        break
-                    t_data = time.perf_counter()
-    finally:
-        if dist.is_main:
-            metrics_file.close()
-    train_s = time.perf_counter() - t_train
-    if math.isnan(last_loss) and dist.is_main and metrics_path.exists():  # resumed a finished run: no new step
+
+def _batches(run: _Run, meter: _Meter) -> Iterator[dict[str, Any]]:
+    """Batches on the device from the run's position on, epoch after epoch, until ``total_steps``; time the waits."""
+    while run.step < run.total_steps:
+        run.sampler.set_position(run.epoch, run.batch_in_epoch * run.cfg.batch_size)
+        t_data = time.perf_counter()
+        for batch in run.loader:
+            batch = {k: v.to(run.dist.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+            meter.data_s += time.perf_counter() - t_data
+            yield batch
+            t_data = time.perf_counter()
+
+
+def _step(run: _Run, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any], torch.Tensor | None]:
+    """One optimiser step on ``batch``; move the position on. Returns ``(loss, extra metrics, grad norm)``."""
+    with run.autocast:
+        loss, extra = run.train_model(batch)  # Method.forward == training_step: DDP syncs grads
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.unscale_(run.optimizer)
+    clip = run.cfg.grad_clip
+    gnorm = torch.nn.utils.clip_grad_norm_(run.params, clip) if clip > 0 else None
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.scheduler.step()
+    run.method.on_step_end(run.step)
+    run.step, run.batch_in_epoch = run.step + 1, run.batch_in_epoch + 1
+    if run.batch_in_epoch == run.bpe:
+        run.epoch, run.batch_in_epoch = run.epoch + 1, 0
+    return loss, extra, gnorm
+
+
+def _record(
+    run: _Run, meter: _Meter, loss: torch.Tensor, extra: dict[str, Any], gnorm: torch.Tensor | None, done: bool
+) -> None:
+    """Every ``log_every`` steps (and the first and last): a metrics line. A non-finite loss stops the run."""
+    meter.steps_since_log += 1
+    if not (run.step % run.cfg.log_every == 0 or done or run.step == run.resumed_from + 1):
+        return
+    meter.last_loss = mean_value(float(loss.detach().float().item()), run.dist.device)  # all ranks' mean
+    now = time.perf_counter()
+    seen = meter.steps_since_log * run.cfg.batch_size * run.dist.world_size
+    record = {
+        "step": run.step, "total_steps": run.total_steps, "epoch": run.epoch + run.batch_in_epoch / run.bpe,
+        "loss": meter.last_loss, "lr": run.scheduler.get_last_lr()[0],
+        "grad_norm": float(gnorm) if gnorm is not None else None,
+        "windows_per_s": seen / max(now - meter.t_log, 1e-9),
+        "data_wait_frac": meter.data_s / max(now - meter.t_log, 1e-9), "elapsed_s": now - meter.t_train,
+        **{k: float(v) for k, v in extra.items()},
+    }  # fmt: skip
+    meter.t_log, meter.steps_since_log, meter.data_s = now, 0, 0.0
+    if meter.file is not None:
+        meter.file.write(json.dumps(record) + "\n")
+        meter.file.flush()
+        if meter.on_log is not None:
+            meter.on_log(record)
+    if not math.isfinite(meter.last_loss):
+        raise DataError(f"loss became {meter.last_loss} at step {run.step}; lower --set lr=... or check data")
+
+
+def _snapshot(run: _Run, done: bool) -> None:
+    """Periodic saves: a checkpoint every ``ckpt_every`` steps, the method's outputs every ``snapshot_every``.
+
+    The last step's checkpoint waits for ``_finish``; snapshots go to ``snapshots/stepNNNNNN/`` (rank 0).
+    """
+    if run.step % run.cfg.ckpt_every == 0 and not done:
+        _save(_checkpoint_state(run), run.out, run.dist)
+    if run.cfg.snapshot_every and run.step % run.cfg.snapshot_every == 0 and run.dist.is_main:
+        run.method.save_artifacts(run.out / SNAPSHOT_DIR / f"step{run.step:06d}", to_dict(run.cfg))
+
+
+def _finish(run: _Run, meter: _Meter, stop: _Stop, cli_args: dict[str, Any], load_s: float) -> PretrainResult:
+    """The final checkpoint, the method's outputs and the run files; the result."""
+    train_s = time.perf_counter() - meter.t_train
+    last_loss = meter.last_loss
+    metrics_path = run.out / METRICS_FILE
+    if math.isnan(last_loss) and run.dist.is_main and metrics_path.exists():  # resumed a finished run: no new step
         lines = metrics_path.read_text().splitlines()
         last_loss = float(json.loads(lines[-1])["loss"]) if lines else last_loss
-    if dist.distributed:  # DDP syncs buffers (BatchNorm statistics) at each forward: end on rank 0's, as saved
-        for b in method.buffers():
+    if run.dist.distributed:  # DDP syncs buffers (BatchNorm statistics) at each forward: end on rank 0's, as saved
+        for b in run.method.buffers():
             torch.distributed.broadcast(b.data, src=0)
-    interrupted = step < total_steps
-    _save(checkpoint_state(), out, dist)
+    interrupted = run.step < run.total_steps
+    _save(_checkpoint_state(run), run.out, run.dist)
     artifacts: dict[str, Path] = {}
-    if dist.is_main:
-        artifacts = method.save_artifacts(out, to_dict(cfg))
-    trained = step - resumed_from
+    if run.dist.is_main:
+        artifacts = run.method.save_artifacts(run.out, to_dict(run.cfg))
+    cfg, dist, ws = run.cfg, run.dist, run.ws
+    trained = run.step - run.resumed_from
     result = PretrainResult(
-        out_dir=out, artifacts=artifacts, checkpoint=out / ckpt.CHECKPOINT_FILE, steps=step, total_steps=total_steps,
-        epochs=step / bpe, final_loss=last_loss, windows=len(ws), window_samples=ws.window,
-        windows_per_s=trained * cfg.batch_size * dist.world_size / max(train_s, 1e-9), load_s=load_s,
-        train_s=train_s, interrupted=interrupted, resumed_from=resumed_from if resume_from else None,
-        world_size=dist.world_size, device=str(device), stopped_by=stop.signal if interrupted else None,
-        method=method,
+        out_dir=run.out, artifacts=artifacts, checkpoint=run.out / ckpt.CHECKPOINT_FILE, steps=run.step,
+        total_steps=run.total_steps, epochs=run.step / run.bpe, final_loss=last_loss, windows=len(ws),
+        window_samples=ws.window, windows_per_s=trained * cfg.batch_size * dist.world_size / max(train_s, 1e-9),
+        load_s=load_s, train_s=train_s, interrupted=interrupted,
+        resumed_from=run.resumed_from if run.resume_from else None, world_size=dist.world_size,
+        device=str(dist.device), stopped_by=stop.signal if interrupted else None, method=run.method,
     )  # fmt: skip
     if dist.is_main:
-        write_run_files(result, cfg, cli_args, ws, method)
+        write_run_files(result, cfg, cli_args, ws, run.method)
     barrier()
     return result
+
+
+def _checkpoint_state(run: _Run) -> dict[str, Any]:
+    """What ``checkpoint.pt`` holds; gathers every rank's RNG (a collective: call it on every rank)."""
+    rng = gather_rng(ckpt.rng_state())  # every rank's RNG: exact resume under DDP too
+    return {
+        "model": run.method.state_dict(), "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(), "step": run.step, "epoch": run.epoch,
+        "batch_in_epoch": run.batch_in_epoch, "rng": rng, "config": to_dict(run.cfg),
+    }  # fmt: skip
+
+
+# --- context managers: the metrics file, the stop signals -----------------------------------------------------------
+
+
+@contextmanager
+def _metrics_file(run: _Run) -> Iterator[TextIO | None]:
+    """``metrics.jsonl`` open for the loop on rank 0 (appended to when resuming), None on the other ranks."""
+    if not run.dist.is_main:
+        yield None
+        return
+    run.out.mkdir(parents=True, exist_ok=True)
+    with open(run.out / METRICS_FILE, "a" if run.resume_from else "w") as f:
+        yield f
+
+
+@dataclass
+class _Stop:
+    """What the stop handlers saw: ``requested`` once SIGINT/SIGTERM arrived; ``signal`` names the first one."""
+
+    requested: bool = False
+    signal: str | None = None  # "SIGINT" or "SIGTERM": the command exits 130 or 143
+
+
+@contextmanager
+def _stop_signals() -> Iterator[_Stop]:
+    """Within the block, SIGINT/SIGTERM request a stop (the loop then checkpoints and returns).
+
+    A second SIGINT aborts. Handlers can only be set from the main thread; elsewhere the block runs without them.
+    """
+    stop = _Stop()
+
+    def handle(signum: int, frame: object) -> None:
+        if stop.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        name = signal.Signals(signum).name
+        log.warning("%s received: saving a checkpoint and stopping", name)
+        stop.signal = stop.signal or name
+        stop.requested = True
+
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for s in (signal.SIGINT, signal.SIGTERM):
+            previous[s] = signal.signal(s, handle)
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+# --- validation, data, saving ---------------------------------------------------------------------------------------
 
 
 def _validate(cfg: PretrainConfig, methods: list[str], encoders: list[str]) -> None:
@@ -349,38 +538,3 @@ def _save(state: dict[str, Any], out: Path, dist: DistInfo) -> None:
     if dist.is_main:
         ckpt.save_checkpoint(out / ckpt.CHECKPOINT_FILE, state)
     barrier()
-
-
-class _StopFlag:
-    """SIGINT/SIGTERM set ``requested`` (the loop then checkpoints and returns); a second SIGINT aborts.
-
-    ``signal`` keeps the name of the first signal received, so the command can exit 130 (SIGINT) or 143 (SIGTERM).
-    """
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.signal: str | None = None
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        name = signal.Signals(signum).name
-        log.warning("%s received: saving a checkpoint and stopping", name)
-        self.signal = self.signal or name
-        self.requested = True
-
-    def installed(self) -> Any:
-        flag = self
-
-        class _Ctx:
-            def __enter__(self) -> None:
-                self.prev: dict[int, Any] = {}
-                if threading.current_thread() is threading.main_thread():
-                    for s in (signal.SIGINT, signal.SIGTERM):
-                        self.prev[s] = signal.signal(s, flag._handle)
-
-            def __exit__(self, *exc: object) -> None:
-                for s, h in self.prev.items():
-                    signal.signal(s, h)
-
-        return _Ctx()
