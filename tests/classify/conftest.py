@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_accel
-from tests.probe.conftest import write_recording
+from tests.probe.conftest import (
+    _one_torch_thread,  # noqa: F401  (autouse: one thread on shared cores)
+    write_recording,
+)
 
 ACTIVITIES = ("walk", "run", "lie")
 
@@ -33,16 +36,3 @@ def write_noisy_dataset(
 @pytest.fixture
 def noisy(tmp_path: Path) -> Path:
     return write_noisy_dataset(tmp_path / "data")
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny models and few-shot heads run far faster on one thread than on oversubscribed shared cores."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(limits=1):
-        yield
-    torch.set_num_threads(n)

@@ -24,7 +24,7 @@ from wearfm import __version__
 from wearfm.classify.model import Classifier, load_classifier
 from wearfm.config import ExportConfig
 from wearfm.errors import ConfigError
-from wearfm.export.meta import INPUT_NAME, OUTPUT_NAME, units_for
+from wearfm.export.meta import INPUT_NAME, OUTPUT_NAME, merge_metadata_props, units_for
 
 __all__ = ["export_classifier", "compare_classifier", "PROBA_NAME", "BATCH_SIZES"]
 
@@ -66,11 +66,7 @@ def _append_head(src: Path, dst: Path, clf: Classifier, meta: dict[str, str]) ->
     batch = g.output[outs.index(OUTPUT_NAME)].type.tensor_type.shape.dim[0]
     b_dim: Any = batch.dim_param or (batch.dim_value if batch.HasField("dim_value") else "batch")
     g.output.append(helper.make_tensor_value_info(PROBA_NAME, TensorProto.FLOAT, [b_dim, len(clf.classes)]))
-    props = {p.key: p.value for p in model.metadata_props}
-    props.update(meta)
-    del model.metadata_props[:]
-    for k in sorted(props):
-        model.metadata_props.add(key=k, value=props[k])
+    merge_metadata_props(model, meta)
     model.doc_string = (
         f"wearfm activity classifier ({', '.join(clf.classes)}): input '{INPUT_NAME}' (batch, channels, time) "
         f"float32 in g / deg/s at {clf.rate_hz:g} Hz, {clf.window} samples; outputs '{PROBA_NAME}' "

@@ -120,16 +120,22 @@ def model_contract(raw: dict[str, str], path: str | Path) -> tuple[float, int, t
         raise CheckpointError(f"{path}: unreadable wearfm metadata ({e}); re-export with `wearfm export`") from None
 
 
-def write_onnx_metadata(path: str | Path, meta: dict[str, str]) -> None:
-    """Set (replace) ``meta`` in the ``metadata_props`` of the ONNX file at ``path``, in place."""
-    import onnx
-
-    model = onnx.load(str(path))
+def merge_metadata_props(model: Any, meta: dict[str, str]) -> dict[str, str]:
+    """Set (replace) ``meta`` in ``model.metadata_props`` (an ``onnx.ModelProto``), keys sorted; return them all."""
     props = {p.key: p.value for p in model.metadata_props}
     props.update(meta)
     del model.metadata_props[:]
     for k in sorted(props):
         model.metadata_props.add(key=k, value=props[k])
+    return props
+
+
+def write_onnx_metadata(path: str | Path, meta: dict[str, str]) -> None:
+    """Set (replace) ``meta`` in the ``metadata_props`` of the ONNX file at ``path``, in place."""
+    import onnx
+
+    model = onnx.load(str(path))
+    props = merge_metadata_props(model, meta)
     model.doc_string = (
         f"wearfm encoder {props.get('wearfm.encoder', '?')} ({props.get('wearfm.method', '?')}): "
         f"input '{INPUT_NAME}' (batch, channels, time) float32 in g / deg/s "
