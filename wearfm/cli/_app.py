@@ -34,6 +34,7 @@ __all__ = [
     "timed",
     "QuietOpt",
     "JsonOpt",
+    "DeviceOpt",
     "ConfigOpt",
     "SetOpt",
 ]
@@ -94,6 +95,7 @@ log = logging.getLogger("wearfm")
 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr; no progress or summary.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="Torch device: auto, cpu, cuda, cuda:N.")]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="TOML or JSON file of settings (see wearfm/config.py).", exists=True)
 ]

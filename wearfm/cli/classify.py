@@ -10,6 +10,7 @@ from rich.table import Table
 
 from wearfm.cli._app import (
     ConfigOpt,
+    DeviceOpt,
     JsonOpt,
     QuietOpt,
     SetOpt,
@@ -61,7 +62,7 @@ def fit_command(
         str | None,
         typer.Option(help="Window: seconds ('10', '10s', '500ms') (default: the encoder's; baselines 10 s)."),
     ] = None,
-    device: Annotated[str | None, typer.Option(help="Torch device: auto, cpu, cuda, cuda:N.")] = None,
+    device: DeviceOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     json_: JsonOpt = False,
@@ -124,7 +125,7 @@ def predict_command(
     strict: Annotated[
         bool, typer.Option("--strict", help="Refuse data at another sample rate instead of resampling it.")
     ] = False,
-    device: Annotated[str | None, typer.Option(help="Torch device: auto, cpu, cuda, cuda:N.")] = None,
+    device: DeviceOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     json_: JsonOpt = False,

@@ -12,6 +12,7 @@ import typer
 
 from wearfm.cli._app import (
     ConfigOpt,
+    DeviceOpt,
     JsonOpt,
     QuietOpt,
     SetOpt,
@@ -79,7 +80,7 @@ def pretrain_cmd(
             "where they can change (not the model, data windows or seed); --out defaults to it.",
         ),
     ] = None,
-    device: Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")] = None,
+    device: DeviceOpt = None,
     amp: Annotated[str | None, typer.Option("--amp", help="auto | bf16 | fp16 | off.")] = None,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the training step.")] = False,
     workers: Annotated[int | None, typer.Option("--workers", help="DataLoader worker processes.")] = None,

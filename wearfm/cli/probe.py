@@ -9,6 +9,7 @@ import typer
 
 from wearfm.cli._app import (
     ConfigOpt,
+    DeviceOpt,
     JsonOpt,
     QuietOpt,
     SetOpt,
@@ -102,7 +103,7 @@ def probe_command(
             help="CPU cores for fitting heads: logreg's solver threads, logreg-sklearn's CV processes (-1: all).",
         ),
     ] = None,
-    device: Annotated[str | None, typer.Option(help="Torch device: auto, cpu, cuda, cuda:N.")] = None,
+    device: DeviceOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     json_: JsonOpt = False,
