@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from tests.io._text import write_csv
+from tests._helpers.text import write_csv
 from wearfm.config import IngestConfig
 from wearfm.io import csv as csv_reader
 from wearfm.io import readers

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.probe.conftest import write_dataset
+from tests._helpers.labelled import write_dataset
 from wearfm.config import ProbeConfig
 from wearfm.data.windows import load_windows
 from wearfm.errors import ConfigError, DataError
@@ -127,8 +127,8 @@ def test_no_labels_is_an_error(tmp_path):
 
 
 def test_labels_shorter_than_the_window_suggest_a_shorter_window(tmp_path):
-    from tests.conftest import make_accel
-    from tests.probe.conftest import write_recording
+    from tests._helpers.labelled import write_recording
+    from tests._helpers.signals import make_accel
 
     for s in ("s1", "s2"):
         x = make_accel(seconds=30, hz=30.0, activity="walk", seed=1)

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from wearfm.cli import app
 from wearfm.train.checkpoint import load_checkpoint
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 runner = CliRunner()
 TINY = ["--encoder", "resnet1d_tiny", "--rate", "30", "--window", "5s", "--batch", "4", "--device", "cpu"]
 
@@ -192,7 +193,7 @@ def test_signal_saves_exits_130_or_143_and_the_printed_command_resumes(tiny_data
 def test_missing_channels_name_the_recordings_that_lack_them(tmp_path):
     """acc+gyr on a dataset where one subject has no gyroscope: the message names that recording and suggests
     the channels every recording has, not the ones asked for."""
-    from tests.train.synth import T0, make_accel, write_recording
+    from tests._helpers.synth import T0, make_accel, write_recording
     from wearfm.io.manifest import entry_from_file, write_manifest
 
     root = tmp_path / "mixed"

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from tests.probe.conftest import write_dataset
+from tests._helpers.labelled import write_dataset
 from wearfm.cli import app
 from wearfm.models.saved import EncoderSpec, build_model, save_encoder
 
@@ -121,7 +121,7 @@ def test_json_export_without_check_is_quiet_and_valid_json(work: Path, tmp_path:
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     r = subprocess.run(
         [sys.executable, "-m", "wearfm", "export", str(work / "conv"), "--out", str(tmp_path / "m.onnx"),
          "--exporter", "dynamo", "--no-check", "--json"],
