@@ -50,6 +50,12 @@ def test_export_embed_chain(work: Path) -> None:
     assert pq.read_table(work / "e.parquet").num_rows == s["windows"] > 0
 
 
+def test_export_summary_table_goes_to_stdout(work: Path) -> None:
+    r = runner.invoke(app, ["export", str(work / "conv"), "--out", str(work / "table.onnx")])
+    assert r.exit_code == 0, r.output
+    assert "exporter / opset" in r.stdout and "exporter / opset" not in r.stderr  # the table, not the log line
+
+
 def test_export_int8_static_with_calibration(work: Path) -> None:
     out = work / "q.onnx"
     r = runner.invoke(

@@ -206,3 +206,16 @@ def test_summary_and_info_say_how_subjects_were_assigned(tmp_path):
 def _flat(output):
     """Console output as one line: table borders and line wrapping removed."""
     return " ".join(output.replace("│", " ").split())
+
+
+def test_summary_tables_go_to_stdout(tmp_path):
+    (tmp_path / "in").mkdir()
+    write_csv(tmp_path / "in" / "a.csv")
+    r = run("ingest", tmp_path / "in", "--out", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    assert "ingest ->" in r.stdout and "ingest ->" not in r.stderr
+    r = run("ingest", tmp_path / "in", "--out", tmp_path / "sharded", "--shard", "1/1", "-q")
+    assert r.exit_code == 0, r.output
+    r = run("manifest", tmp_path / "sharded")
+    assert r.exit_code == 0, r.output
+    assert "manifest" in r.stdout and "1 of 1 parts" in _flat(r.stdout) and "parts" not in r.stderr
