@@ -23,6 +23,19 @@ def test_help():
     assert all(m in help_text for m in ("simclr", "relcon-distance", "primus", "imu2clip", "imu-video", "patchtst"))
 
 
+def test_help_names_exactly_the_registered_methods_and_encoders():
+    import wearfm.methods  # noqa: F401  (registers every method)
+    from wearfm.cli.pretrain import ENCODER_NAMES
+    from wearfm.config import DEFAULT_ENCODERS
+    from wearfm.methods.base import list_methods
+    from wearfm.models import list_encoders
+
+    assert sorted(ENCODER_NAMES) == sorted(list_encoders())
+    assert sorted(DEFAULT_ENCODERS) == sorted(list_methods())  # the --method help lists these
+    help_text = "".join(_run("--help").output.split())  # no spaces: wrapped table cells join up
+    assert all(name in help_text for name in (*list_encoders(), *list_methods()))
+
+
 def test_simclr_two_steps_json(tiny_dataset, tmp_path):
     out = tmp_path / "run"
     r = _run(
