@@ -218,7 +218,7 @@ def run_week(week: str, clf: str, out: str, smooth: str) -> dict[str, Any]:
 
 
 def week_part(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
-    from tests.classify.conftest import write_noisy_dataset
+    from tests._helpers.labelled import write_noisy_dataset
 
     cache = Path(args.cache)
     week = _week_file(cache, args.days, 30.0)

@@ -6,7 +6,7 @@ Usage::
     python benchmarks/fuzz.py --n 200 --readers gt3x cwa --seed 3
     python benchmarks/fuzz.py --case gt3x:1:17 --save /tmp/case.gt3x     # rerun (and keep) one case
 
-Cases are built by ``tests/fuzz/harness.py`` from the shared real files (``$WEARFM_DATA`` or
+Cases are built by ``tests/_helpers/fuzz_harness.py`` from the shared real files (``$WEARFM_DATA`` or
 ``../shared/data``): a case id ``reader:seed:index`` gives the same bytes on every machine. Each case is
 ingested in a worker process whose address space is capped (``--mem-limit-gb``: a MemoryError counts as
 ``memory``) under a per-file time limit (``--time-limit``: ``hang``). The table counts, per reader, the
@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fuzz.harness import DEFECTS, READERS, case, run_case, sources  # noqa: E402
+from tests._helpers.fuzz_harness import DEFECTS, READERS, case, run_case, sources  # noqa: E402
 
 _WORK: Path | None = None
 _SOURCES: dict[tuple[str, bool], list[Any]] = {}

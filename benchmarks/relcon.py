@@ -2,7 +2,7 @@
 
 Fast: ``wearfm.methods.relcon.RelCon.training_step`` (all B*(B-1) + B*Cw pairs in a few batched calls, the
 key/value side once per distinct window, the output layer folded into the values, vectorised loss).
-Reference: ``tests/methods/relcon_reference.py`` (K = (B-1) + Cw sequential distance calls of batch B through
+Reference: ``tests/_helpers/relcon_reference.py`` (K = (B-1) + Cw sequential distance calls of batch B through
 the plain cross-attention, a Python loop over anchors for the loss). Both run the same encoder forward and
 backward on the same B + B*Cw windows, and must give the same loss.
 
@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import best_ms  # noqa: E402
-from tests.methods.relcon_reference import reference_distances, reference_loss, reference_step  # noqa: E402
+from tests._helpers.relcon_reference import reference_distances, reference_loss, reference_step  # noqa: E402
 from wearfm.config import PretrainConfig, RelConConfig  # noqa: E402
 from wearfm.methods import MethodContext, create_method  # noqa: E402
 from wearfm.methods.relcon import candidate_pairs  # noqa: E402

@@ -1,15 +1,16 @@
-"""Shared fixtures: synthetic accelerometer signals in g, tiny datasets, and the real-data location."""
+"""Shared fixtures and hooks: markers, the real-data location, tiny datasets, one-thread runs.
+
+Helper code that tests import lives in ``tests/_helpers/`` (one module per concept); conftest files hold only
+fixtures and hooks.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-
-SAMPLE_RATE = 30  # Hz
-GRAVITY = 1.0  # g
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,40 +48,6 @@ def real_data() -> Path:
     return d
 
 
-def make_accel(
-    seconds: float = 60.0, hz: float = SAMPLE_RATE, activity: str = "walk", seed: int = 0, gyro: bool = False
-) -> np.ndarray:
-    """(N, 3) or (N, 6) float32: acceleration in g with gravity on z (+ deg/s gyroscope)."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * hz)
-    t = np.arange(n) / hz
-    acc = np.zeros((n, 3))
-    acc[:, 2] = GRAVITY
-    if activity == "walk":
-        cadence = 1.8 + 0.1 * rng.standard_normal()
-        acc[:, 2] += 0.3 * np.sin(2 * np.pi * cadence * t)
-        acc[:, 0] += 0.15 * np.sin(2 * np.pi * cadence / 2 * t + 0.3)
-    elif activity == "run":
-        cadence = 2.7 + 0.1 * rng.standard_normal()
-        acc[:, 2] += 0.9 * np.sin(2 * np.pi * cadence * t)
-        acc[:, 0] += 0.4 * np.sin(2 * np.pi * cadence / 2 * t)
-    elif activity == "lie":
-        acc[:, :] = [GRAVITY, 0.0, 0.0]
-    acc += 0.01 * rng.standard_normal(acc.shape)
-    if gyro:
-        g = 5.0 * rng.standard_normal((n, 3)) + (30 * np.sin(2 * np.pi * 1.8 * t))[:, None]
-        acc = np.concatenate([acc, g], axis=1)
-    return acc.astype(np.float32)
-
-
-def make_windows(n: int = 32, channels: int = 3, length: int = 300, seed: int = 0) -> np.ndarray:
-    """(n, channels, length) float32 random windows with gravity on the last channel."""
-    rng = np.random.default_rng(seed)
-    x = 0.1 * rng.standard_normal((n, channels, length)).astype(np.float32)
-    x[:, min(2, channels - 1)] += 1.0
-    return x
-
-
 @pytest.fixture(autouse=True)
 def _reset_wearfm_logging():
     """CLI tests install a Rich handler on the `wearfm` logger; undo it so caplog sees records again."""
@@ -91,3 +58,32 @@ def _reset_wearfm_logging():
     lg.handlers[:] = []
     lg.propagate = True
     lg.setLevel(logging.NOTSET)
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2 subjects x 60 s at 30 Hz with labels: 24 windows of 5 s."""
+    from tests._helpers.synth import write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("tiny"), subjects=2, seconds=60)
+
+
+@pytest.fixture
+def noisy(tmp_path: Path) -> Path:
+    """A labelled dataset noisy enough that a classifier's macro-F1 is below 1."""
+    from tests._helpers.labelled import write_noisy_dataset
+
+    return write_noisy_dataset(tmp_path / "data")
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """One torch thread and one BLAS/OpenMP thread for the test (tiny models lose on oversubscribed cores)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1):
+        yield
+    torch.set_num_threads(n)

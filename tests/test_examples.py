@@ -61,7 +61,7 @@ def test_probe_own_csvs_and_onnx_examples(tmp_path):
 
 
 def test_onnx_classify_stream_example(tmp_path):
-    from tests.classify.conftest import write_noisy_dataset
+    from tests._helpers.labelled import write_noisy_dataset
     from wearfm.classify.fit import fit
     from wearfm.config import ClassifyConfig, ExportConfig
     from wearfm.export.run import export

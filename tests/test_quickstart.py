@@ -61,7 +61,7 @@ def test_quickstart_hints_name_its_own_options(tmp_path):
 
     import typer.main
 
-    from tests.train.synth import write_dataset
+    from tests._helpers.synth import write_dataset
 
     data = write_dataset(tmp_path / "small", subjects=2, seconds=20)
     r = runner.invoke(app, ["quickstart", "--data", str(data), "--out", str(tmp_path / "o"), "--steps", "1", "-q"])

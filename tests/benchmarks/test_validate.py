@@ -10,7 +10,7 @@ from types import ModuleType
 
 import torch
 
-from tests.train.synth import write_dataset
+from tests._helpers.synth import write_dataset
 from wearfm.config import PretrainConfig
 from wearfm.models.saved import load_encoder
 from wearfm.train import pretrain

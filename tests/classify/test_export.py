@@ -19,7 +19,7 @@ from wearfm.export.run import export
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    from tests.classify.conftest import write_noisy_dataset
+    from tests._helpers.labelled import write_noisy_dataset
 
     tmp = tmp_path_factory.mktemp("export")
     data = write_noisy_dataset(tmp / "data")

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.classify.conftest import write_noisy_dataset
-from tests.probe.conftest import write_dataset
+from tests._helpers.labelled import write_dataset, write_noisy_dataset
 from wearfm.classify.fit import fit
 from wearfm.classify.model import CLASSIFIER_FILE, load_classifier
 from wearfm.classify.predict import predict

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import make_accel
-from tests.probe.conftest import write_recording
+from tests._helpers.labelled import write_recording
+from tests._helpers.signals import make_accel
 from wearfm.classify.fit import fit
 from wearfm.classify.predict import predict
 from wearfm.config import ClassifyConfig
@@ -88,7 +88,7 @@ def test_other_rate_is_resampled_or_refused(clf: Path, tmp_path: Path) -> None:
 def test_missing_channels_are_refused(noisy: Path, tmp_path: Path) -> None:
     out = tmp_path / "clf"
     gyro_data = tmp_path / "gyro"
-    from tests.probe.conftest import write_dataset
+    from tests._helpers.labelled import write_dataset
 
     write_dataset(gyro_data, gyro=True)
     fit(ClassifyConfig(data=str(gyro_data), encoder="features", out=str(out), shots=2, channels="acc+gyr"))

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from tests.conftest import make_windows
+from tests._helpers.signals import make_windows
 from wearfm.data.augment import (
     PRIMUS_AUGMENTATIONS,
     RELCON_AUGMENTATIONS,

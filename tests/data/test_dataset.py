@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from tests.train.synth import T0, write_dataset, write_recording
+from tests._helpers.synth import T0, write_dataset, write_recording
 from wearfm.config import parse_duration
 from wearfm.data.dataset import EpochSampler, WindowDataset, group_index, parse_window
 from wearfm.data.windows import load_windows

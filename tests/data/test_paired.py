@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.data._paired_fixtures import (
+from tests._helpers.paired import (
     NARRATION,
     T0,
     write_dataset,

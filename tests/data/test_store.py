@@ -13,7 +13,7 @@ import torch.distributed as tdist
 import torch.multiprocessing as mp
 
 import wearfm.data.store as store
-from tests.train.synth import T0, write_dataset
+from tests._helpers.synth import T0, write_dataset
 from wearfm.data.store import BuildGroup, ShardedArray
 from wearfm.data.windows import WindowSet, channel_stats, load_windows
 from wearfm.errors import ConfigError, DataError

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tests.train.synth import T0, write_dataset, write_recording
+from tests._helpers.synth import T0, write_dataset, write_recording
 from wearfm.data.windows import channel_stats, load_windows
 from wearfm.errors import ConfigError, DataError
 from wearfm.io.manifest import entry_from_file, write_manifest

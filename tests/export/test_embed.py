@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.probe.conftest import write_dataset
+from tests._helpers.labelled import write_dataset
 from wearfm.errors import CheckpointError, DataError
 from wearfm.export.embed import embed
 from wearfm.export.onnx import export_onnx

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.probe.test_encoders import make_onnx
+from tests._helpers.onnx_files import make_onnx
 from wearfm.errors import CheckpointError
 from wearfm.export.modelfile import model_kind, open_model
 from wearfm.models.saved import EncoderSpec, build_model, save_encoder

@@ -13,7 +13,7 @@ from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from tests.conftest import make_accel
+from tests._helpers.signals import make_accel
 from wearfm.errors import ConfigError
 from wearfm.export.onnx import export_onnx, realistic_windows
 from wearfm.export.quantize import choose_mode, quantize_onnx

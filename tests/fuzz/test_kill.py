@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import make_accel
+from tests._helpers.signals import make_accel
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW_TRIALS = 10
@@ -146,7 +146,7 @@ def _weights(run: Path) -> dict[str, np.ndarray]:
 
 
 def _pretrain_trials(tmp: Path, trials: int, seed: int, steps: int = 24, every: int = 4) -> list[str]:
-    from tests.train.synth import write_dataset
+    from tests._helpers.synth import write_dataset
 
     data = write_dataset(tmp / "data", subjects=2, seconds=60)
     args = [*TINY, "--max-steps", steps, "--set", f"ckpt_every={every}", "--set", "log_every=1", "-q"]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fuzz.harness import DEFECTS, Case, run_case
+from tests._helpers.fuzz_harness import DEFECTS, Case, run_case
 from wearfm.data.resample import resample
 
 _FIELDS = st.one_of(

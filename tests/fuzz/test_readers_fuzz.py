@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fuzz.harness import DEFECTS, READERS, cases, data_dir, run_case
+from tests._helpers.fuzz_harness import DEFECTS, READERS, cases, data_dir, run_case
 
 SAMPLE = 50  # cases per reader in the default run (9 readers: 450 inputs)
 FULL = 1000  # cases per reader with --runslow

@@ -13,8 +13,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.io.test_geneactiv import _header, _page
-from tests.io.test_gt3x import T0, _info, _record, _ticks, _write_gt3x
+from tests._helpers.geneactiv_files import bin_header, bin_page
+from tests._helpers.gt3x_files import T0, info_txt, log_record, ticks, write_gt3x
 from wearfm.config import IngestConfig
 from wearfm.errors import DataError, FormatError
 from wearfm.io import csv as csv_reader
@@ -27,13 +27,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def _log(seconds: int = 3, rate: int = 30) -> bytes:
     """ACTIVITY2 records: ``seconds`` of ``rate`` int16 samples each."""
     xyz = np.tile(np.array([0, 0, 256], dtype="<i2"), rate)
-    return b"".join(_record(0x1A, T0 + s, xyz.tobytes()) for s in range(seconds))
+    return b"".join(log_record(0x1A, T0 + s, xyz.tobytes()) for s in range(seconds))
 
 
 def _gt3x_bytes(info: str | None = None, extra: dict[str, bytes] | None = None, tmp: Path | None = None) -> bytes:
     assert tmp is not None
     p = tmp / "src.gt3x"
-    _write_gt3x(p, _log(), info or _info(), extra)
+    write_gt3x(p, _log(), info or info_txt(), extra)
     return p.read_bytes()
 
 
@@ -111,14 +111,14 @@ def test_gt3x_unknown_compression_method(tmp_path: Path) -> None:
 @pytest.mark.parametrize("content", [b"[]", b"1e999", b"null", b'"x"'])
 def test_gt3x_calibration_json_not_an_object_is_ignored(tmp_path: Path, content: bytes) -> None:
     p = tmp_path / "cal.gt3x"
-    _write_gt3x(p, _log(), _info(), {"calibration.json": content})
+    write_gt3x(p, _log(), info_txt(), {"calibration.json": content})
     _read(p)
 
 
 @pytest.mark.parametrize("rate", ["nan", "inf", "-30", "1e308", "99999999999999999999999"])
 def test_gt3x_damaged_sample_rate(tmp_path: Path, rate: str) -> None:
     p = tmp_path / "rate.gt3x"
-    _write_gt3x(p, _log(), _info().replace("Sample Rate: 30", f"Sample Rate: {rate}"))
+    write_gt3x(p, _log(), info_txt().replace("Sample Rate: 30", f"Sample Rate: {rate}"))
     with pytest.raises(FormatError, match="Sample Rate"):
         _read(p)
 
@@ -126,14 +126,14 @@ def test_gt3x_damaged_sample_rate(tmp_path: Path, rate: str) -> None:
 @pytest.mark.parametrize("scale", ["nan", "-256", "inf"])
 def test_gt3x_damaged_acceleration_scale(tmp_path: Path, scale: str) -> None:
     p = tmp_path / "scale.gt3x"
-    _write_gt3x(p, _log(), _info(scale=scale))
+    write_gt3x(p, _log(), info_txt(scale=scale))
     with pytest.raises(FormatError, match="Acceleration Scale"):
         _read(p)
 
 
 def test_gt3x_activity_bin_with_a_start_date_beyond_2262(tmp_path: Path) -> None:
     p = tmp_path / "old.gt3x"
-    info = _info(serial="NEO1A000000").replace(f"Start Date: {_ticks(T0)}", "Start Date: 99999999999999999999999")
+    info = info_txt(serial="NEO1A000000").replace(f"Start Date: {ticks(T0)}", "Start Date: 99999999999999999999999")
     with zipfile.ZipFile(p, "w") as zf:
         zf.writestr("info.txt", info)
         zf.writestr("activity.bin", bytes(90))
@@ -171,7 +171,7 @@ def test_geneactiv_replayed_page_time_is_dropped_and_counted(tmp_path: Path) -> 
     raw = rng.integers(-2048, 2048, size=(3, 300, 3))
     times = ["2020-01-02 03:04:05:500", "2020-01-02 03:04:11:500", "2020-01-02 03:04:08:000"]  # page 3 overlaps 2
     p = tmp_path / "a.bin"
-    p.write_text(_header(pages=3) + "".join(_page(k, times[k], raw[k]) for k in range(3)), newline="")
+    p.write_text(bin_header(pages=3) + "".join(bin_page(k, times[k], raw[k]) for k in range(3)), newline="")
     table, info = geneactiv.read_all(p)
     t = table.column("time").cast("int64").to_numpy()
     assert np.all(np.diff(t) > 0)
@@ -262,12 +262,12 @@ def test_gt3x_sleep_gap_ending_at_a_damaged_far_future_record_is_not_filled(tmp_
     # the fuzzing found a bit flip in log.bin whose damaged record passed the one-byte checksum and was stamped
     # far in the future: the idle-sleep fill then repeated one sample for years (a hang)
     xyz = np.full((30, 3), 1).astype("<i2").tobytes()
-    log = _record(0x1A, T0, xyz) + _record(0x03, T0 + 1, b"\x08") + _record(0x1A, T0 + 10**8, xyz)
+    log = log_record(0x1A, T0, xyz) + log_record(0x03, T0 + 1, b"\x08") + log_record(0x1A, T0 + 10**8, xyz)
     p = tmp_path / "far.gt3x"
-    _write_gt3x(p, log, _info(last=T0 + 2))
+    write_gt3x(p, log, info_txt(last=T0 + 2))
     table, info = gt3x.read_all(p)
     assert table.num_rows == 60  # the two records' samples, no fill
     assert info["counters"]["unfilled_sleep_seconds"] == 10**8 - 1
-    _write_gt3x(p, log, "\n".join(ln for ln in _info().splitlines() if not ln.startswith("Last Sample")))
+    write_gt3x(p, log, "\n".join(ln for ln in info_txt().splitlines() if not ln.startswith("Last Sample")))
     table, info = gt3x.read_all(p)  # no Last Sample Time: a gap over a month is not filled either
     assert table.num_rows == 60

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import make_accel
+from tests._helpers.signals import make_accel
 from wearfm.config import IngestConfig
 from wearfm.errors import DataError
 from wearfm.io.ingest import ingest

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.io._text import T0_MS, write_csv
+from tests._helpers.text import T0_MS, write_csv
 from wearfm.config import IngestConfig
 from wearfm.errors import DataError
 from wearfm.io import csv as csv_reader

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.io.test_devices_realdata import _cwa_blocks, _openmovement_times, _skdh_times
+from tests._helpers.cwa_times import cwa_blocks, openmovement_times, skdh_times
 from wearfm.io import cwa, geneactiv, gt3x
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -51,10 +51,10 @@ def test_cwa_head_agrees_with_skdh(name: str) -> None:
     assert info["device"] == device and info["sample_rate_nominal_hz"] == rate
     assert float(ref.schema.metadata[b"fs"]) == rate
     t, rt = _secs(ours), ref.column("time").to_numpy()
-    found = _cwa_blocks(path)
+    found = cwa_blocks(path)
     assert len(found) == blocks
-    assert np.abs(_skdh_times(found) - rt).max() < 1e-3  # skdh's rule reproduces its times
-    assert np.abs(_openmovement_times(found) - t).max() < 1e-5  # ours follow the openmovement rule
+    assert np.abs(skdh_times(found) - rt).max() < 1e-3  # skdh's rule reproduces its times
+    assert np.abs(openmovement_times(found) - t).max() < 1e-5  # ours follow the openmovement rule
     assert np.abs(t - rt).max() < 2.0 / rate
     assert np.all(np.diff(t) > 0)
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import struct
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests._helpers.cwa_times import cwa_blocks, openmovement_times, skdh_times
 from wearfm.errors import FormatError, UnsupportedFormatError
 from wearfm.io import cwa, geneactiv, gt3x
 
@@ -47,58 +46,6 @@ def _assert_samples_equal(ours: pa.Table, ref: pa.Table, atol: float = 1e-4) -> 
         np.testing.assert_allclose(ours.column(c).to_numpy(), ref.column(c).to_numpy(), atol=atol, rtol=0, err_msg=c)
 
 
-def _cwa_blocks(path: Path) -> list[dict]:
-    """Slow loop over a CWA file's valid data blocks: header fields needed for the time rules."""
-    data = path.read_bytes()
-    out = []
-    for k, o in enumerate(range(1024, len(data) - 511, 512)):
-        b = data[o : o + 512]
-        if b[:2] != b"AX" or sum(struct.unpack("<256H", b)) & 0xFFFF:
-            continue
-        frac, ts, rate, tso, cnt = (
-            struct.unpack_from("<H", b, 4)[0],
-            *struct.unpack_from("<I", b, 14),
-            b[24],
-            *struct.unpack_from("<hH", b, 26),
-        )
-        secs = (
-            datetime(2000 + (ts >> 26), (ts >> 22) & 15, (ts >> 17) & 31, (ts >> 12) & 31, (ts >> 6) & 63, ts & 63)
-            - datetime(1970, 1, 1)
-        ).total_seconds()
-        out.append(dict(sector=k, frac=frac, secs=secs, freq=3200 / (1 << (15 - (rate & 15))), tso=tso, count=cnt))
-    return out
-
-
-def _skdh_times(blocks: list[dict]) -> np.ndarray:
-    """skdh's rule: whole-second timestamp minus offset/freq; blocks chained when within 1 s of the last."""
-    t_last, out = -1000.0, []
-    for b in blocks:
-        t0 = b["secs"] - b["tso"] / b["freq"]
-        t1 = t0 + b["count"] / b["freq"]
-        if t_last > 0 and t0 - t_last < 1:
-            t0 = t_last
-        t_last = t1
-        out.append(t0 + np.arange(b["count"]) * (t1 - t0) / b["count"])
-    return np.concatenate(out)
-
-
-def _openmovement_times(blocks: list[dict]) -> np.ndarray:
-    """openmovement's rule: fractional timestamp anchors sample (sector*count + offset); interpolate linearly."""
-    anchor_i, anchor_t, idx = [], [], []
-    for b in blocks:
-        frac = ((b["frac"] & 0x7FFF) << 1) if b["frac"] & 0x8000 else 0
-        offset = b["tso"] + ((frac * int(b["freq"])) >> 16)
-        anchor_i.append(b["sector"] * b["count"] + offset)
-        anchor_t.append(b["secs"] + frac / 65536)
-        idx.append(b["sector"] * b["count"] + np.arange(b["count"]))
-    ai, at, j = np.array(anchor_i, float), np.array(anchor_t), np.concatenate(idx).astype(float)
-    t = np.interp(j, ai, at)
-    lo, hi = j < ai[0], j > ai[-1]
-    t[lo] = at[0] + (j[lo] - ai[0]) * (at[1] - at[0]) / (ai[1] - ai[0])
-    t[hi] = at[-1] + (j[hi] - ai[-1]) * (at[-1] - at[-2]) / (ai[-1] - ai[-2])
-    return t
-
-
 @pytest.mark.parametrize("name", CWA_FILES)
 def test_cwa_agrees_with_skdh(real_data: Path, name: str) -> None:
     path = real_data / "devices" / "cwa" / f"{name}.cwa"
@@ -111,9 +58,9 @@ def test_cwa_agrees_with_skdh(real_data: Path, name: str) -> None:
     assert ("gyr_x" in ours.column_names) == ("ax6" in name)
     assert info["counters"]["corrupt_blocks"] == 0
     t, rt = _secs(ours), ref.column("time").to_numpy()
-    blocks = _cwa_blocks(path)
-    assert np.abs(_skdh_times(blocks) - rt).max() < 1e-3  # the explanation reproduces skdh's times
-    assert np.abs(_openmovement_times(blocks) - t).max() < 1e-5  # ours follow the openmovement rule
+    blocks = cwa_blocks(path)
+    assert np.abs(skdh_times(blocks) - rt).max() < 1e-3  # the explanation reproduces skdh's times
+    assert np.abs(openmovement_times(blocks) - t).max() < 1e-5  # ours follow the openmovement rule
     assert np.abs(t - rt).max() < 2.0 / info["sample_rate_nominal_hz"]  # so the two differ by < 2 samples
     assert np.all(np.diff(t) > 0)
 

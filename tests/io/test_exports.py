@@ -10,8 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.io._exports import START_NS, actilife_csv, geneactiv_csv, omgui_csv
-from tests.io._text import write_csv
+from tests._helpers.exports import START_NS, actilife_csv, geneactiv_csv, omgui_csv
+from tests._helpers.text import write_csv
 from wearfm.config import IngestConfig
 from wearfm.errors import DataError, FormatError
 from wearfm.io import actilife_csv as actilife

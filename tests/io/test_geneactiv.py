@@ -9,46 +9,16 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from tests._helpers.geneactiv_files import GAIN, OFFSET, bin_header, bin_page, hex_line
 from wearfm.errors import FormatError, UnsupportedFormatError
 from wearfm.io import geneactiv
-
-GAIN = {"x": 25000, "y": 26000, "z": 24000}
-OFFSET = {"x": 300, "y": -1100, "z": 50}
-
-
-def _header(freq: str = "50 Hz", pages: int = 2) -> str:
-    cal = "".join(f"{a} gain:{GAIN[a]}\r\n{a} offset:{OFFSET[a]}\r\n" for a in "xyz")
-    return (
-        "Device Identity\r\nDevice Unique Serial Code:012345\r\nDevice Type:GENEActiv\r\n\r\n"
-        "Device Capabilities\r\nAccelerometer Range:-8 to 8\r\n\r\n"
-        f"Configuration Info\r\nMeasurement Frequency:{freq}\r\nStart Time:2020-01-02 03:04:05:000\r\n"
-        "Time Zone:GMT +01:00\r\n\r\nCalibration Data\r\n" + cal + "Volts:300\r\nLux:800\r\n\r\n"
-        f"Memory Status\r\nNumber of Pages:{pages}\r\n\r\n"
-    )
-
-
-def _hex_line(xyz: np.ndarray, light: np.ndarray) -> str:
-    """Slow reference encoder: per sample 12-bit x, y, z, 10-bit light, button, reserved -> 12 hex digits."""
-    out = []
-    for (x, y, z), lx in zip(xyz.tolist(), light.tolist(), strict=True):
-        bits = ((x & 0xFFF) << 36) | ((y & 0xFFF) << 24) | ((z & 0xFFF) << 12) | ((lx & 0x3FF) << 2)
-        out.append(f"{bits:012X}")
-    return "".join(out)
-
-
-def _page(seq: int, time: str, xyz: np.ndarray, freq: str = "50.0") -> str:
-    return (
-        f"Recorded Data\r\nDevice Unique Serial Code:012345\r\nSequence Number:{seq}\r\nPage Time:{time}\r\n"
-        f"Unassigned:\r\nTemperature:25.0\r\nBattery voltage:4.0\r\nDevice Status:Recording\r\n"
-        f"Measurement Frequency:{freq}\r\n{_hex_line(xyz, np.arange(300) % 1024)}\r\n"
-    )
 
 
 def _make(path: Path, n_pages: int = 3, seed: int = 0, freqs: list[str] | None = None) -> np.ndarray:
     rng = np.random.default_rng(seed)
     raw = rng.integers(-2048, 2048, size=(n_pages, 300, 3))
     pages = [
-        _page(
+        bin_page(
             k,
             f"2020-01-02 03:{4 + (5 + 6 * k) // 60:02d}:{(5 + 6 * k) % 60:02d}:500",
             raw[k],
@@ -56,7 +26,7 @@ def _make(path: Path, n_pages: int = 3, seed: int = 0, freqs: list[str] | None =
         )
         for k in range(n_pages)
     ]
-    path.write_text(_header(pages=n_pages) + "".join(pages), newline="")
+    path.write_text(bin_header(pages=n_pages) + "".join(pages), newline="")
     return raw
 
 
@@ -83,7 +53,7 @@ def test_values_calibrated_and_page_times(tmp_path: Path) -> None:
 def test_decode_page_hex_signs_and_light() -> None:
     xyz = np.array([[-2048, 2047, -1]] * 300)
     light = np.full(300, 1023)
-    raw = bytes.fromhex(_hex_line(xyz, light))
+    raw = bytes.fromhex(hex_line(xyz, light))
     got, lx, button = geneactiv.decode_page_hex(raw, 1)
     assert got[0, 0].tolist() == [-2048, 2047, -1] and lx[0, 0] == 1023 and button[0, 0] == 0
 

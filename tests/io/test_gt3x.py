@@ -12,57 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from tests._helpers.gt3x_files import T0, info_txt, log_record, pack12, ticks, write_gt3x
 from wearfm.errors import ConfigError, FormatError
 from wearfm.io import _zipsafe, gt3x
-
-T0 = 1_600_000_000  # record seconds of the first activity record
-TICKS_1970 = 621_355_968_000_000_000
-
-
-def _ticks(unix_s: int) -> int:
-    return unix_s * 10_000_000 + TICKS_1970
-
-
-def _record(typ: int, ts: int, payload: bytes, corrupt: bool = False) -> bytes:
-    head = struct.pack("<BBIH", 0x1E, typ, ts, len(payload)) + payload
-    x = 0
-    for c in head:
-        x ^= c
-    return head + bytes([(~x & 0xFF) ^ (1 if corrupt else 0)])
-
-
-def _pack12(samples: np.ndarray) -> bytes:
-    """Slow reference packer: 12-bit two's complement values, most significant nibble first."""
-    nibbles: list[int] = []
-    for v in samples.reshape(-1):
-        u = int(v) & 0xFFF
-        nibbles += [u >> 8, (u >> 4) & 0xF, u & 0xF]
-    if len(nibbles) % 2:
-        nibbles.append(0)
-    return bytes((nibbles[i] << 4) | nibbles[i + 1] for i in range(0, len(nibbles), 2))
-
-
-def _info(rate: int = 30, scale: str = "256,0", last: int | None = None, serial: str = "TAS1E000000") -> str:
-    lines = [
-        f"Serial Number: {serial}",
-        "Device Type: Link",
-        "Firmware: 1.7.2",
-        f"Sample Rate: {rate}",
-        f"Start Date: {_ticks(T0)}",
-        f"Last Sample Time: {_ticks(last or T0)}",
-        "TimeZone: -05:00:00",
-        f"Acceleration Scale: {scale}",
-        "Acceleration Max: 8,0",
-    ]
-    return "\ufeff" + "\r\n".join(lines) + "\r\n"
-
-
-def _write_gt3x(path: Path, records: bytes, info: str, extra: dict[str, bytes] | None = None) -> None:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("info.txt", info.encode("utf-8"))
-        zf.writestr("log.bin", records)
-        for k, v in (extra or {}).items():
-            zf.writestr(k, v)
 
 
 def _acc(table: pa.Table) -> np.ndarray:
@@ -95,12 +47,12 @@ def test_activity_records_decode(tmp_path: Path, kind: int) -> None:
         if kind == 0x1A:
             payload = xyz[k].astype("<i2").tobytes()
         elif kind == 0x00:
-            payload = _pack12(xyz[k][:, [1, 0, 2]])  # stored Y, X, Z
+            payload = pack12(xyz[k][:, [1, 0, 2]])  # stored Y, X, Z
         else:
-            payload = _pack12(xyz[k])
-        recs += _record(kind, T0 + k, payload)
+            payload = pack12(xyz[k])
+        recs += log_record(kind, T0 + k, payload)
     p = tmp_path / "a.gt3x"
-    _write_gt3x(p, recs, _info())
+    write_gt3x(p, recs, info_txt())
     table, info = gt3x.read_all(p)
     np.testing.assert_allclose(_acc(table), xyz.reshape(-1, 3) / 256.0, rtol=1e-6)
     np.testing.assert_allclose(_secs(table), T0 + np.arange(150) / 30, atol=1e-6)
@@ -112,7 +64,7 @@ def test_activity_records_decode(tmp_path: Path, kind: int) -> None:
 def test_odd_sample_count_ignores_trailing_nibble(tmp_path: Path) -> None:
     xyz = np.array([[1, -2, 3], [4, 5, -6], [-7, 8, 9]])
     p = tmp_path / "a.gt3x"
-    _write_gt3x(p, _record(0x00, T0, _pack12(xyz[:, [1, 0, 2]])), _info(rate=3))
+    write_gt3x(p, log_record(0x00, T0, pack12(xyz[:, [1, 0, 2]])), info_txt(rate=3))
     table, info = gt3x.read_all(p)
     np.testing.assert_allclose(_acc(table) * 256, xyz)
 
@@ -121,15 +73,15 @@ def test_checksum_failures_and_usb_records_skipped(tmp_path: Path) -> None:
     xyz = np.ones((30, 3), dtype=np.int64)
     recs = b"".join(
         [
-            _record(0x1A, T0, xyz.astype("<i2").tobytes()),
-            _record(0x1A, T0 + 1, (2 * xyz).astype("<i2").tobytes(), corrupt=True),
+            log_record(0x1A, T0, xyz.astype("<i2").tobytes()),
+            log_record(0x1A, T0 + 1, (2 * xyz).astype("<i2").tobytes(), corrupt=True),
             b"\x00\x00",  # zero padding is legal
-            _record(0x1A, T0 + 2, (3 * xyz).astype("<i2").tobytes()),
-            _record(0x00, T0 + 3, b"\x5a"),  # USB connect
+            log_record(0x1A, T0 + 2, (3 * xyz).astype("<i2").tobytes()),
+            log_record(0x00, T0 + 3, b"\x5a"),  # USB connect
         ]
     )
     p = tmp_path / "a.gt3x"
-    _write_gt3x(p, recs, _info())
+    write_gt3x(p, recs, info_txt())
     table, info = gt3x.read_all(p, idle_sleep="gap")
     assert info["counters"]["checksum_failures"] == 1 and info["counters"]["usb_records"] == 1
     assert table.num_rows == 60 and set(np.unique(_acc(table) * 256)) == {1.0, 3.0}
@@ -140,16 +92,16 @@ def _sleepy_log() -> bytes:
     """Awake 2 s, asleep 3 s (enter/exit events), awake 1 s, then asleep to the end of the file."""
     rec = b""
     for k in (0, 1):
-        rec += _record(0x1A, T0 + k, np.full((30, 3), k + 1).astype("<i2").tobytes())
-    rec += _record(0x03, T0 + 2, b"\x08") + _record(0x03, T0 + 5, b"\x09")
-    rec += _record(0x1A, T0 + 5, np.full((30, 3), 7).astype("<i2").tobytes())
-    rec += _record(0x03, T0 + 6, b"\x08")
+        rec += log_record(0x1A, T0 + k, np.full((30, 3), k + 1).astype("<i2").tobytes())
+    rec += log_record(0x03, T0 + 2, b"\x08") + log_record(0x03, T0 + 5, b"\x09")
+    rec += log_record(0x1A, T0 + 5, np.full((30, 3), 7).astype("<i2").tobytes())
+    rec += log_record(0x03, T0 + 6, b"\x08")
     return rec
 
 
 def test_idle_sleep_fill_repeats_last_sample_until_last_sample_time(tmp_path: Path) -> None:
     p = tmp_path / "s.gt3x"
-    _write_gt3x(p, _sleepy_log(), _info(last=T0 + 9))
+    write_gt3x(p, _sleepy_log(), info_txt(last=T0 + 9))
     table, info = gt3x.read_all(p)  # default: fill
     v = _acc(table)[:, 0] * 256
     assert table.num_rows == 9 * 30  # seconds 0..8: last sample time (T0+9) is exclusive
@@ -160,7 +112,7 @@ def test_idle_sleep_fill_repeats_last_sample_until_last_sample_time(tmp_path: Pa
 
 def test_idle_sleep_gap_leaves_gaps(tmp_path: Path) -> None:
     p = tmp_path / "s.gt3x"
-    _write_gt3x(p, _sleepy_log(), _info(last=T0 + 9))
+    write_gt3x(p, _sleepy_log(), info_txt(last=T0 + 9))
     table, info = gt3x.read_all(p, idle_sleep="gap")
     assert table.num_rows == 90
     assert np.isclose(np.diff(_secs(table)).max(), 3 + 1 / 30)
@@ -172,9 +124,9 @@ def test_idle_sleep_gap_leaves_gaps(tmp_path: Path) -> None:
 def test_parameters_accel_scale_overrides_info(tmp_path: Path) -> None:
     params = struct.pack("<HHI", 0, 55, 0x09554000)  # 341.0 in the SSP float format
     assert round(gt3x.decode_ssp_float(0x09554000), 3) == 341.0
-    recs = _record(0x15, T0, params) + _record(0x1A, T0, np.full((30, 3), 341).astype("<i2").tobytes())
+    recs = log_record(0x15, T0, params) + log_record(0x1A, T0, np.full((30, 3), 341).astype("<i2").tobytes())
     p = tmp_path / "a.gt3x"
-    _write_gt3x(p, recs, _info(scale="256.0"))
+    write_gt3x(p, recs, info_txt(scale="256.0"))
     table, info = gt3x.read_all(p)
     np.testing.assert_allclose(_acc(table), 1.0, rtol=1e-6)
     assert info["counters"]["accel_scale"] == 341.0
@@ -182,9 +134,11 @@ def test_parameters_accel_scale_overrides_info(tmp_path: Path) -> None:
 
 def test_streaming_matches_single_pass_and_gzip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(0)
-    recs = b"".join(_record(0x1A, T0 + k, rng.integers(-900, 900, (30, 3)).astype("<i2").tobytes()) for k in range(40))
+    recs = b"".join(
+        log_record(0x1A, T0 + k, rng.integers(-900, 900, (30, 3)).astype("<i2").tobytes()) for k in range(40)
+    )
     p = tmp_path / "a.gt3x"
-    _write_gt3x(p, recs, _info())
+    write_gt3x(p, recs, info_txt())
     whole, _ = gt3x.read_all(p)
     monkeypatch.setattr(gt3x, "READ_BYTES", 500)  # records straddle every read boundary
     chunks, _ = gt3x.read(p, gt3x.IngestConfig())
@@ -198,10 +152,10 @@ def test_streaming_matches_single_pass_and_gzip(tmp_path: Path, monkeypatch: pyt
 def test_old_activity_bin_format(tmp_path: Path) -> None:
     xyz = np.random.default_rng(3).integers(-2000, 2000, size=(61, 3))
     p = tmp_path / "old.gt3x"
-    info = f"Serial Number: NEO1C00000000\nDevice Type: GT3XPlus\nSample Rate: 30\nStart Date: {_ticks(T0)}\n"
+    info = f"Serial Number: NEO1C00000000\nDevice Type: GT3XPlus\nSample Rate: 30\nStart Date: {ticks(T0)}\n"
     with zipfile.ZipFile(p, "w") as zf:
         zf.writestr("info.txt", info)
-        zf.writestr("activity.bin", _pack12(xyz[:, [1, 0, 2]]))
+        zf.writestr("activity.bin", pack12(xyz[:, [1, 0, 2]]))
     table, meta = gt3x.read_all(p)
     assert meta["device"] == "GT3X+" and meta["device_range_g"] == 6.0 and meta["counters"]["format"] == "activity.bin"
     np.testing.assert_allclose(_acc(table), xyz / 341.0, rtol=1e-6)
@@ -210,7 +164,7 @@ def test_old_activity_bin_format(tmp_path: Path) -> None:
 
 def test_sniff(tmp_path: Path) -> None:
     p = tmp_path / "a.gt3x"
-    _write_gt3x(p, _record(0x1A, T0, bytes(180)), _info())
+    write_gt3x(p, log_record(0x1A, T0, bytes(180)), info_txt())
     assert gt3x.sniff(p.read_bytes()[:4096], p)
     assert not gt3x.sniff(b"Device Identity\n", p)
     q = tmp_path / "other.zip"
@@ -222,7 +176,7 @@ def test_sniff(tmp_path: Path) -> None:
 def test_zip_path_traversal_refused(tmp_path: Path) -> None:
     p = tmp_path / "evil.gt3x"
     with zipfile.ZipFile(p, "w") as zf:
-        zf.writestr("info.txt", _info())
+        zf.writestr("info.txt", info_txt())
         zf.writestr("log.bin", b"")
         zf.writestr("../../etc/evil", b"x")
     with pytest.raises(FormatError, match="refusing zip member") as e:
@@ -233,12 +187,12 @@ def test_zip_path_traversal_refused(tmp_path: Path) -> None:
 def test_zip_bomb_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     p = tmp_path / "bomb.gt3x"
     with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("info.txt", _info())
+        zf.writestr("info.txt", info_txt())
         zf.writestr("log.bin", bytes(20 * 2**20))  # 20 MiB of zeros -> ~1000:1
     with pytest.raises(FormatError, match="compression ratio"):
         gt3x.read_all(p)
     q = tmp_path / "big.gt3x"
-    _write_gt3x(q, _record(0x1A, T0, bytes(180)), _info())
+    write_gt3x(q, log_record(0x1A, T0, bytes(180)), info_txt())
     monkeypatch.setattr(_zipsafe, "MAX_MEMBER_BYTES", 100)
     with pytest.raises(FormatError, match="zip bomb"):
         gt3x.read_all(q)
@@ -261,14 +215,14 @@ def test_bad_files(tmp_path: Path, content: bytes, match: str) -> None:
 
 def test_truncated_zip_and_missing_members(tmp_path: Path) -> None:
     p = tmp_path / "a.gt3x"
-    _write_gt3x(p, b"".join(_record(0x1A, T0 + k, bytes(180)) for k in range(50)), _info())
+    write_gt3x(p, b"".join(log_record(0x1A, T0 + k, bytes(180)) for k in range(50)), info_txt())
     t = tmp_path / "t.gt3x"
     t.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2])
     with pytest.raises(FormatError, match="not a readable zip"):
         gt3x.read_all(t)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("info.txt", _info())
+        zf.writestr("info.txt", info_txt())
     m = tmp_path / "m.gt3x"
     m.write_bytes(buf.getvalue())
     with pytest.raises(FormatError, match="not an ActiGraph"):
@@ -277,7 +231,7 @@ def test_truncated_zip_and_missing_members(tmp_path: Path) -> None:
 
 def test_log_with_no_activity_is_an_error(tmp_path: Path) -> None:
     p = tmp_path / "a.gt3x"
-    _write_gt3x(p, _record(0x03, T0, b"\x05\x01\x02"), _info())
+    write_gt3x(p, log_record(0x03, T0, b"\x05\x01\x02"), info_txt())
     with pytest.raises(FormatError, match="no activity samples"):
         gt3x.read_all(p)
 
@@ -285,11 +239,11 @@ def test_log_with_no_activity_is_an_error(tmp_path: Path) -> None:
 def test_duplicate_seconds_dropped_and_counted_in_samples(tmp_path: Path) -> None:
     xyz = np.ones((30, 3), dtype=np.int64)
     recs = b"".join(
-        _record(0x1A, T0 + k, ((k + 1) * xyz).astype("<i2").tobytes())
+        log_record(0x1A, T0 + k, ((k + 1) * xyz).astype("<i2").tobytes())
         for k in (0, 1, 1, 2)  # second 1 twice
     )
     p = tmp_path / "a.gt3x"
-    _write_gt3x(p, recs, _info())
+    write_gt3x(p, recs, info_txt())
     table, info = gt3x.read_all(p, idle_sleep="gap")
     assert table.num_rows == 90
     assert info["counters"]["duplicate_seconds"] == 1 and info["counters"]["duplicate_seconds_dropped"] == 30

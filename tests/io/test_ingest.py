@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.io._text import write_csv, write_wisdm
+from tests._helpers.text import write_csv, write_wisdm
 from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, DataError, FormatError, UnsupportedFormatError
 from wearfm.io.ingest import ingest

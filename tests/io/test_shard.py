@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from tests.io._text import write_csv
+from tests._helpers.text import write_csv
 from wearfm.cli import app
 from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, DataError

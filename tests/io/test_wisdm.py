@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.io._text import write_wisdm
+from tests._helpers.text import write_wisdm
 from wearfm.config import IngestConfig
 from wearfm.errors import DataError
 from wearfm.io import wisdm

@@ -31,7 +31,7 @@ def test_every_method_has_its_own_training_defaults() -> None:
 
 
 def test_pretrain_records_the_methods_defaults(tmp_path: Path) -> None:
-    from tests.train.synth import write_dataset
+    from tests._helpers.synth import write_dataset
     from wearfm.train import pretrain
 
     data = write_dataset(tmp_path / "d", subjects=2, seconds=60)

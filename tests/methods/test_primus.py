@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.data._paired_fixtures import write_dataset, write_text_csv, write_text_embeddings, write_video_parquet
+from tests._helpers.paired import write_dataset, write_text_csv, write_text_embeddings, write_video_parquet
 from wearfm.config import PretrainConfig, apply_overrides
 from wearfm.data.paired import pair_dataset
 from wearfm.data.windows import load_windows

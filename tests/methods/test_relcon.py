@@ -14,8 +14,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from tests.methods.relcon_reference import reference_step
-from tests.train.synth import write_dataset
+from tests._helpers.relcon_reference import reference_step
+from tests._helpers.synth import write_dataset
 from wearfm.config import MotifDistanceConfig, PretrainConfig, RelConConfig
 from wearfm.data.windows import load_windows
 from wearfm.errors import CheckpointError, ConfigError, DataError

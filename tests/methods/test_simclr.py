@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import make_windows
-from tests.train.synth import write_dataset
+from tests._helpers.signals import make_windows
+from tests._helpers.synth import write_dataset
 from wearfm.config import PretrainConfig, SimCLRConfig
 from wearfm.errors import ConfigError
 from wearfm.methods import create_method, list_methods

@@ -1,63 +1,12 @@
-"""Synthetic labelled datasets for probe tests: one recording per subject x activity."""
+"""Fixtures of the probe tests: a labelled dataset, and every test on one thread."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import make_accel
-from wearfm.io.schema import ACC, GYR, encode_metadata, schema_for
-
-ACTIVITIES = ("walk", "run", "lie")
-
-
-def write_recording(path: Path, values: np.ndarray, hz: float, subject: str, labels: list[str | None] | None) -> None:
-    n = len(values)
-    t = (np.arange(n) * (1e9 / hz)).astype("int64")
-    cols = ["time", *ACC] + (list(GYR) if values.shape[1] == 6 else []) + (["label"] if labels is not None else [])
-    arrays = [pa.array(t, type=pa.int64()).cast(pa.timestamp("ns"))]
-    arrays += [pa.array(values[:, i], type=pa.float32()) for i in range(values.shape[1])]
-    if labels is not None:
-        arrays.append(
-            pa.array(labels, type=pa.string()).dictionary_encode().cast(pa.dictionary(pa.int32(), pa.string()))
-        )
-    schema = schema_for(cols)
-    meta = encode_metadata(
-        {
-            "schema_version": "1",
-            "subject": subject,
-            "device": "sim",
-            "placement": "wrist",
-            "sample_rate_measured_hz": hz,
-            "acc_unit": "g",
-            "time_reference": "utc",
-        }
-    )
-    table = pa.Table.from_arrays(arrays, schema=schema.with_metadata(meta))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path)
-
-
-def write_dataset(
-    root: Path,
-    subjects: tuple[str, ...] = ("s1", "s2", "s3", "s4"),
-    activities: tuple[str, ...] = ACTIVITIES,
-    seconds: float = 40.0,
-    hz: float = 30.0,
-    gyro: bool = False,
-    labelled: bool = True,
-) -> Path:
-    for si, s in enumerate(subjects):
-        for ai, a in enumerate(activities):
-            x = make_accel(seconds=seconds, hz=hz, activity=a, seed=100 * si + ai, gyro=gyro)
-            labels = [a] * len(x) if labelled else None
-            # each recording starts at its own time so recordings of a subject do not overlap
-            write_recording(root / f"{s}_{a}.parquet", x, hz, s, labels)
-    return root
+from tests._helpers.labelled import write_dataset
 
 
 @pytest.fixture
@@ -66,13 +15,5 @@ def dataset(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
+def _one_torch_thread(one_torch_thread: None) -> None:
     """Tiny models and few-shot heads run far faster on one thread than on oversubscribed shared cores."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(limits=1):
-        yield
-    torch.set_num_threads(n)

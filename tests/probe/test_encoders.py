@@ -1,47 +1,19 @@
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
 
-from tests.probe.test_fewshot import _cfg
+from tests._helpers.onnx_files import ACC, make_onnx
+from tests._helpers.probe_config import probe_config
 from wearfm.errors import CheckpointError
 from wearfm.probe import probe
 from wearfm.probe.encoders import resolve_encoder
 from wearfm.probe.heads import make_head
 
-ACC = ("acc_x", "acc_y", "acc_z")
 REPO = Path(__file__).resolve().parents[2]
-
-
-def make_onnx(path: Path, rate=30.0, window=60, meta=True) -> Path:
-    """A tiny exported-encoder stand-in: embedding = [mean over time, max over time] per channel."""
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 3, "T"])
-    out = helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["B", 6])
-    nodes = [
-        helper.make_node("ReduceMean", ["x"], ["m"], axes=[2], keepdims=0),
-        helper.make_node("ReduceMax", ["x"], ["M"], axes=[2], keepdims=0),
-        helper.make_node("Concat", ["m", "M"], ["embedding"], axis=1),
-    ]
-    model = helper.make_model(helper.make_graph(nodes, "enc", [x], [out]), opset_imports=[helper.make_opsetid("", 13)])
-    if meta:
-        props = {
-            "wearfm.sample_rate_hz": str(rate),
-            "wearfm.window_samples": str(window),
-            "wearfm.channels": json.dumps(list(ACC)),
-            "wearfm.embed_dim": "6",
-            "wearfm.method": "test",
-            "wearfm.encoder": "meanmax",
-            "wearfm.version": "0",
-        }
-        helper.set_model_props(model, props)
-    onnx.save(model, path)
-    return path
 
 
 def save_run(path: Path, rate=30.0, window=60, method="simclr") -> Path:
@@ -54,7 +26,7 @@ def save_run(path: Path, rate=30.0, window=60, method="simclr") -> Path:
 
 def test_run_folder_sets_the_contract_for_baselines(dataset, tmp_path):
     run = save_run(tmp_path / "run", rate=15.0, window=30)
-    r = probe(_cfg(dataset, encoders=(str(run), "features"), window_s=None, trials=2, shots=(2,)))
+    r = probe(probe_config(dataset, encoders=(str(run), "features"), window_s=None, trials=2, shots=(2,)))
     enc, feat = (e.encoder for e in r.encoders)
     assert enc["kind"] == "pretrained" and enc["method"] == "simclr" and enc["architecture"] == "resnet1d_tiny"
     assert (enc["rate_hz"], enc["window_samples"]) == (15.0, 30)
@@ -64,7 +36,7 @@ def test_run_folder_sets_the_contract_for_baselines(dataset, tmp_path):
 
 def test_encoders_with_different_contracts_get_their_own_windows(dataset, tmp_path):
     run = save_run(tmp_path / "run.pt", rate=15.0, window=60)  # 4 s windows
-    r = probe(_cfg(dataset, encoders=(str(run), "features"), window_s=None, rate_hz=30.0, trials=1, shots=(1,)))
+    r = probe(probe_config(dataset, encoders=(str(run), "features"), window_s=None, rate_hz=30.0, trials=1, shots=(1,)))
     from wearfm.data.windows import load_windows
 
     for e, (rate, window) in zip(r.encoders, [(15.0, 60), (30.0, 120)], strict=True):
@@ -75,7 +47,7 @@ def test_encoders_with_different_contracts_get_their_own_windows(dataset, tmp_pa
 
 def test_window_applies_to_learned_encoders_at_their_own_rate(dataset, tmp_path):
     run = save_run(tmp_path / "run.pt", rate=15.0, window=60)  # trained on 4 s windows
-    r = probe(_cfg(dataset, encoders=(str(run), "features"), window_s=2.0, rate_hz=30.0, trials=1, shots=(1,)))
+    r = probe(probe_config(dataset, encoders=(str(run), "features"), window_s=2.0, rate_hz=30.0, trials=1, shots=(1,)))
     (enc, feat) = (e.encoder for e in r.encoders)
     assert (enc["rate_hz"], enc["window_samples"]) == (15.0, 30)  # 2 s at the encoder's 15 Hz
     assert (feat["rate_hz"], feat["window_samples"]) == (30.0, 60)
@@ -93,8 +65,8 @@ def test_window_too_short_for_an_encoder_is_a_clear_error(dataset, tmp_path):
     need = build_model(spec).encoder.min_length
     assert need > 15
     with pytest.raises(ConfigError, match=r"cannot embed windows of 15 samples at 30 Hz.*--window"):
-        probe(_cfg(dataset, encoders=(str(run),), window_s=0.5, trials=1, shots=(1,)))
-    r = probe(_cfg(dataset, encoders=(str(run),), window_s=(need + 1) / 30.0, trials=1, shots=(1,)))
+        probe(probe_config(dataset, encoders=(str(run),), window_s=0.5, trials=1, shots=(1,)))
+    r = probe(probe_config(dataset, encoders=(str(run),), window_s=(need + 1) / 30.0, trials=1, shots=(1,)))
     assert r.encoders[0].encoder["window_samples"] == need + 1
 
 
@@ -144,7 +116,7 @@ def test_random_encoder_is_seeded():
 
 def test_finetune_and_supervised(dataset, tmp_path):
     onnx_path = make_onnx(tmp_path / "m.onnx")
-    cfg = _cfg(
+    cfg = probe_config(
         dataset,
         encoders=("random:resnet1d_tiny", "supervised:resnet1d_tiny", str(onnx_path)),
         finetune=True,
@@ -180,7 +152,7 @@ def test_finetune_learns_a_separable_task():
 
 @pytest.mark.parametrize("head", ["knn", "mlp"])
 def test_other_heads(dataset, head):
-    r = probe(_cfg(dataset, head=head, trials=2))
+    r = probe(probe_config(dataset, head=head, trials=2))
     assert r.encoders[0].head == head and r.encoders[0].summary()[5]["macro_f1"]["mean"] > 0.8
 
 

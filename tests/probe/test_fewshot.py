@@ -1,23 +1,15 @@
 import logging
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.probe.conftest import write_dataset
-from wearfm.config import ProbeConfig
+from tests._helpers.labelled import write_dataset
+from tests._helpers.probe_config import probe_config
 from wearfm.data.windows import load_windows
 from wearfm.errors import ConfigError, DataError
 from wearfm.probe import draw_shots, probe, split_subjects
 from wearfm.probe.targets import make_task
-
-
-def _cfg(data: Path, **kw) -> ProbeConfig:
-    base = dict(data=str(data), encoders=("features",), shots=(1, 5), trials=3, out="", window_s=2.0)
-    base.update(kw)
-    return ProbeConfig(**base)
-
 
 # --- split and draws ---------------------------------------------------------------------------------
 
@@ -60,7 +52,7 @@ def test_draw_shots_without_replacement_and_capped():
 
 def test_no_subject_is_on_both_sides(dataset):
     """Every draw of every trial and k uses train subjects only; every labelled test-subject window is scored."""
-    cfg = _cfg(dataset, shots=(1, 5, 25), trials=4)
+    cfg = probe_config(dataset, shots=(1, 5, 25), trials=4)
     train_s, test_s = split_subjects(["s1", "s2", "s3", "s4"], (), cfg.test_fraction, cfg.seed)
     ws = load_windows(dataset, rate_hz=30.0, window=60, channels="acc")
     task = make_task(ws, train_s, test_s, cfg, source="x")
@@ -80,7 +72,7 @@ def test_no_subject_is_on_both_sides(dataset):
 
 
 def test_features_separate_activities_and_runs_are_reproducible(dataset):
-    cfg = _cfg(dataset, test_subjects=("s2",))
+    cfg = probe_config(dataset, test_subjects=("s2",))
     a = probe(cfg)
     b = probe(replace(cfg, jobs=1))  # the inner-CV fits run in parallel by default; results do not change
     assert cfg.jobs == -1 and a.encoders[0].scores == b.encoders[0].scores
@@ -102,10 +94,10 @@ def test_embeddings_are_computed_once(dataset, monkeypatch):
         return real(x, rate, ch)
 
     monkeypatch.setattr(bl, "handcrafted_features", counting)
-    r1 = probe(_cfg(dataset, trials=1, shots=(1,), batch_size=1000))
+    r1 = probe(probe_config(dataset, trials=1, shots=(1,), batch_size=1000))
     n1 = sum(calls)
     calls.clear()
-    probe(_cfg(dataset, trials=5, shots=(1, 2, 5), batch_size=1000))
+    probe(probe_config(dataset, trials=5, shots=(1, 2, 5), batch_size=1000))
     assert len(calls) == 1  # one batch: all needed windows embedded once, then reused for 15 fits
     assert sum(calls) <= 228 and n1 == r1.encoders[0].n_test_windows + 3  # 1 shot x 3 classes
 
@@ -113,9 +105,9 @@ def test_embeddings_are_computed_once(dataset, monkeypatch):
 def test_few_classes_stop_and_use_available(tmp_path, caplog):
     data = write_dataset(tmp_path / "d", seconds=12.0)  # 5 windows of 2 s per class and subject
     with pytest.raises(DataError, match=r"class 'lie' has only 15 window\(s\).*k=50"):
-        probe(_cfg(data, shots=(1, 50), few_classes="stop", test_subjects=("s1",)))
+        probe(probe_config(data, shots=(1, 50), few_classes="stop", test_subjects=("s1",)))
     with caplog.at_level(logging.WARNING, logger="wearfm"):
-        r = probe(_cfg(data, shots=(1, 50), trials=1, test_subjects=("s1",)))
+        r = probe(probe_config(data, shots=(1, 50), trials=1, test_subjects=("s1",)))
     assert "class 'run' has only 15 window(s)" in caplog.text
     assert r.encoders[0].summary()[50]["accuracy"]["mean"] > 0
 
@@ -123,32 +115,32 @@ def test_few_classes_stop_and_use_available(tmp_path, caplog):
 def test_no_labels_is_an_error(tmp_path):
     data = write_dataset(tmp_path / "d", labelled=False)
     with pytest.raises(DataError, match="no recording has labels"):
-        probe(_cfg(data))
+        probe(probe_config(data))
 
 
 def test_labels_shorter_than_the_window_suggest_a_shorter_window(tmp_path):
-    from tests.conftest import make_accel
-    from tests.probe.conftest import write_recording
+    from tests._helpers.labelled import write_recording
+    from tests._helpers.signals import make_accel
 
     for s in ("s1", "s2"):
         x = make_accel(seconds=30, hz=30.0, activity="walk", seed=1)
         labels = [("walk", "sit")[(i // 60) % 2] for i in range(len(x))]  # a new label every 2 s
         write_recording(tmp_path / "d" / f"{s}.parquet", x, 30.0, s, labels)
     with pytest.raises(DataError, match=r"no window of 10 s has one label .* --window 1 --stride 0.25"):
-        probe(_cfg(tmp_path / "d", window_s=None, rate_hz=30.0))
-    r = probe(_cfg(tmp_path / "d", window_s=1.0, stride_s=0.25, rate_hz=30.0, shots=(1,), trials=1))
+        probe(probe_config(tmp_path / "d", window_s=None, rate_hz=30.0))
+    r = probe(probe_config(tmp_path / "d", window_s=1.0, stride_s=0.25, rate_hz=30.0, shots=(1,), trials=1))
     assert r.encoders[0].n_test_windows > 0
 
 
 def test_single_subject_is_an_error(tmp_path):
     data = write_dataset(tmp_path / "d", subjects=("only",))
     with pytest.raises(DataError, match="1 subject"):
-        probe(_cfg(data))
+        probe(probe_config(data))
 
 
 def test_missing_channels_is_an_error(dataset):
     with pytest.raises(DataError, match=r"needs channels \['acc_x', 'acc_y', 'acc_z', 'gyr_x'.*lack"):
-        probe(_cfg(dataset, channels="acc+gyr"))
+        probe(probe_config(dataset, channels="acc+gyr"))
 
 
 @pytest.mark.parametrize(
@@ -165,7 +157,7 @@ def test_missing_channels_is_an_error(dataset):
 )
 def test_bad_config(dataset, kw, msg):
     with pytest.raises(ConfigError, match=msg):
-        probe(_cfg(dataset, **kw))
+        probe(probe_config(dataset, **kw))
 
 
 def test_ridge_on_numeric_targets(tmp_path):
@@ -180,11 +172,11 @@ def test_ridge_on_numeric_targets(tmp_path):
         lab = t.column("label").combine_chunks().dictionary_decode().to_pylist()
         arr = pa.array([score[v] for v in lab]).dictionary_encode().cast(pa.dictionary(pa.int32(), pa.string()))
         pq.write_table(t.set_column(t.schema.get_field_index("label"), t.schema.field("label"), arr), f)
-    r = probe(_cfg(data, head="ridge", shots=(2, 5), test_subjects=("s4",)))
+    r = probe(probe_config(data, head="ridge", shots=(2, 5), test_subjects=("s4",)))
     assert r.task == "regression" and r.metrics == ("mae", "r2")
     assert r.encoders[0].summary()[5]["r2"]["mean"] > 0.8
     with pytest.raises(ConfigError, match="numeric labels"):
-        probe(_cfg(write_dataset(tmp_path / "d2"), head="ridge"))
+        probe(probe_config(write_dataset(tmp_path / "d2"), head="ridge"))
 
 
 def test_report_files(dataset, tmp_path):
@@ -192,7 +184,7 @@ def test_report_files(dataset, tmp_path):
     import json
 
     out = tmp_path / "rep"
-    r = probe(_cfg(dataset, out=str(out)))
+    r = probe(probe_config(dataset, out=str(out)))
     names = sorted(p.name for p in r.files)
     assert names == ["confusion_k5.png", "f1_vs_shots.png", "results.csv", "results.json", "run.json"]
     d = json.loads((out / "results.json").read_text())
@@ -206,11 +198,11 @@ def test_report_files(dataset, tmp_path):
 
 
 def test_overlapping_windows_with_stride(dataset):
-    plain = probe(_cfg(dataset, trials=1, shots=(1,), test_subjects=("s1",)))
-    dense = probe(_cfg(dataset, trials=1, shots=(1,), test_subjects=("s1",), stride_s=1.0))
+    plain = probe(probe_config(dataset, trials=1, shots=(1,), test_subjects=("s1",)))
+    dense = probe(probe_config(dataset, trials=1, shots=(1,), test_subjects=("s1",), stride_s=1.0))
     assert dense.encoders[0].n_test_windows == 2 * plain.encoders[0].n_test_windows  # 1199 samples: 38 vs 19
     with pytest.raises(ConfigError, match="stride_s"):
-        probe(_cfg(dataset, stride_s=0.0))
+        probe(probe_config(dataset, stride_s=0.0))
 
 
 # --- macro-F1 over the classes in the test labels ------------------------------------------------------
@@ -234,7 +226,7 @@ def test_probe_scores_test_classes_only_and_reports_support(tmp_path):
 
     data = write_dataset(tmp_path / "d")
     (data / "s4_lie.parquet").unlink()  # the test subject never lies down
-    cfg = _cfg(data, test_subjects=("s4",), out=str(tmp_path / "r"), shots=(5,), trials=1)
+    cfg = probe_config(data, test_subjects=("s4",), out=str(tmp_path / "r"), shots=(5,), trials=1)
     res = probe(cfg)
     r = res.encoders[0]
     assert r.classes == ["lie", "run", "walk"] and r.test_support["lie"] == 0 and r.test_support["walk"] > 0

@@ -1,13 +1,12 @@
-"""A simulated week (5 Hz) with known calibration error and non-wear, shared by the signal tests."""
+"""Fixtures of the signal tests: the simulated week of ``tests/_helpers/week.py``."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from wearfm.signal.simulate import WeekSpec, simulate_week
-
-SPEC = WeekSpec(days=7, rate_hz=5.0, seed=1)
+from tests._helpers.week import SPEC
+from wearfm.signal.simulate import simulate_week
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ import logging
 import numpy as np
 import pytest
 
-from tests.signal.conftest import SPEC
+from tests._helpers.week import SPEC
 from wearfm.signal.calibrate import apply_calibration, calibrate_gravity, fit_gravity, still_points
 from wearfm.signal.epochs import epoch_stats
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.signal.conftest import SPEC
+from tests._helpers.week import SPEC
 from wearfm.signal.epochs import epoch_stats
 from wearfm.signal.nonwear import detect_nonwear, nonwear_epochs, runs_of
 

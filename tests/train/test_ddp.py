@@ -22,7 +22,7 @@ def _worker(rank: int, world: int, port: int, data: str, out: str, method: str |
         RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
     )
     torch.set_num_threads(1)
-    from tests.train.toy import register_toy
+    from tests._helpers.toy import register_toy
     from wearfm.train import pretrain
 
     name = method or register_toy()

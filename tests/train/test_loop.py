@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.train.synth import write_dataset
+from tests._helpers.synth import write_dataset
 from wearfm.config import PretrainConfig
 from wearfm.errors import CheckpointError, ConfigError, DataError
 from wearfm.models.saved import load_encoder

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.train.synth import T0, write_dataset
+from tests._helpers.synth import T0, write_dataset
 from wearfm.config import PretrainConfig
 from wearfm.data.windows import load_windows
 from wearfm.errors import ConfigError, DataError

@@ -17,6 +17,7 @@ from wearfm.cli._app import (
     build_config,
     emit_json,
     err_console,
+    out_console,
     setup_logging,
     timed,
     user_errors,
@@ -93,7 +94,7 @@ def export_command(
             f"{res['quantization']} (fp32 {res['fp32_size_bytes'] / 1e6:.2f} MB kept at "
             f"{res['fp32_path']}; mean cosine int8 vs fp32 {res['int8_mean_cosine']:.4f})",
         )
-    err_console.print(t)
+    out_console.print(t)
 
 
 def _print_classifier(res: dict[str, Any]) -> None:
@@ -112,7 +113,7 @@ def _print_classifier(res: dict[str, Any]) -> None:
             f"{res['quantization']}: same class as fp32 on {res['int8_argmax_agreement']:.2%} (fp32 kept at "
             f"{res['fp32_path']})",
         )
-    err_console.print(t)
+    out_console.print(t)
 
 
 @app.command("embed")

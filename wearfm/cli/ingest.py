@@ -191,7 +191,7 @@ def _print_summary(s: dict[str, Any]) -> None:
     t.add_row("time", f"{s['seconds']:.1f} s")
     if s["errors"]:
         t.add_row("failed", f"{len(s['errors'])} file(s), skipped (--on-error skip)")
-    err_console.print(t)
+    out_console.print(t)
     for e in s["errors"]:
         err_console.print(f"[bold red]error:[/] {e['error']}", highlight=False, soft_wrap=True)
 

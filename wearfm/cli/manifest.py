@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wearfm.cli._app import JsonOpt, QuietOpt, app, emit_json, err_console, setup_logging, user_errors
+from wearfm.cli._app import JsonOpt, QuietOpt, app, emit_json, err_console, out_console, setup_logging, user_errors
 
 __all__ = ["manifest"]
 
@@ -36,7 +36,7 @@ def manifest(
         t.add_row("shards", f"{d['parts']} of {d['shards']} parts")
         t.add_row("recordings", str(d["recordings"]))
         t.add_row("manifest.parquet", "written" if d["written"] else "not written")
-        err_console.print(t)
+        out_console.print(t)
     problems = {
         "missing shards": d["missing_shards"],
         "incomplete shards (errors or interrupted)": [s["shard"] for s in d["incomplete_shards"]],

@@ -28,12 +28,15 @@ from wearfm.config import DEFAULT_ENCODERS, PretrainConfig, describe_training_de
 if TYPE_CHECKING:
     from wearfm.config import PretrainConfig
 
-__all__ = ["pretrain_cmd", "resume_command", "EXIT_CODES"]
+__all__ = ["pretrain_cmd", "resume_command", "EXIT_CODES", "ENCODER_NAMES"]
 
 
 _METHOD_HELP = f"Pretraining method: {' | '.join(DEFAULT_ENCODERS)} (default: {PretrainConfig.method})."
+#: The registered encoders (``wearfm.models.list_encoders()``; a test keeps the two equal), named here so that
+#: ``--help`` needs no torch import.
+ENCODER_NAMES = ("resnet1d", "resnet1d_small", "resnet1d_tiny", "cnn_gru", "cnn_gru_tiny", "patchtst", "patchtst_tiny")
 _ENCODER_HELP = (
-    "Encoder: resnet1d | cnn_gru | patchtst, each with a _tiny variant (default: the method's: "
+    f"Encoder: {' | '.join(ENCODER_NAMES)} (default: the method's: "
     + "; ".join(f"{m} {e}" for m, e in DEFAULT_ENCODERS.items())
     + ")."
 )

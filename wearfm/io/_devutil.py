@@ -13,6 +13,7 @@ from numpy.typing import DTypeLike
 
 from wearfm.config import IngestConfig
 from wearfm.errors import FormatError
+from wearfm.io.options import ReadOptions
 from wearfm.io.schema import ACC, GYR, schema_for
 
 __all__ = [
@@ -126,13 +127,13 @@ def base_info(reader: str, **kv: Any) -> dict[str, Any]:
 
 
 def read_all_with(
-    read: Callable[[Path, IngestConfig], tuple[Iterator[pa.Table], dict[str, Any]]],
+    read: Callable[[Path, ReadOptions], tuple[Iterator[pa.Table], dict[str, Any]]],
     path: str | Path,
     opts: dict[str, Any],
 ) -> tuple[pa.Table, dict[str, Any]]:
-    """Run ``read`` with ``IngestConfig(**opts)`` and concatenate every chunk into one table."""
+    """Run ``read`` with the reading options of ``IngestConfig(**opts)`` and concatenate every chunk into one table."""
     cfg = opts.pop("cfg", None) or IngestConfig(**opts)
-    chunks, info = read(Path(path), cfg)
+    chunks, info = read(Path(path), ReadOptions.from_config(cfg))
     tables = list(chunks)
     if not tables:
         raise FormatError(f"{path}: no samples decoded")

@@ -36,6 +36,7 @@ import pyarrow as pa
 from wearfm.config import IngestConfig
 from wearfm.errors import FormatError
 from wearfm.io import csv as csv_reader
+from wearfm.io.options import ReadOptions
 from wearfm.io.readers import Reader, register_reader
 from wearfm.io.sniff import read_head
 from wearfm.io.timetext import days_from_civil
@@ -129,18 +130,18 @@ def parse_header(lines: list[str], path: Path) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=64)
-def _preset(cfg: IngestConfig, names: bool, timestamps: bool, rate: float, start: str, order: str) -> IngestConfig:
+def _preset(opts: ReadOptions, names: bool, timestamps: bool, rate: float, start: str, order: str) -> ReadOptions:
     acc = _AXES if names else (("1", "2", "3") if timestamps else ("0", "1", "2"))
     return replace(
-        cfg,
-        acc_cols=cfg.acc_cols or acc,
+        opts,
+        acc_cols=opts.acc_cols or acc,
         gyr_cols=(),
         time_col=(_TIMESTAMP if names else "0") if timestamps else None,
         time_unit="iso" if timestamps else "auto",
         date_format=order,
         rate_hz=None if timestamps else rate,
         start_time=None if timestamps else start,
-        acc_unit=cfg.acc_unit if cfg.acc_unit != "auto" else "g",
+        acc_unit=opts.acc_unit if opts.acc_unit != "auto" else "g",
         delimiter=",",
         header="yes" if names else "no",
         skip_rows=HEADER_LINES,
@@ -176,7 +177,9 @@ def check_rate(
         yield table
 
 
-def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iterator[pa.Table], dict[str, Any]]:
+def read(
+    path: Path, cfg: ReadOptions | IngestConfig, data: bytes | None = None
+) -> tuple[Iterator[pa.Table], dict[str, Any]]:
     """Read one ActiLife RAW CSV export as canonical chunks (see the module docstring).
 
     ``data``: the file's bytes when the caller has already read them (see :func:`wearfm.io.csv.read`).
@@ -186,6 +189,7 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
         >>> info["device"], info["device_serial"], info["sample_rate_nominal_hz"]  # doctest: +SKIP
         ('ActiGraph GT3X+', 'MOS2E22180349', 30.0)
     """
+    opts = ReadOptions.from_config(cfg)
     head = read_head(path, 1 << 14, data)
     lines = head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()
     hdr = parse_header(lines, path)
@@ -196,13 +200,13 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
     first = after[1] if names and len(after) > 1 else after[0]
     timestamps = (_TIMESTAMP.lower() in after[0].lower()) if names else not csv_reader._isnum(first.split(",")[0])
     start = str(np.datetime64(hdr["start_ns"], "ns"))
-    pcfg = _preset(cfg, names, timestamps, hdr["rate"], start, hdr["date_order"])
+    pcfg = _preset(opts, names, timestamps, hdr["rate"], start, hdr["date_order"])
     chunks, info = csv_reader.read(path, pcfg, data)
     counters = info["counters"]
     counters.update(actilife_version=hdr["actilife"], firmware=hdr["firmware"], date_format=hdr["date_order"])
     info.update(
         reader="actilife-csv",
-        device=cfg.device or f"ActiGraph {hdr['device']}",
+        device=opts.device or f"ActiGraph {hdr['device']}",
         device_serial=hdr["serial"],
         sample_rate_nominal_hz=hdr["rate"],
         time_reference="local",

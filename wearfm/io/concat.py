@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from wearfm.config import IngestConfig
 from wearfm.errors import DataError
+from wearfm.io.options import ReadOptions
 from wearfm.io.readers import Reader
 
 __all__ = ["group_key", "ConcatReader"]
@@ -29,12 +29,12 @@ log = logging.getLogger(__name__)
 _PROBE_ROWS = 1024  # rows read from each file to learn its first timestamp
 
 
-def group_key(path: Path, reader: Reader, cfg: IngestConfig) -> tuple[str, ...] | None:
+def group_key(path: Path, reader: Reader, opts: ReadOptions) -> tuple[str, ...] | None:
     """(subject, session, device, serial) of a file as its reader reports it before reading samples.
 
     ``None`` when the reader knows no subject (the file then stays a recording of its own).
     """
-    chunks, info = reader.read(path, cfg)
+    chunks, info = reader.read(path, opts)
     close = getattr(chunks, "close", None)
     if close is not None:
         close()
@@ -43,8 +43,8 @@ def group_key(path: Path, reader: Reader, cfg: IngestConfig) -> tuple[str, ...] 
     return tuple(str(info.get(k) or "") for k in ("subject", "session", "device", "device_serial"))
 
 
-def _first_time(path: Path, reader: Reader, cfg: IngestConfig) -> int:
-    chunks, _ = reader.read(path, replace(cfg, chunk_rows=_PROBE_ROWS))
+def _first_time(path: Path, reader: Reader, opts: ReadOptions) -> int:
+    chunks, _ = reader.read(path, replace(opts, chunk_rows=_PROBE_ROWS))
     try:
         for table in chunks:
             if table.num_rows:
@@ -57,7 +57,7 @@ def _first_time(path: Path, reader: Reader, cfg: IngestConfig) -> int:
 
 
 class ConcatReader:
-    """A reader (``read(source, cfg)``) over the files of one group, in the order of their first timestamps."""
+    """A reader (``read(source, opts)``) over the files of one group, in the order of their first timestamps."""
 
     def __init__(self, files: list[Path], reader: Reader) -> None:
         self.files = files
@@ -67,15 +67,15 @@ class ConcatReader:
         """The group as a :class:`Reader` of the files' format (it reads paths, never ``data=`` bytes)."""
         return replace(self.reader, read=self.read, reads_bytes=False)
 
-    def read(self, source: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
+    def read(self, source: Path, opts: ReadOptions) -> tuple[Iterator[pa.Table], dict[str, Any]]:
         """Chunks of every file of the group in time order; ``info`` is the first file's, counters summed.
 
         Raises:
             DataError: two files overlap in time (the message names both).
         """
-        starts = sorted((_first_time(f, self.reader, cfg), str(f), f) for f in self.files)
+        starts = sorted((_first_time(f, self.reader, opts), str(f), f) for f in self.files)
         order = [f for _, _, f in starts]
-        chunks0, info0 = self.reader.read(order[0], cfg)
+        chunks0, info0 = self.reader.read(order[0], opts)
         info = dict(info0)
         counters: dict[str, Any] = {"files": len(order)}
         info["counters"] = counters
@@ -94,7 +94,7 @@ class ConcatReader:
             prev: Path | None = None
             last: int | None = None
             for i, f in enumerate(order):
-                chunks, finfo = (chunks0, info0) if i == 0 else self.reader.read(f, cfg)
+                chunks, finfo = (chunks0, info0) if i == 0 else self.reader.read(f, opts)
                 first = True
                 for table in chunks:
                     if not table.num_rows:

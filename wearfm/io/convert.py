@@ -22,6 +22,7 @@ from wearfm.errors import ConfigError, DataError
 from wearfm.io._arrow import from_numpy, mask, to_numpy
 from wearfm.io.annotations import Annotations
 from wearfm.io.manifest import RecordingEntry
+from wearfm.io.options import ReadOptions
 from wearfm.io.readers import Reader
 from wearfm.io.schema import ACC, GYR, SCHEMA_VERSION, schema_for
 from wearfm.io.textutil import id_from_spec
@@ -158,7 +159,8 @@ def convert_file(
         hasher = ThreadPoolExecutor(max_workers=1)
         pending_digest = hasher.submit(sha256_of, sources)
         digest = ""
-    chunks, info = reader.read(source, cfg, data=data) if data is not None else reader.read(source, cfg)
+    opts = ReadOptions.from_config(cfg)
+    chunks, info = reader.read(source, opts, data=data) if data is not None else reader.read(source, opts)
     del data  # the reader holds it as long as it needs it
     meta: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,

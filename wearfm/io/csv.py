@@ -1,6 +1,6 @@
 """Reader of delimited text (CSV, TSV, semicolon, whitespace), streamed in bounded chunks.
 
-Columns are mapped by name (or 0-based index without a header) through :class:`~wearfm.config.IngestConfig`:
+Columns are mapped by name (or 0-based index without a header) through :class:`~wearfm.io.options.ReadOptions`:
 ``acc_cols``, ``gyr_cols``, ``time_col``, ``label_col``. Without options, common names are detected
 (``x,y,z``, ``ax,ay,az``, ``acc_x..``, ``x_acc..``, ``time``/``timestamp``, ``label``).
 """
@@ -26,6 +26,7 @@ from pyarrow import csv as pacsv
 from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, DataError
 from wearfm.io._arrow import to_numpy
+from wearfm.io.options import ReadOptions
 from wearfm.io.readers import Reader, register_reader
 from wearfm.io.sniff import (
     detect_acc_unit,
@@ -137,23 +138,23 @@ def _pick(
     return ()
 
 
-def _preamble(path: Path, raw: list[str], cfg: IngestConfig) -> int:
-    """Lines to skip before the header (or data): ``cfg.skip_rows``, or a detected preamble.
+def _preamble(path: Path, raw: list[str], opts: ReadOptions) -> int:
+    """Lines to skip before the header (or data): ``opts.skip_rows``, or a detected preamble.
 
     With ``skip_rows=0`` and an automatic header, a first line with fewer fields than the data lines starts a
     preamble when a later line, with as many fields as the data, names acceleration columns (the given
     ``--acc-cols`` or common names): that line is the header. Without such a line nothing is skipped.
     """
-    if cfg.skip_rows < 0:
-        raise ConfigError(f"skip_rows must be >= 0, got {cfg.skip_rows}")
-    if cfg.skip_rows or cfg.header != "auto" or len(raw) < 3:
-        return cfg.skip_rows
+    if opts.skip_rows < 0:
+        raise ConfigError(f"skip_rows must be >= 0, got {opts.skip_rows}")
+    if opts.skip_rows or opts.header != "auto" or len(raw) < 3:
+        return opts.skip_rows
     body = [ln for ln in raw[-20:] if ln.strip()]
     d = sniff_delimiter(body)
     width = len(_split(body[-1], d))
     if width < 3 or len(_split(raw[0], d)) >= width:
         return 0
-    wanted = {c.lower() for c in cfg.acc_cols} or {c for names in _ACC_NAMES for c in names}
+    wanted = {c.lower() for c in opts.acc_cols} or {c for names in _ACC_NAMES for c in names}
     for i, ln in enumerate(raw[1:], start=1):
         fields = [f.strip().strip('"') for f in _split(ln, d)]
         if len(fields) == width and has_header(fields) and {f.lower() for f in fields} & wanted:
@@ -173,37 +174,37 @@ def _offset(head: bytes, lines: int) -> int:
     return pos
 
 
-def _plan(path: Path, head: bytes, cfg: IngestConfig) -> _Plan:
+def _plan(path: Path, head: bytes, opts: ReadOptions) -> _Plan:
     text = head.decode("utf-8", errors="replace")
     raw = text.splitlines()
     if len(raw) > 1 and not head.endswith(b"\n"):
         raw = raw[:-1]
-    skip = _preamble(path, raw, cfg)
+    skip = _preamble(path, raw, opts)
     if skip >= len(raw):
         raise DataError(f"{path}: --skip-rows {skip} skips every line of the first {len(head)} bytes; check the number")
     lines = list(filter(str.strip, raw[skip:]))  # the non-blank lines (filter: no Python call per line)
     if not lines:
         raise DataError(f"{path}: no data after line {skip}; check --skip-rows")
     delims = {",": ",", "\t": "\t", "tab": "\t", ";": ";", "whitespace": "whitespace", "space": "whitespace"}
-    if cfg.delimiter == "auto":
+    if opts.delimiter == "auto":
         d = sniff_delimiter(lines)
-    elif cfg.delimiter in delims:
-        d = delims[cfg.delimiter]
+    elif opts.delimiter in delims:
+        d = delims[opts.delimiter]
     else:
-        raise ConfigError(f"unknown delimiter {cfg.delimiter!r}; choose from auto, ',', tab, ';', whitespace")
+        raise ConfigError(f"unknown delimiter {opts.delimiter!r}; choose from auto, ',', tab, ';', whitespace")
     first = [f.strip().strip('"') for f in _split(lines[0], d)]
-    header = has_header(first) if cfg.header == "auto" else cfg.header in ("yes", "true", "1")
+    header = has_header(first) if opts.header == "auto" else opts.header in ("yes", "true", "1")
     names = first if header else [str(i) for i in range(len(first))]
     if len(set(names)) != len(names):
         raise DataError(f"{path}: duplicate column names in the header {names}")
-    acc = _pick(names, cfg.acc_cols, _ACC_NAMES, "acceleration", path)
-    gyr = _pick(names, cfg.gyr_cols, _GYR_NAMES, "gyroscope", path)
-    time = cfg.time_col
+    acc = _pick(names, opts.acc_cols, _ACC_NAMES, "acceleration", path)
+    gyr = _pick(names, opts.gyr_cols, _GYR_NAMES, "gyroscope", path)
+    time = opts.time_col
     if time is not None and time not in names:
         raise DataError(f"{path}: time column {time!r} not found; the file has {names}")
-    if time is None and cfg.rate_hz is None:
+    if time is None and opts.rate_hz is None:
         time = next((n for n in names if n.lower().strip() in _TIME_NAMES), None)
-        if time is None and not header and len(names) >= 4 and not cfg.acc_cols:
+        if time is None and not header and len(names) >= 4 and not opts.acc_cols:
             time = names[0]
     if not acc:
         if not header:
@@ -214,12 +215,12 @@ def _plan(path: Path, head: bytes, cfg: IngestConfig) -> _Plan:
                 f"{path}: cannot find acceleration columns among {names}; pass --acc-cols X,Y,Z (names, or 0-based "
                 "indices for a file without header)"
             )
-    if time is None and cfg.rate_hz is None:
+    if time is None and opts.rate_hz is None:
         raise DataError(
             f"{path}: no time column found among {names}; pass --time-col NAME, or --rate HZ when the "
             "file has no time column"
         )
-    label = cfg.label_col
+    label = opts.label_col
     if label is not None and label not in names:
         raise DataError(f"{path}: label column {label!r} not found; the file has {names}")
     if label is None:
@@ -230,9 +231,9 @@ def _plan(path: Path, head: bytes, cfg: IngestConfig) -> _Plan:
         fields = _split(data_line, d)
         idx = names.index(time)
         tval = fields[idx].strip().strip('"') if idx < len(fields) else ""
-        time_numeric = cfg.time_unit != "iso" and _isnum(tval)
+        time_numeric = opts.time_unit != "iso" and _isnum(tval)
     subject_col = None
-    for spec in (cfg.subject_from, cfg.session_from):
+    for spec in (opts.subject_from, opts.session_from):
         if spec and spec.startswith("column:"):
             c = spec.split(":", 1)[1]
             if c not in names:
@@ -243,7 +244,9 @@ def _plan(path: Path, head: bytes, cfg: IngestConfig) -> _Plan:
     return _Plan(names, header, d, acc, gyr, time, time_numeric, label, subject_col, bpr, skip, offset)
 
 
-def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iterator[pa.Table], dict[str, Any]]:
+def read(
+    path: Path, cfg: ReadOptions | IngestConfig, data: bytes | None = None
+) -> tuple[Iterator[pa.Table], dict[str, Any]]:
     """Stream ``path`` as canonical tables (see module docstring); ``info`` fills while iterating.
 
     ``data``, the file's bytes when the caller has already read them (e.g. to hash them), lets a small plain
@@ -253,31 +256,32 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
         >>> chunks, info = read(Path("walk.csv"), IngestConfig(acc_unit="g"))  # doctest: +SKIP
         >>> table = pa.concat_tables(chunks)  # doctest: +SKIP
     """
+    opts = ReadOptions.from_config(cfg)
     if data is not None and path.suffix.lower() in _COMPRESSED:
         data = None  # Arrow decompresses from the path
     head = read_head(path, 1 << 16, data)
-    plan = _plan(path, head, cfg)
-    counters: dict[str, Any] = {"rows_read": 0, "acc_unit_input": cfg.acc_unit, "time_unit": cfg.time_unit}
+    plan = _plan(path, head, opts)
+    counters: dict[str, Any] = {"rows_read": 0, "acc_unit_input": opts.acc_unit, "time_unit": opts.time_unit}
     info: dict[str, Any] = {
         "reader": "csv",
-        "device": cfg.device or "unknown",
-        "placement": cfg.placement,
-        "subject": id_from_spec(cfg.subject_from, path)
-        if cfg.subject_from and not cfg.subject_from.startswith("column:")
+        "device": opts.device or "unknown",
+        "placement": opts.placement,
+        "subject": id_from_spec(opts.subject_from, path)
+        if opts.subject_from and not opts.subject_from.startswith("column:")
         else None,
-        "session": id_from_spec(cfg.session_from, path)
-        if cfg.session_from and not cfg.session_from.startswith("column:")
+        "session": id_from_spec(opts.session_from, path)
+        if opts.session_from and not opts.session_from.startswith("column:")
         else None,
-        "time_reference": cfg.time_reference,
-        "sample_rate_nominal_hz": cfg.rate_hz,
+        "time_reference": opts.time_reference,
+        "sample_rate_nominal_hz": opts.rate_hz,
         "timezone": None,
         "counters": counters,
-        "subject_source": "option" if cfg.subject_from else None,
+        "subject_source": "option" if opts.subject_from else None,
     }
-    return _iterate(path, cfg, plan, info, head, data), info
+    return _iterate(path, opts, plan, info, head, data), info
 
 
-def _options(path: Path, plan: _Plan, cfg: IngestConfig) -> tuple[int, pacsv.ParseOptions, pacsv.ConvertOptions]:
+def _options(path: Path, plan: _Plan, opts: ReadOptions) -> tuple[int, pacsv.ParseOptions, pacsv.ConvertOptions]:
     """Block size and Arrow parse/convert options (explicit column types: nothing is inferred)."""
     cols = [c for c in (*plan.acc, *plan.gyr, plan.time, plan.label, plan.subject_col) if c is not None]
     types: dict[str, pa.DataType] = {c: pa.float32() for c in (*plan.acc, *plan.gyr)}
@@ -288,7 +292,7 @@ def _options(path: Path, plan: _Plan, cfg: IngestConfig) -> tuple[int, pacsv.Par
         if c is not None:
             types[c] = pa.string()
     # small blocks: Arrow's reader holds several in flight, and 4-8 MB parse fastest here (measured)
-    block = int(min(max(cfg.chunk_rows * plan.bytes_per_row, 1 << 16), 8 << 20))
+    block = int(min(max(opts.chunk_rows * plan.bytes_per_row, 1 << 16), 8 << 20))
     popts = pacsv.ParseOptions(delimiter="," if plan.delimiter == "whitespace" else plan.delimiter)
     copts = pacsv.ConvertOptions(
         column_types=types, include_columns=list(dict.fromkeys(cols)), strings_can_be_null=True
@@ -296,9 +300,9 @@ def _options(path: Path, plan: _Plan, cfg: IngestConfig) -> tuple[int, pacsv.Par
     return block, popts, copts
 
 
-def _open(path: Path, plan: _Plan, cfg: IngestConfig, data: bytes | None = None) -> pacsv.CSVStreamingReader:
+def _open(path: Path, plan: _Plan, opts: ReadOptions, data: bytes | None = None) -> pacsv.CSVStreamingReader:
     """Arrow's streaming reader over the file, or over its bytes (``data``) when they are already in memory."""
-    block, popts, copts = _options(path, plan, cfg)
+    block, popts, copts = _options(path, plan, opts)
     size = len(data) if data is not None else path.stat().st_size
     threads = size > _PARALLEL_BYTES  # small files: thread hand-offs cost more than they save
     ropts = pacsv.ReadOptions(
@@ -320,7 +324,7 @@ _ROW = re.compile(r"Row #(\d+)")
 
 
 def _batches(
-    path: Path, plan: _Plan, cfg: IngestConfig, head: bytes, data: bytes | None = None
+    path: Path, plan: _Plan, opts: ReadOptions, head: bytes, data: bytes | None = None
 ) -> Iterator[pa.RecordBatch]:
     """The file's record batches in order, one per block of about ``block`` bytes.
 
@@ -342,13 +346,13 @@ def _batches(
         or (plan.skip and header_end <= 0)  # the preamble is longer than the head
         or (not plan.skip and plan.header and (header_end == 0 or not head[:1].strip()))  # header not on line 1
     ):
-        reader = _open(path, plan, cfg, data)
+        reader = _open(path, plan, opts, data)
         while True:
             try:
                 yield reader.read_next_batch()
             except StopIteration:
                 return
-    block, popts, copts = _options(path, plan, cfg)
+    block, popts, copts = _options(path, plan, opts)
     workers = max(min(os.cpu_count() or 1, 4), 2)
     with open(path, "rb") as f, ThreadPoolExecutor(max_workers=workers) as pool:
         fd = f.fileno()
@@ -414,12 +418,12 @@ def _clean(e: Exception) -> str:
 
 
 def _iterate(
-    path: Path, cfg: IngestConfig, plan: _Plan, info: dict[str, Any], head: bytes, data: bytes | None
+    path: Path, opts: ReadOptions, plan: _Plan, info: dict[str, Any], head: bytes, data: bytes | None
 ) -> Iterator[pa.Table]:
-    batches = _batches(path, plan, cfg, head, data)
+    batches = _batches(path, plan, opts, head, data)
     counters = info["counters"]
-    acc_unit = cfg.acc_unit if cfg.acc_unit != "auto" else None
-    time_unit = cfg.time_unit if cfg.time_unit != "auto" else None
+    acc_unit = opts.acc_unit if opts.acc_unit != "auto" else None
+    time_unit = opts.time_unit if opts.time_unit != "auto" else None
     row0 = 0
     first_id: str | None = None
     while True:
@@ -442,8 +446,8 @@ def _iterate(
             acc_unit = detect_acc_unit(np.column_stack([a[:200_000] for a in acc]), path)
             counters["acc_unit_input"] = acc_unit
         if plan.time is None:
-            start = start_ns(cfg, path)
-            t = start + np.round((row0 + np.arange(n)) * (1e9 / float(cfg.rate_hz or 1))).astype(np.int64)
+            start = start_ns(opts, path)
+            t = start + np.round((row0 + np.arange(n)) * (1e9 / float(opts.rate_hz or 1))).astype(np.int64)
         elif plan.time_numeric:
             tv = to_numpy(batch.column(plan.time))
             if time_unit is None:
@@ -457,15 +461,15 @@ def _iterate(
                 raise DataError(f"{path}: line {line}: time value is missing or not a number; fix or remove the line")
             t = to_ns(tv, UNIT_NS[time_unit], path, row0 + 1 + plan.header)
         else:
-            counters["time_unit"] = "iso" if cfg.date_format in ("auto", "ymd") else f"text ({cfg.date_format})"
-            t = parse_times(batch.column(plan.time), path, row0 + plan.line0, cfg.date_format)
+            counters["time_unit"] = "iso" if opts.date_format in ("auto", "ymd") else f"text ({opts.date_format})"
+            t = parse_times(batch.column(plan.time), path, row0 + plan.line0, opts.date_format)
         gyr = [to_numpy(batch.column(c)) for c in plan.gyr] if plan.gyr else None
         label = batch.column(plan.label) if plan.label else None
         if plan.subject_col is not None:
             vals = pc.unique(batch.column(plan.subject_col).drop_null()).to_pylist()
             if first_id is None and vals:
                 first_id = str(vals[0])
-                for key, spec in (("subject", cfg.subject_from), ("session", cfg.session_from)):
+                for key, spec in (("subject", opts.subject_from), ("session", opts.session_from)):
                     if spec and spec.startswith("column:"):
                         info[key] = first_id
             if len(set(map(str, vals)) | {first_id}) > 1:
@@ -473,7 +477,7 @@ def _iterate(
                     f"{path}: column {plan.subject_col!r} holds several ids ({vals[:5]}); split the file "
                     "per subject or use --subject-from with a path or value"
                 )
-        yield canonical_chunk(path, t, acc, gyr, label, acc_unit, cfg.gyr_unit, row0 + plan.line0, cfg, counters)
+        yield canonical_chunk(path, t, acc, gyr, label, acc_unit, opts.gyr_unit, row0 + plan.line0, opts, counters)
         row0 += n
         counters["rows_read"] = row0
     if row0 == 0:

@@ -40,6 +40,7 @@ from wearfm.io._devutil import (
     read_fully,
     read_into,
 )
+from wearfm.io.options import ReadOptions
 from wearfm.io.readers import Reader, register_reader
 
 __all__ = ["sniff", "read", "read_all", "parse_header", "BLOCK_DTYPE"]
@@ -380,12 +381,12 @@ class _Stream:
         return make_table_cols(tt, chans[:3], chans[3:] if axes >= 6 else None), hold
 
 
-def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
+def read(path: Path, cfg: ReadOptions | IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
     """Stream a CWA file (``.cwa``, ``.cwa.gz``) as canonical tables plus static ``info``.
 
     Args:
         path: The file; gzip-compressed content is decompressed on the fly.
-        cfg: Ingest options (unused by this reader beyond the contract).
+        cfg: reading options (unused by this reader beyond the contract).
 
     Returns:
         ``(chunks, info)``: an iterator of time-ordered canonical tables (one per ~2048 blocks) and the

@@ -30,6 +30,7 @@ import pyarrow as pa
 from wearfm.config import IngestConfig
 from wearfm.errors import FormatError, UnsupportedFormatError
 from wearfm.io._devutil import NS, base_info, make_table_cols, open_stream, read_all_with, read_fully
+from wearfm.io.options import ReadOptions
 from wearfm.io.readers import Reader, register_reader
 
 __all__ = ["sniff", "read", "read_all", "parse_header", "decode_page_hex"]
@@ -204,12 +205,12 @@ class _Pages:
         return times, freqs, raws
 
 
-def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
+def read(path: Path, cfg: ReadOptions | IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
     """Stream a GENEActiv ``.bin`` (or ``.bin.gz``) file as canonical tables plus static ``info``.
 
     Args:
         path: The file.
-        cfg: Ingest options (unused by this reader beyond the contract).
+        cfg: reading options (unused by this reader beyond the contract).
 
     Returns:
         ``(chunks, info)``; ``info['counters']`` (pages, corrupt_pages, truncated_pages) is complete once the

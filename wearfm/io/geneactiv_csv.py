@@ -23,6 +23,7 @@ from wearfm.config import IngestConfig
 from wearfm.errors import FormatError
 from wearfm.io import csv as csv_reader
 from wearfm.io.actilife_csv import check_rate
+from wearfm.io.options import ReadOptions
 from wearfm.io.readers import Reader, register_reader
 from wearfm.io.sniff import read_head
 
@@ -76,7 +77,7 @@ _DATA_ROW = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}[ T]\d")
 
 
 @functools.lru_cache(maxsize=16)
-def _preset(cfg: IngestConfig, names: tuple[str, ...] | None, skip: int) -> IngestConfig:
+def _preset(opts: ReadOptions, names: tuple[str, ...] | None, skip: int) -> ReadOptions:
     acc: tuple[str, ...]
     if names is None:
         acc, time = ("1", "2", "3"), "0"
@@ -85,14 +86,14 @@ def _preset(cfg: IngestConfig, names: tuple[str, ...] | None, skip: int) -> Inge
         acc = tuple(names[lower.index(a)] if a in lower else names[i + 1] for i, a in enumerate(("x", "y", "z")))
         time = names[lower.index("timestamp")] if "timestamp" in lower else names[0]
     return replace(
-        cfg,
-        acc_cols=cfg.acc_cols or acc,
+        opts,
+        acc_cols=opts.acc_cols or acc,
         gyr_cols=(),
         time_col=time,
         time_unit="iso",
         date_format="ymd",
         rate_hz=None,
-        acc_unit=cfg.acc_unit if cfg.acc_unit != "auto" else "g",
+        acc_unit=opts.acc_unit if opts.acc_unit != "auto" else "g",
         delimiter=",",
         header="no" if names is None else "yes",
         skip_rows=skip,
@@ -100,7 +101,9 @@ def _preset(cfg: IngestConfig, names: tuple[str, ...] | None, skip: int) -> Inge
     )
 
 
-def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iterator[pa.Table], dict[str, Any]]:
+def read(
+    path: Path, cfg: ReadOptions | IngestConfig, data: bytes | None = None
+) -> tuple[Iterator[pa.Table], dict[str, Any]]:
     """Read one GENEActiv CSV export as canonical chunks (see the module docstring).
 
     Examples:
@@ -108,6 +111,7 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
         >>> info["sample_rate_nominal_hz"], info["device_serial"]  # doctest: +SKIP
         (100.0, '012345')
     """
+    opts = ReadOptions.from_config(cfg)
     head = read_head(path, 1 << 15, data)
     lines = head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()
     hdr = parse_header(lines, path)
@@ -118,12 +122,12 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
     first = [f.strip().strip('"') for f in lines[start - 1].split(",")] if start else []
     names = tuple(first) if "x" in [f.lower() for f in first] else None
     skip = start - (names is not None)
-    chunks, info = csv_reader.read(path, _preset(cfg, names, skip), data)
+    chunks, info = csv_reader.read(path, _preset(opts, names, skip), data)
     counters = info["counters"]
     counters["firmware"] = hdr["firmware"]
     info.update(
         reader="geneactiv-csv",
-        device=cfg.device or hdr["device"],
+        device=opts.device or hdr["device"],
         device_serial=hdr["serial"],
         sample_rate_nominal_hz=hdr["rate"],
         time_reference="local",

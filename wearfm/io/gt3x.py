@@ -9,7 +9,7 @@ X,Y,Z) and ACTIVITY3 (0x1B, 12-bit packed X,Y,Z) records are decoded at once wit
 record stamped ``s`` is at ``s + k / rate``. Records with a bad checksum are skipped and counted.
 
 Idle-sleep mode: the device stops logging while still (EVENT records 0x08 enter / 0x09 exit). With
-``cfg.idle_sleep == "fill"`` (the default, as ActiLife and pygt3x do) each missing second of a sleep period is
+``opts.idle_sleep == "fill"`` (the default, as ActiLife and pygt3x do) each missing second of a sleep period is
 filled by repeating the last sample; a file that ends asleep is filled up to info.txt's Last Sample Time.
 With ``"gap"`` the gap is left (the pipeline then splits the recording). Either way
 ``info['counters']['idle_sleep_samples']`` counts the samples concerned.
@@ -34,6 +34,7 @@ from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, FormatError
 from wearfm.io._devutil import NS, base_info, make_table, read_all_with
 from wearfm.io._zipsafe import member_errors, open_zip, read_member
+from wearfm.io.options import ReadOptions
 from wearfm.io.readers import Reader, register_reader
 
 __all__ = ["sniff", "read", "read_all", "parse_info_txt", "decode_12bit", "decode_ssp_float"]
@@ -365,12 +366,12 @@ def _read_activity_bin(zf: zipfile.ZipFile, path: Path, rate: float, scale: floa
                 break
 
 
-def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
+def read(path: Path, cfg: ReadOptions | IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
     """Stream a ``.gt3x`` (or ``.gt3x.gz``) file as canonical tables plus static ``info``.
 
     Args:
         path: The file.
-        cfg: Ingest options; ``cfg.idle_sleep`` is ``"fill"`` (default) or ``"gap"``.
+        cfg: reading options; ``idle_sleep`` is ``"fill"`` (default) or ``"gap"``.
 
     Returns:
         ``(chunks, info)``; ``info['counters']`` (checksum_failures, idle_sleep_samples, ...) is complete once the
@@ -384,9 +385,10 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
         >>> info["timezone"]  # doctest: +SKIP
         '-05:00'
     """
+    opts = ReadOptions.from_config(cfg)
     path = Path(path)
-    if cfg.idle_sleep not in ("fill", "gap"):
-        raise ConfigError(f"idle_sleep={cfg.idle_sleep!r}; choose 'fill' (repeat the last sample) or 'gap'")
+    if opts.idle_sleep not in ("fill", "gap"):
+        raise ConfigError(f"idle_sleep={opts.idle_sleep!r}; choose 'fill' (repeat the last sample) or 'gap'")
     zf, tmp = open_zip(path)
     try:
         names = set(zf.namelist())
@@ -429,7 +431,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
         "format": "activity.bin" if old else "log.bin",
         "checksum_failures": 0,
         "idle_sleep_samples": 0,
-        "idle_sleep": cfg.idle_sleep,
+        "idle_sleep": opts.idle_sleep,
         "usb_records": 0,
         "duplicate_seconds": 0,
         "irregular_seconds": 0,
@@ -458,7 +460,7 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
                     path,
                     rate,
                     scale,
-                    cfg.idle_sleep == "fill",
+                    opts.idle_sleep == "fill",
                     _ticks_to_unix_ns(meta.get("Last Sample Time")),
                     counters,
                 )

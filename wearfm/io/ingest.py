@@ -26,6 +26,7 @@ from wearfm.io.concat import ConcatReader, group_key
 from wearfm.io.convert import ConvertResult, convert_file
 from wearfm.io.detect import detect_format, expand_inputs, read_head
 from wearfm.io.manifest import MANIFEST_NAME, RecordingEntry, part_name, read_manifest, write_manifest
+from wearfm.io.options import ReadOptions
 from wearfm.io.preprocess import check_signal_options, needs_signal_pass, preprocess_recording
 from wearfm.io.readers import Reader, get_reader, list_readers
 from wearfm.io.shard import parse_shard, shard_of
@@ -323,8 +324,9 @@ def _concat_jobs(jobs: list[_Job], cfg: IngestConfig) -> list[_Job]:
         )
     groups: dict[tuple[str, ...], list[_Job]] = {}
     alone: list[_Job] = []
+    opts = ReadOptions.from_config(cfg)
     for j in jobs:
-        key = group_key(j.source, get_reader(j.fmt), cfg)
+        key = group_key(j.source, get_reader(j.fmt), opts)
         if key is None:
             alone.append(j)
         else:

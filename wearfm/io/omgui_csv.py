@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from wearfm.config import IngestConfig
 from wearfm.io import csv as csv_reader
+from wearfm.io.options import ReadOptions
 from wearfm.io.readers import Reader, register_reader
 from wearfm.io.sniff import read_head
 
@@ -39,16 +40,16 @@ def sniff(head: bytes, path: Path) -> bool:
 
 
 @functools.lru_cache(maxsize=16)
-def _preset(cfg: IngestConfig, gyro: bool) -> IngestConfig:
+def _preset(opts: ReadOptions, gyro: bool) -> ReadOptions:
     return replace(
-        cfg,
-        acc_cols=cfg.acc_cols or ("1", "2", "3"),
-        gyr_cols=cfg.gyr_cols or (("4", "5", "6") if gyro else ()),
+        opts,
+        acc_cols=opts.acc_cols or ("1", "2", "3"),
+        gyr_cols=opts.gyr_cols or (("4", "5", "6") if gyro else ()),
         time_col="0",
         time_unit="iso",
         date_format="ymd",
         rate_hz=None,
-        acc_unit=cfg.acc_unit if cfg.acc_unit != "auto" else "g",
+        acc_unit=opts.acc_unit if opts.acc_unit != "auto" else "g",
         gyr_unit="deg/s",
         delimiter=",",
         header="no",
@@ -56,7 +57,9 @@ def _preset(cfg: IngestConfig, gyro: bool) -> IngestConfig:
     )
 
 
-def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iterator[pa.Table], dict[str, Any]]:
+def read(
+    path: Path, cfg: ReadOptions | IngestConfig, data: bytes | None = None
+) -> tuple[Iterator[pa.Table], dict[str, Any]]:
     """Read one OMGUI CSV export as canonical chunks (see the module docstring).
 
     Examples:
@@ -64,12 +67,13 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
         >>> info["reader"], info["time_reference"]  # doctest: +SKIP
         ('omgui-csv', 'local')
     """
+    opts = ReadOptions.from_config(cfg)
     head = read_head(path, 4096, data)
     first = next(ln for ln in head.lstrip(b"\xef\xbb\xbf").splitlines() if ln.strip())
     gyro = first.count(b",") >= 6
-    chunks, info = csv_reader.read(path, _preset(cfg, gyro), data)
+    chunks, info = csv_reader.read(path, _preset(opts, gyro), data)
     info.update(
-        reader="omgui-csv", device=cfg.device or ("Axivity AX6" if gyro else "Axivity AX3"), time_reference="local"
+        reader="omgui-csv", device=opts.device or ("Axivity AX6" if gyro else "Axivity AX3"), time_reference="local"
     )
     return chunks, info
 

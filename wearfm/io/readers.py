@@ -44,8 +44,9 @@ class Reader:
 
     Args:
         name: the ``--format`` name (``"cwa"``, ``"sp-sw-har"``).
-        read: ``read(path, cfg)`` -> ``(chunks, info)``; with ``reads_bytes`` it also takes ``data=`` (the
-            file's bytes, when the caller already holds them).
+        read: ``read(path, cfg)`` -> ``(chunks, info)``, ``cfg`` the reading options
+            (:class:`~wearfm.io.options.ReadOptions`); with ``reads_bytes`` it also takes ``data=`` (the file's
+            bytes, when the caller already holds them).
         sniff: ``sniff(head, path)`` -> whether the file's first bytes (and name) are of this format.
         accepts: ``accepts(path)`` -> whether a file found in a folder is a recording of this format (presets
             whose folders hold other files); ``None``: every file is.

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from wearfm.config import IngestConfig
 from wearfm.io import csv as csv_reader
+from wearfm.io.options import ReadOptions
 from wearfm.io.readers import Reader, register_reader
 
 __all__ = ["sniff", "accepts", "read"]
@@ -37,15 +38,15 @@ def accepts(path: Path) -> bool:
 
 
 @functools.lru_cache(maxsize=16)
-def _preset(cfg: IngestConfig) -> IngestConfig:
+def _preset(opts: ReadOptions) -> ReadOptions:
     """The CSV options of the layout (built once per config, not per file)."""
     return replace(
-        cfg,
+        opts,
         acc_cols=("x_acc", "y_acc", "z_acc"),
         gyr_cols=("x_gyro", "y_gyro", "z_gyro"),
         time_col="timestamp",
         time_unit="ms",
-        acc_unit=cfg.acc_unit if cfg.acc_unit != "auto" else "m/s2",
+        acc_unit=opts.acc_unit if opts.acc_unit != "auto" else "m/s2",
         gyr_unit="rad/s",
         label_col="label",
         delimiter=",",
@@ -54,7 +55,9 @@ def _preset(cfg: IngestConfig) -> IngestConfig:
     )
 
 
-def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iterator[pa.Table], dict[str, Any]]:
+def read(
+    path: Path, cfg: ReadOptions | IngestConfig, data: bytes | None = None
+) -> tuple[Iterator[pa.Table], dict[str, Any]]:
     """Read one execution file as canonical chunks (units converted to g and deg/s).
 
     ``data``: the file's bytes when the caller has already read them (see :func:`wearfm.io.csv.read`).
@@ -64,18 +67,19 @@ def read(path: Path, cfg: IngestConfig, data: bytes | None = None) -> tuple[Iter
         >>> info["subject"], info["device"], info["placement"]  # doctest: +SKIP
         ('s01', 'phone', 'pocket')
     """
+    opts = ReadOptions.from_config(cfg)
     m = _NAME.match(path.name)
-    chunks, info = csv_reader.read(path, _preset(cfg), data)
+    chunks, info = csv_reader.read(path, _preset(opts), data)
     info["reader"] = "sp-sw-har"
     info["time_reference"] = "utc"
     if m:
         device, placement = _DEVICE[m.group(3).lower()]
         # the file name knows these; explicit options still win
-        info["subject"] = info["subject"] if cfg.subject_from else m.group(1)
-        info["subject_source"] = "option" if cfg.subject_from else "reader"
-        info["session"] = info["session"] if cfg.session_from else m.group(2)
-        info["device"] = cfg.device or device
-        info["placement"] = cfg.placement if cfg.placement != "unknown" else placement
+        info["subject"] = info["subject"] if opts.subject_from else m.group(1)
+        info["subject_source"] = "option" if opts.subject_from else "reader"
+        info["session"] = info["session"] if opts.session_from else m.group(2)
+        info["device"] = opts.device or device
+        info["placement"] = opts.placement if opts.placement != "unknown" else placement
     return chunks, info
 
 

@@ -12,9 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from wearfm.config import IngestConfig
 from wearfm.errors import ConfigError, DataError
 from wearfm.io._arrow import from_numpy, mask
+from wearfm.io.options import ReadOptions
 from wearfm.io.schema import ACC, GYR, STANDARD_GRAVITY, schema_for
 
 __all__ = [
@@ -134,14 +134,14 @@ def all_finite(*values: np.ndarray) -> bool:
     return all(bool(np.isfinite(v).all()) for v in values)  # a sum may overflow on finite values: check exactly
 
 
-def start_ns(cfg: IngestConfig, path: Path) -> int:
-    """``cfg.start_time`` (ISO) in ns since 1970, 0 when unset, for files without a time column."""
-    if not cfg.start_time:
+def start_ns(opts: ReadOptions, path: Path) -> int:
+    """``opts.start_time`` (ISO) in ns since 1970, 0 when unset, for files without a time column."""
+    if not opts.start_time:
         return 0
     try:
-        return int(pc.cast(pa.array([cfg.start_time]), pa.timestamp("ns")).cast(pa.int64())[0].as_py())
+        return int(pc.cast(pa.array([opts.start_time]), pa.timestamp("ns")).cast(pa.int64())[0].as_py())
     except pa.ArrowInvalid:
-        raise ConfigError(f"--start-time {cfg.start_time!r} is not an ISO time like 2024-05-01T08:00:00") from None
+        raise ConfigError(f"--start-time {opts.start_time!r} is not an ISO time like 2024-05-01T08:00:00") from None
 
 
 def parse_iso(col: pa.Array, path: Path, line0: int) -> np.ndarray:
@@ -177,13 +177,13 @@ def canonical_chunk(
     acc_unit: str,
     gyr_unit: str,
     line0: int,
-    cfg: IngestConfig,
+    opts: ReadOptions,
     counters: dict[str, Any] | None = None,
 ) -> pa.Table:
     """Build one canonical table (g, deg/s, float32) from raw arrays, rejecting non-finite samples.
 
     ``acc`` and ``gyr`` are ``(n, 3)`` arrays or three 1-D columns (columns avoid a stacking copy). With
-    ``cfg.nonfinite == 'drop'`` rows holding a missing, NaN or infinite sensor value are dropped and counted in
+    ``opts.nonfinite == 'drop'`` rows holding a missing, NaN or infinite sensor value are dropped and counted in
     ``counters['nonfinite_dropped']`` (the reader's ``info['counters']``).
     """
     if acc_unit not in ("g", "m/s2", "m/s^2"):
@@ -203,7 +203,7 @@ def canonical_chunk(
     if not all_finite(*acc_cols, *gyr_cols):
         finite = np.logical_and.reduce([np.isfinite(c) for c in (*acc_cols, *gyr_cols)])
         bad = int((~finite).sum())
-        if cfg.nonfinite == "error":
+        if opts.nonfinite == "error":
             line = line0 + int(np.argmax(~finite))
             raise DataError(
                 f"{path}: line {line}: missing, NaN, infinite or out-of-range sensor value ({bad} such rows in "

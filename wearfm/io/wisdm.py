@@ -24,6 +24,7 @@ from wearfm.config import IngestConfig
 from wearfm.errors import DataError
 from wearfm.io._arrow import from_numpy, strings, to_numpy
 from wearfm.io.merge import pair_nearest
+from wearfm.io.options import ReadOptions
 from wearfm.io.readers import Reader, register_reader
 from wearfm.io.sniff import open_binary, read_head
 from wearfm.io.textutil import WhitespaceReader, canonical_chunk
@@ -106,7 +107,7 @@ def _load(path: Path) -> pa.Table:
     return t
 
 
-def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
+def read(path: Path, cfg: ReadOptions | IngestConfig) -> tuple[Iterator[pa.Table], dict[str, Any]]:
     """Read an accelerometer file (and its gyroscope partner) as one canonical table.
 
     Examples:
@@ -114,17 +115,18 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
         >>> info["subject"], info["counters"]["gyro_unpaired_dropped"]  # doctest: +SKIP
         ('1600', 64)
     """
+    opts = ReadOptions.from_config(cfg)
     m = _NAME.match(path.name)
     if m and m.group(2).lower() == "gyro":
         raise DataError(
             f"{path}: a WISDM gyroscope file needs its accelerometer file "
             f"({path.name.replace('_gyro_', '_accel_')}) among the inputs; add it"
         )
-    counters: dict[str, Any] = {"merge_tolerance_s": cfg.merge_tolerance_s}
+    counters: dict[str, Any] = {"merge_tolerance_s": opts.merge_tolerance_s}
     info: dict[str, Any] = {
         "reader": "wisdm",
-        "device": cfg.device or (m.group(3).lower() if m else "unknown"),
-        "placement": cfg.placement if cfg.placement != "unknown" else "pocket",
+        "device": opts.device or (m.group(3).lower() if m else "unknown"),
+        "placement": opts.placement if opts.placement != "unknown" else "pocket",
         "subject": m.group(1) if m else None,
         "session": None,
         "time_reference": "device-uptime",
@@ -132,10 +134,10 @@ def read(path: Path, cfg: IngestConfig) -> tuple[Iterator[pa.Table], dict[str, A
         "timezone": None,
         "counters": counters,
     }
-    return _iterate(path, cfg, info), info
+    return _iterate(path, opts, info), info
 
 
-def _iterate(path: Path, cfg: IngestConfig, info: dict[str, Any]) -> Iterator[pa.Table]:
+def _iterate(path: Path, opts: ReadOptions, info: dict[str, Any]) -> Iterator[pa.Table]:
     acc = _load(path)
     subjects = set(acc.column("subject").unique().to_pylist())
     if len(subjects) != 1:
@@ -152,11 +154,11 @@ def _iterate(path: Path, cfg: IngestConfig, info: dict[str, Any]) -> Iterator[pa
     if comp:
         gy = _load(comp[0])
         tb = to_numpy(gy.column("t"))
-        ia, ib = pair_nearest(ta, tb, int(round(cfg.merge_tolerance_s * 1e9)))
+        ia, ib = pair_nearest(ta, tb, int(round(opts.merge_tolerance_s * 1e9)))
         if len(ia) == 0:
             raise DataError(
                 f"{path}: no accelerometer sample has a gyroscope partner in {comp[0].name} within "
-                f"{cfg.merge_tolerance_s} s; check the files belong together or raise --merge-tolerance"
+                f"{opts.merge_tolerance_s} s; check the files belong together or raise --merge-tolerance"
             )
         counters["accel_unpaired_dropped"] = len(ta) - len(ia)
         counters["gyro_unpaired_dropped"] = len(tb) - len(ib)
@@ -174,8 +176,8 @@ def _iterate(path: Path, cfg: IngestConfig, info: dict[str, Any]) -> Iterator[pa
     names = activity_names(path)
     codes = acc.column("activity").to_pylist()
     label = strings([names.get(c, c) for c in codes])
-    acc_unit = cfg.acc_unit if cfg.acc_unit != "auto" else "m/s2"
-    yield canonical_chunk(path, ta, xa, gyr, label, acc_unit, "rad/s", 1, cfg, counters)
+    acc_unit = opts.acc_unit if opts.acc_unit != "auto" else "m/s2"
+    yield canonical_chunk(path, ta, xa, gyr, label, acc_unit, "rad/s", 1, opts, counters)
 
 
 register_reader(

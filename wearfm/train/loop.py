@@ -1,10 +1,11 @@
 """The pretraining loop: no framework (nanoGPT's ``train.py`` shape), on CPU, GPU or under DDP.
 
 Order of business: join the process group -> ``_setup`` (seed once, cut windows, build the method, the loader and
-the optimiser, ``_resume``, then device precision / DDP / compile) -> loop over batches (``_step``: autocast
-forward, backward, clip, step, schedule; ``_record``: a metrics line every ``log_every`` steps; ``_snapshot``: a
-checkpoint every ``ckpt_every`` steps and the method's outputs every ``snapshot_every``) -> ``_finish``: the final
-checkpoint and the run folder (rank 0 only).
+the optimiser, resume, then device precision / DDP / compile; the parts come from :mod:`wearfm.train.build`) ->
+loop over batches (``_step``: autocast forward, backward, clip, step, schedule; ``_record``: a metrics line every
+``log_every`` steps; ``_snapshot``: a checkpoint every ``ckpt_every`` steps and the method's outputs every
+``snapshot_every``) -> ``_finish``: the final checkpoint and the run folder (rank 0 only). SIGINT/SIGTERM ask the
+loop to stop after the current step (:mod:`wearfm.train.stop`).
 """
 
 from __future__ import annotations
@@ -14,28 +15,32 @@ import logging
 import math
 import os
 import random
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 import torch
-from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader
 
 from wearfm.config import PretrainConfig, to_dict
 from wearfm.data.dataset import EpochSampler
-from wearfm.data.store import BuildGroup
-from wearfm.data.windows import WindowSet, channel_stats, load_windows
-from wearfm.errors import ConfigError, DataError
-from wearfm.models.saved import EncoderSpec
+from wearfm.data.windows import WindowSet
+from wearfm.errors import DataError
 from wearfm.train import checkpoint as ckpt
+from wearfm.train.build import (
+    accelerate,
+    build_method,
+    load_resume_state,
+    load_run_windows,
+    make_loader,
+    make_optimizer,
+    resolve_settings,
+)
 from wearfm.train.distributed import (
     DistInfo,
     any_true,
@@ -45,8 +50,8 @@ from wearfm.train.distributed import (
     init_distributed,
     mean_value,
 )
-from wearfm.train.runinfo import PretrainResult, check_resumable, gather_rng, write_run_files
-from wearfm.train.schedule import warmup_cosine
+from wearfm.train.runinfo import PretrainResult, gather_rng, write_run_files
+from wearfm.train.stop import StopRequest, stop_signals
 
 if TYPE_CHECKING:
     from wearfm.methods.base import Method
@@ -152,7 +157,7 @@ def _pretrain(
     t_start = time.perf_counter()
     run = _setup(cfg, dist, resume)
     load_s = time.perf_counter() - t_start
-    with _metrics_file(run) as metrics, _stop_signals() as stop:
+    with _metrics_file(run) as metrics, stop_signals() as stop:
         run.method.train()
         meter = _Meter(metrics, on_log)
         for batch in _batches(run, meter):
@@ -170,21 +175,22 @@ def _pretrain(
 
 def _setup(cfg: PretrainConfig, dist: DistInfo, resume: bool | str | Path) -> _Run:
     """Everything the loop needs, built in a fixed order (seeding first: the method's initial weights draw on it)."""
-    cfg, resume_from = _resolve(cfg, resume)
+    cfg, resume_from = resolve_settings(cfg, resume)
     # Seed once; each rank draws different augmentations (DDP copies rank 0's initial weights anyway).
     random.seed(cfg.seed + dist.rank)
     np.random.seed(cfg.seed + dist.rank)
     torch.manual_seed(cfg.seed + dist.rank)
 
-    ws = _load(cfg, build_group(dist))  # with --cache, the ranks build the store's shards together, then map it
-    method = _build_method(cfg, ws, dist)
-    sampler, loader = _make_loader(cfg, method, ws, dist)
+    # with --cache, the ranks build the store's shards together, then map it
+    ws = load_run_windows(cfg, build_group(dist))
+    method = build_method(cfg, ws, dist)
+    sampler, loader = make_loader(cfg, method, ws, dist)
     total_steps = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * sampler.batches_per_epoch
-    optimizer, scheduler = _make_optimizer(cfg, method, dist.device, total_steps)
+    optimizer, scheduler = make_optimizer(cfg, method, dist.device, total_steps)
     step, epoch, batch_in_epoch = 0, 0, 0
     if resume_from is not None:
-        step, epoch, batch_in_epoch = _resume(resume_from, cfg, dist, method, optimizer, scheduler)
-    amp, autocast, scaler, train_model = _accelerate(cfg, dist, method)
+        step, epoch, batch_in_epoch = load_resume_state(resume_from, cfg, dist, method, optimizer, scheduler)
+    amp, autocast, scaler, train_model = accelerate(cfg, dist, method)
     run = _Run(
         cfg=cfg, dist=dist, out=Path(cfg.out), resume_from=resume_from, ws=ws, method=method, train_model=train_model,
         params=[p for p in method.parameters() if p.requires_grad], sampler=sampler, loader=loader,
@@ -197,130 +203,6 @@ def _setup(cfg: PretrainConfig, dist: DistInfo, resume: bool | str | Path) -> _R
         total_steps, cfg.batch_size, dist.world_size, total_steps / run.bpe, dist.device, amp,
     )  # fmt: skip
     return run
-
-
-def _resolve(cfg: PretrainConfig, resume: bool | str | Path) -> tuple[PretrainConfig, Path | None]:
-    """The settings with the method's defaults filled in and checked; the run folder or checkpoint to resume."""
-    import wearfm.methods  # noqa: F401  (registers every method)
-    from wearfm.methods.base import METHODS, list_methods, resolve_method_defaults
-    from wearfm.models import list_encoders
-
-    cfg = resolve_method_defaults(cfg)  # unset encoder/lr/weight decay/warmup: the method's (in run.json)
-    _validate(cfg, list_methods(), list_encoders())
-    min_batch = int(getattr(METHODS.get(cfg.method), "min_batch_size", 1))
-    if cfg.batch_size < min_batch:
-        raise ConfigError(
-            f"batch size {cfg.batch_size} leaves {cfg.method} without negatives (it contrasts each window with the "
-            f"others of its batch); use --batch {min_batch} or more per process (64 or more learns better)"
-        )
-    out = Path(cfg.out)
-    resume_from = (out if resume is True else Path(resume)) if resume else None
-    if resume_from is None and (out / ckpt.CHECKPOINT_FILE).exists():
-        raise ConfigError(
-            f"{out} already holds a run (checkpoint.pt); pass --resume {out} to continue it or pick another --out"
-        )
-    return cfg, resume_from
-
-
-def _build_method(cfg: PretrainConfig, ws: WindowSet, dist: DistInfo) -> Method:
-    """The method (encoder, heads, loss) for these windows, on the run's device."""
-    from wearfm.methods.base import MethodContext, create_method
-
-    if cfg.normalize:
-        mean, std = channel_stats(ws)
-        normalization: dict[str, list[float]] | None = {"mean": mean.tolist(), "std": std.tolist()}
-    else:
-        normalization = None
-    spec = EncoderSpec(
-        encoder=str(cfg.encoder),
-        encoder_kwargs={"in_channels": len(ws.channels), **cfg.encoder_kwargs},
-        rate_hz=cfg.rate_hz,
-        window_samples=ws.window,
-        channels=tuple(ws.channels),
-        normalization=normalization,
-        method=cfg.method,
-    )
-    ctx = MethodContext(Path(cfg.data), ws, dist.device, dist.rank, dist.world_size)
-    return create_method(cfg, spec, ctx).to(dist.device)
-
-
-def _make_loader(
-    cfg: PretrainConfig, method: Method, ws: WindowSet, dist: DistInfo
-) -> tuple[EpochSampler, DataLoader[Any]]:
-    """The sampler (resumable position, this rank's share of each epoch) and the loader over the method's items."""
-    dataset = method.make_dataset(ws)
-    n_items = len(dataset)  # type: ignore[arg-type]  # map-style datasets are sized
-    if n_items < cfg.batch_size * dist.world_size:
-        raise DataError(
-            f"{cfg.data}: {n_items} training items, fewer than one batch of {cfg.batch_size} x "
-            f"{dist.world_size} process(es); lower --batch or add data"
-        )
-    sampler = EpochSampler(n_items, cfg.batch_size, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size)
-    loader = DataLoader(
-        dataset, batch_size=cfg.batch_size, sampler=sampler, drop_last=True, num_workers=cfg.num_workers,
-        collate_fn=method.collate_fn(), pin_memory=dist.device.type == "cuda",
-        generator=torch.Generator().manual_seed(cfg.seed),  # keeps worker seeding off the global RNG
-        persistent_workers=False, prefetch_factor=4 if cfg.num_workers > 0 else None,
-    )  # fmt: skip
-    return sampler, loader
-
-
-def _make_optimizer(
-    cfg: PretrainConfig, method: Method, device: torch.device, total_steps: int
-) -> tuple[torch.optim.Optimizer, LRScheduler]:
-    """AdamW, no weight decay on biases / norms / tokens / temperatures (``Method.param_groups``); warmup-cosine."""
-    groups = method.param_groups(float(cfg.weight_decay or 0.0))
-    optimizer = torch.optim.AdamW(groups, lr=float(cfg.lr or 0.0), betas=(0.9, 0.95), fused=device.type == "cuda")
-    warmup = int(cfg.warmup_steps or 0)
-    if warmup >= total_steps:  # a short run would otherwise never leave warmup
-        warmup = total_steps // 10
-        log.warning("warmup_steps=%d >= %d total steps: using %d warmup steps", cfg.warmup_steps, total_steps, warmup)
-    return optimizer, warmup_cosine(optimizer, warmup, total_steps)
-
-
-def _resume(
-    resume_from: Path,
-    cfg: PretrainConfig,
-    dist: DistInfo,
-    method: Method,
-    optimizer: torch.optim.Optimizer,
-    scheduler: LRScheduler,
-) -> tuple[int, int, int]:
-    """Load the checkpoint's weights, optimiser, schedule and RNGs; return its ``(step, epoch, batch_in_epoch)``."""
-    state = ckpt.load_checkpoint(resume_from, map_location=dist.device)
-    check_resumable(state, cfg, resume_from)
-    method.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    step, epoch, batch_in_epoch = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
-    rngs = state["rng"]
-    if len(rngs) == dist.world_size:
-        ckpt.set_rng_state(rngs[dist.rank])
-    else:
-        log.warning("checkpoint from %d process(es), now %d: augmentation RNG reseeded", len(rngs), dist.world_size)
-        torch.manual_seed(cfg.seed + dist.rank + 7919 * step)
-    log.info("resuming from %s at step %d (epoch %d, batch %d)", resume_from, step, epoch, batch_in_epoch)
-    return step, epoch, batch_in_epoch
-
-
-def _accelerate(
-    cfg: PretrainConfig, dist: DistInfo, method: Method
-) -> tuple[str, AbstractContextManager[Any], torch.amp.GradScaler, Any]:
-    """Device precision, DDP and compile, set once: ``(amp, autocast, scaler, train_model)``."""
-    device = dist.device
-    amp = cfg.amp if cfg.amp != "auto" else ("bf16" if device.type == "cuda" else "off")
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
-    autocast: AbstractContextManager[Any] = (
-        torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
-    )
-    scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
-    train_model: Any = method
-    if dist.distributed:
-        ids = [device.index] if device.type == "cuda" else None
-        train_model = DDP(method, device_ids=ids, find_unused_parameters=method.find_unused_parameters)
-    if cfg.compile:
-        train_model = torch.compile(train_model)
-    return amp, autocast, scaler, train_model
 
 
 # --- the loop's pieces -------------------------------------------------------------------------------------------
@@ -396,7 +278,7 @@ def _snapshot(run: _Run, done: bool) -> None:
         run.method.save_artifacts(run.out / SNAPSHOT_DIR / f"step{run.step:06d}", to_dict(run.cfg))
 
 
-def _finish(run: _Run, meter: _Meter, stop: _Stop, cli_args: dict[str, Any], load_s: float) -> PretrainResult:
+def _finish(run: _Run, meter: _Meter, stop: StopRequest, cli_args: dict[str, Any], load_s: float) -> PretrainResult:
     """The final checkpoint, the method's outputs and the run files; the result."""
     train_s = time.perf_counter() - meter.t_train
     last_loss = meter.last_loss
@@ -438,7 +320,7 @@ def _checkpoint_state(run: _Run) -> dict[str, Any]:
     }  # fmt: skip
 
 
-# --- context managers: the metrics file, the stop signals -----------------------------------------------------------
+# --- the metrics file and saving -----------------------------------------------------------------------------------
 
 
 @contextmanager
@@ -450,88 +332,6 @@ def _metrics_file(run: _Run) -> Iterator[TextIO | None]:
     run.out.mkdir(parents=True, exist_ok=True)
     with open(run.out / METRICS_FILE, "a" if run.resume_from else "w") as f:
         yield f
-
-
-@dataclass
-class _Stop:
-    """What the stop handlers saw: ``requested`` once SIGINT/SIGTERM arrived; ``signal`` names the first one."""
-
-    requested: bool = False
-    signal: str | None = None  # "SIGINT" or "SIGTERM": the command exits 130 or 143
-
-
-@contextmanager
-def _stop_signals() -> Iterator[_Stop]:
-    """Within the block, SIGINT/SIGTERM request a stop (the loop then checkpoints and returns).
-
-    A second SIGINT aborts. Handlers can only be set from the main thread; elsewhere the block runs without them.
-    """
-    stop = _Stop()
-
-    def handle(signum: int, frame: object) -> None:
-        if stop.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        name = signal.Signals(signum).name
-        log.warning("%s received: saving a checkpoint and stopping", name)
-        stop.signal = stop.signal or name
-        stop.requested = True
-
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for s in (signal.SIGINT, signal.SIGTERM):
-            previous[s] = signal.signal(s, handle)
-    try:
-        yield stop
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-# --- validation, data, saving ---------------------------------------------------------------------------------------
-
-
-def _validate(cfg: PretrainConfig, methods: list[str], encoders: list[str]) -> None:
-    if cfg.method not in methods:
-        raise ConfigError(f"unknown method {cfg.method!r}; choose from {methods}")
-    if cfg.encoder not in encoders:
-        raise ConfigError(f"unknown encoder {cfg.encoder!r}; choose from {encoders}")
-    for name in ("batch_size", "log_every", "ckpt_every", "epochs"):
-        if getattr(cfg, name) < 1:
-            raise ConfigError(f"{name} must be at least 1, got {getattr(cfg, name)}")
-    if cfg.snapshot_every is not None and cfg.snapshot_every < 1:
-        raise ConfigError(f"snapshot_every must be at least 1 (or unset), got {cfg.snapshot_every}")
-    if cfg.max_steps is not None and cfg.max_steps < 1:
-        raise ConfigError(f"max_steps must be at least 1, got {cfg.max_steps}")
-    if cfg.amp not in ("auto", "bf16", "fp16", "off"):
-        raise ConfigError(f"amp {cfg.amp!r}: choose from ['auto', 'bf16', 'fp16', 'off']")
-    if not cfg.data:
-        raise ConfigError("no dataset given; pass DATA (a folder written by `wearfm ingest`)")
-    # finite and far beyond real use: past these, a value is a typo or a hostile config file (and 1e12 Hz would
-    # ask for terabytes of resampled data)
-    for name, top in (("rate_hz", 1e5), ("window_s", 1e5), ("lr", 1e3)):
-        v = getattr(cfg, name)
-        if not (math.isfinite(v) and 0 < v <= top):
-            raise ConfigError(f"{name}={v!r} is out of range; give a positive value up to {top:g}")
-    if cfg.stride_s is not None and not (math.isfinite(cfg.stride_s) and 0 < cfg.stride_s <= 1e5):
-        raise ConfigError(f"stride_s={cfg.stride_s!r} is out of range; give a positive value up to 100000")
-
-
-def _load(cfg: PretrainConfig, group: BuildGroup | None = None) -> WindowSet:
-    window = round(cfg.window_s * cfg.rate_hz)
-    stride = round(cfg.stride_s * cfg.rate_hz) if cfg.stride_s else None
-    if window < 1:
-        raise ConfigError(f"window {cfg.window_s} s is shorter than one sample at {cfg.rate_hz:g} Hz")
-    return load_windows(
-        cfg.data,
-        rate_hz=cfg.rate_hz,
-        window=window,
-        channels=cfg.channels,
-        stride=stride,
-        cache_dir=cfg.cache_dir,
-        nonwear=cfg.nonwear,
-        group=group,
-        shard_mb=cfg.store.shard_mb,
-    )
 
 
 def _save(state: dict[str, Any], out: Path, dist: DistInfo) -> None:

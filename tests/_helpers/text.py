@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import make_accel
+from tests._helpers.signals import make_accel
 
 T0_MS = 1_700_000_000_000  # a Unix time in ms (2023-11-14)
 

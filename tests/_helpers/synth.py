@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tests.conftest import make_accel
+from tests._helpers.signals import make_accel
 from wearfm.io.manifest import entry_from_file, write_manifest
 from wearfm.io.schema import ACC, GYR, SCHEMA_VERSION, encode_metadata, schema_for
 

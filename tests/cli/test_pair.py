@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
-from tests.data._paired_fixtures import write_dataset, write_text_csv, write_text_embeddings, write_video_parquet
+from tests._helpers.paired import write_dataset, write_text_csv, write_text_embeddings, write_video_parquet
 from wearfm.cli import app
 
 runner = CliRunner()

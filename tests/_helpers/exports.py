@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import make_accel
+from tests._helpers.signals import make_accel
 
 START_NS = int(np.datetime64("2021-05-12T10:00:00", "ns").astype(np.int64))
 

@@ -3,7 +3,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.probe.conftest import write_dataset
+from tests._helpers.labelled import write_dataset
 from wearfm.cli import app
 
 runner = CliRunner()

@@ -17,7 +17,7 @@ import typer.main
 
 from wearfm.cli import app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "wearfm"
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 # `wearfm cmd ...` inside backticks, or at the start of a line (docstring examples) when cmd is a command; the hint

@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.io._text import write_csv
+from tests._helpers.text import write_csv
 from wearfm.cli import app
 
 runner = CliRunner()
@@ -92,7 +92,7 @@ def test_on_error_skip_with_every_file_failing_exits_one(tmp_path):
 
 
 def test_named_file_is_read_with_the_stated_format(tmp_path):
-    from tests.io._text import write_wisdm
+    from tests._helpers.text import write_wisdm
 
     acc, _ = write_wisdm(tmp_path / "raw")
     renamed = tmp_path / "subj1600.txt"  # a WISDM file under a name the preset does not know
@@ -107,7 +107,7 @@ def test_named_file_is_read_with_the_stated_format(tmp_path):
 
 
 def test_inputs_with_no_recording_are_an_error(tmp_path):
-    from tests.io._text import write_wisdm
+    from tests._helpers.text import write_wisdm
 
     acc, _ = write_wisdm(tmp_path / "raw")
     (tmp_path / "other").mkdir()
@@ -177,7 +177,7 @@ def test_sigterm_removes_temporary_files_and_exits_143(tmp_path):
     from pathlib import Path
 
     write_csv(tmp_path / "rec.csv", seconds=60)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     args = ["ingest", str(tmp_path / "rec.csv"), "--out", str(tmp_path / "out"), "--set", "chunk_rows=200"]
     r = subprocess.run([sys.executable, "-c", _SIGTERM_DURING_WRITE, *args], env=env, capture_output=True, text=True)
     assert r.returncode == 143, r.stderr
@@ -206,3 +206,16 @@ def test_summary_and_info_say_how_subjects_were_assigned(tmp_path):
 def _flat(output):
     """Console output as one line: table borders and line wrapping removed."""
     return " ".join(output.replace("│", " ").split())
+
+
+def test_summary_tables_go_to_stdout(tmp_path):
+    (tmp_path / "in").mkdir()
+    write_csv(tmp_path / "in" / "a.csv")
+    r = run("ingest", tmp_path / "in", "--out", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    assert "ingest ->" in r.stdout and "ingest ->" not in r.stderr
+    r = run("ingest", tmp_path / "in", "--out", tmp_path / "sharded", "--shard", "1/1", "-q")
+    assert r.exit_code == 0, r.output
+    r = run("manifest", tmp_path / "sharded")
+    assert r.exit_code == 0, r.output
+    assert "manifest" in r.stdout and "1 of 1 parts" in _flat(r.stdout) and "parts" not in r.stderr

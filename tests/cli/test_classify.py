@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from wearfm.cli import app
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 runner = CliRunner()
 
 

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from tests.probe.conftest import write_dataset
+from tests._helpers.labelled import write_dataset
 from wearfm.cli import app
 from wearfm.models.saved import EncoderSpec, build_model, save_encoder
 
@@ -48,6 +48,12 @@ def test_export_embed_chain(work: Path) -> None:
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout.strip().splitlines()[-1])
     assert pq.read_table(work / "e.parquet").num_rows == s["windows"] > 0
+
+
+def test_export_summary_table_goes_to_stdout(work: Path) -> None:
+    r = runner.invoke(app, ["export", str(work / "conv"), "--out", str(work / "table.onnx")])
+    assert r.exit_code == 0, r.output
+    assert "exporter / opset" in r.stdout and "exporter / opset" not in r.stderr  # the table, not the log line
 
 
 def test_export_int8_static_with_calibration(work: Path) -> None:
@@ -121,7 +127,7 @@ def test_json_export_without_check_is_quiet_and_valid_json(work: Path, tmp_path:
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     r = subprocess.run(
         [sys.executable, "-m", "wearfm", "export", str(work / "conv"), "--out", str(tmp_path / "m.onnx"),
          "--exporter", "dynamo", "--no-check", "--json"],

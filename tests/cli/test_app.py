@@ -13,7 +13,7 @@ from wearfm.cli import app
 from wearfm.cli._app import USAGE_EXIT
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ from wearfm.errors import WearfmError
 __all__ = ["READERS", "DEFECTS", "Case", "Outcome", "case", "cases", "run_case", "sources", "data_dir"]
 
 READERS = ("cwa", "gt3x", "geneactiv", "csv", "wisdm", "sp-sw-har", "actilife-csv", "geneactiv-csv", "omgui-csv")
-# device CSV exports have no shared real files: fuzzed from the layout generators of tests/io/_exports.py
+# device CSV exports have no shared real files: fuzzed from the layout generators of tests/_helpers/exports.py
 _EXPORT_READERS = ("actilife-csv", "geneactiv-csv", "omgui-csv")
 DEFECTS = ("traceback", "hang", "memory", "partial", "changed", "invariant")
 TEXT_ROWS = 300  # lines of a real text file kept as the fuzzing source
@@ -119,7 +119,7 @@ def _export_source(reader: str) -> tuple[str, bytes]:
     """A short generated export of ``reader``'s published layout (5 s of data)."""
     import tempfile
 
-    from tests.io import _exports
+    from tests._helpers import exports as _exports
 
     make = {"actilife-csv": _exports.actilife_csv, "geneactiv-csv": _exports.geneactiv_csv}.get(
         reader, _exports.omgui_csv

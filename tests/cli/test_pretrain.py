@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from wearfm.cli import app
 from wearfm.train.checkpoint import load_checkpoint
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 runner = CliRunner()
 TINY = ["--encoder", "resnet1d_tiny", "--rate", "30", "--window", "5s", "--batch", "4", "--device", "cpu"]
 
@@ -20,6 +21,19 @@ def test_help():
     assert r.exit_code == 0 and "--resume" in r.output and "--window" in r.output
     help_text = " ".join(r.output.split())
     assert all(m in help_text for m in ("simclr", "relcon-distance", "primus", "imu2clip", "imu-video", "patchtst"))
+
+
+def test_help_names_exactly_the_registered_methods_and_encoders():
+    import wearfm.methods  # noqa: F401  (registers every method)
+    from wearfm.cli.pretrain import ENCODER_NAMES
+    from wearfm.config import DEFAULT_ENCODERS
+    from wearfm.methods.base import list_methods
+    from wearfm.models import list_encoders
+
+    assert sorted(ENCODER_NAMES) == sorted(list_encoders())
+    assert sorted(DEFAULT_ENCODERS) == sorted(list_methods())  # the --method help lists these
+    help_text = "".join(_run("--help").output.split())  # no spaces: wrapped table cells join up
+    assert all(name in help_text for name in (*list_encoders(), *list_methods()))
 
 
 def test_simclr_two_steps_json(tiny_dataset, tmp_path):
@@ -192,7 +206,7 @@ def test_signal_saves_exits_130_or_143_and_the_printed_command_resumes(tiny_data
 def test_missing_channels_name_the_recordings_that_lack_them(tmp_path):
     """acc+gyr on a dataset where one subject has no gyroscope: the message names that recording and suggests
     the channels every recording has, not the ones asked for."""
-    from tests.train.synth import T0, make_accel, write_recording
+    from tests._helpers.synth import T0, make_accel, write_recording
     from wearfm.io.manifest import entry_from_file, write_manifest
 
     root = tmp_path / "mixed"

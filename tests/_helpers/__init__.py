@@ -1,0 +1,1 @@
+"""Helper code the tests import: synthetic data writers, references, the fuzzing harness."""
